@@ -1,0 +1,3 @@
+from loomline.cli import main
+
+raise SystemExit(main())

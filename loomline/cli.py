@@ -1,0 +1,60 @@
+"""The front door: ``loomline <command>``.
+
+Each command lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``;
+this file only wires them up, importing a module when its command runs so that the hook
+bridge (run by Claude Code many times a minute) starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("loomline.serve", "run the receivers, enrichment and query API in one process"),
+    "hook": ("loomline.hook", "Claude Code command hook: forward the hook's JSON (stdin) as an OTLP log record"),
+    "install-hooks": ("loomline.install_hooks", "add loomline's hook to Claude Code settings"),
+    "demo": ("loomline.demo", "fill a loomline database with a realistic synthetic fleet"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from loomline import __version__
+
+    parser = argparse.ArgumentParser(prog="loomline", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"loomline {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # command not built yet in this checkout
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Fast path for the hook bridge: skip building every subcommand's parser.
+    if argv[:1] == ["hook"]:
+        module = importlib.import_module("loomline.hook")
+        parser = argparse.ArgumentParser(prog="loomline hook")
+        module.add_arguments(parser)
+        return int(module.run(parser.parse_args(argv[1:])))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    return int(args._module.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""One settings object for every loomline component.
+
+Every option has a CLI flag and a ``LOOMLINE_*`` environment variable. Precedence:
+flag > environment > default. Defaults work on a laptop: embedded ClickHouse (chDB)
+under ``./.loomline/data`` and loopback listeners.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value loomline cannot use; the message says which and why."""
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"expected a boolean (true/false), got {text!r}")
+
+
+def _parse_token_map(text: str) -> dict[str, str]:
+    """Parse ``token=org,token2=org2`` into {token: org}."""
+    result: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        token, sep, org = item.partition("=")
+        if not sep or not token.strip() or not org.strip():
+            raise SettingsError(f"expected TOKEN=ORG pairs separated by commas, got {item!r}")
+        result[token.strip()] = org.strip()
+    return result
+
+
+def _parse_api_tokens(text: str) -> dict[str, frozenset[str]]:
+    """Parse ``token=org1|org2,token2=*`` into {token: {orgs}}; ``*`` allows every org."""
+    return {
+        token: frozenset(o for o in orgs.split("|") if o)
+        for token, orgs in _parse_token_map(text).items()
+    }
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one setting maps to a flag, an environment variable and a parser."""
+
+    flag: str
+    help: str
+    parse: Any = str
+    metavar: str | None = None
+
+
+def _opt(default: Any, flag: str, help: str, parse: Any = str, metavar: str | None = None) -> Any:
+    return field(
+        default_factory=(lambda d=default: d() if callable(d) else d),
+        metadata={"option": Option(flag, help, parse, metavar)},
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything loomline can be told. Field name ``foo_bar`` maps to ``--foo-bar`` and
+    ``LOOMLINE_FOO_BAR`` unless the option says otherwise."""
+
+    clickhouse: str = _opt(
+        "chdb://./.loomline/data",
+        "--clickhouse",
+        "storage DSN: chdb://<data dir> (embedded, default) or http(s)://user:pass@host:port/db",
+        metavar="DSN",
+    )
+    database: str = _opt(
+        "loomline",
+        "--database",
+        "ClickHouse database holding loomline's tables (a path in an http(s) DSN wins)",
+    )
+    otlp_grpc: str = _opt(
+        "127.0.0.1:4317", "--otlp-grpc", "OTLP/gRPC listen address (port 0: any free port; 'off' disables)",
+        metavar="HOST:PORT",
+    )
+    otlp_http: str = _opt(
+        "127.0.0.1:4318", "--otlp-http", "OTLP/HTTP listen address (port 0: any free port; 'off' disables)",
+        metavar="HOST:PORT",
+    )
+    api: str = _opt(
+        "127.0.0.1:8787", "--api", "query API listen address (port 0: any free port; 'off' disables)",
+        metavar="HOST:PORT",
+    )
+    max_request_bytes: int = _opt(
+        16 * 1024 * 1024, "--max-request-bytes",
+        "largest OTLP request accepted, after decompression (bytes)", int,
+    )
+    max_attributes: int = _opt(
+        256, "--max-attributes", "attributes kept per record; extra ones are dropped and counted", int,
+    )
+    max_attribute_length: int = _opt(
+        16 * 1024, "--max-attribute-length",
+        "longest attribute value kept (characters); longer ones are truncated and counted", int,
+    )
+    queue_batches: int = _opt(
+        64, "--queue-batches",
+        "decoded requests waiting for storage before new requests get UNAVAILABLE/503", int,
+    )
+    retention_days: int = _opt(
+        0, "--retention-days", "drop raw telemetry older than this many days (0: keep forever)", int,
+    )
+    receiver_tokens: dict[str, str] = _opt(
+        dict, "--receiver-tokens",
+        "bearer tokens accepted by the receivers, as TOKEN=ORG,... (empty: no auth)",
+        _parse_token_map, metavar="TOKEN=ORG,...",
+    )
+    api_tokens: dict[str, frozenset[str]] = _opt(
+        dict, "--api-tokens",
+        "query API bearer tokens, as TOKEN=ORG1|ORG2,... ('*' for every org; empty: no auth, loopback only)",
+        _parse_api_tokens, metavar="TOKEN=ORGS,...",
+    )
+    tls_cert: str = _opt("", "--tls-cert", "PEM certificate for the OTLP listeners (enables TLS)", metavar="PATH")
+    tls_key: str = _opt("", "--tls-key", "PEM private key matching --tls-cert", metavar="PATH")
+    idle_timeout_minutes: float = _opt(
+        30.0, "--idle-timeout-minutes",
+        "sessions idle longer than this close as 'timeout' unless stronger evidence exists", float,
+    )
+    enrich_interval: float = _opt(
+        1.0, "--enrich-interval", "seconds between enrichment passes over newly stored events", float,
+    )
+    reconcile_interval: float = _opt(
+        300.0, "--reconcile-interval",
+        "seconds between full reconcile passes (repairs what a multi-receiver race left)", float,
+    )
+    log_level: str = _opt("info", "--log-level", "debug, info, warning or error")
+
+    @classmethod
+    def options(cls) -> list[tuple[dataclasses.Field[Any], Option]]:
+        """Every field with its option metadata, in declaration order."""
+        return [(f, f.metadata["option"]) for f in fields(cls)]
+
+    @staticmethod
+    def env_name(name: str) -> str:
+        return "LOOMLINE_" + name.upper()
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add one flag per setting; flags default to None so environment values show through."""
+        for f, opt in cls.options():
+            parser.add_argument(
+                opt.flag,
+                dest=f.name,
+                default=None,
+                metavar=opt.metavar,
+                help=f"{opt.help} [env {cls.env_name(f.name)}]",
+            )
+
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Build settings from environment variables, then explicit overrides (e.g. flags).
+
+        Override values may be raw strings (as from argparse) or already typed.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f, opt in cls.options():
+            raw: Any = None
+            source = ""
+            if overrides is not None and overrides.get(f.name) is not None:
+                raw, source = overrides[f.name], opt.flag
+            elif cls.env_name(f.name) in env:
+                raw, source = env[cls.env_name(f.name)], cls.env_name(f.name)
+            if raw is None:
+                continue
+            if isinstance(raw, str):
+                try:
+                    parser = _parse_bool if opt.parse is bool else opt.parse
+                    values[f.name] = parser(raw)
+                except (ValueError, SettingsError) as exc:
+                    raise SettingsError(f"{source}: {exc}") from None
+            else:
+                values[f.name] = raw
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, validated."""
+        updated = dataclasses.replace(self, **changes)
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        """Raise SettingsError naming the first unusable value."""
+        for name in ("otlp_grpc", "otlp_http", "api"):
+            value = getattr(self, name)
+            if value != "off":
+                parse_listen_address(value, name)
+        if not (self.clickhouse.startswith(("chdb://", "http://", "https://"))):
+            raise SettingsError(
+                f"clickhouse: DSN must start with chdb://, http:// or https://, got {self.clickhouse!r}"
+            )
+        for name in ("max_request_bytes", "max_attributes", "max_attribute_length", "queue_batches"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name}: must be positive, got {getattr(self, name)}")
+        if self.retention_days < 0:
+            raise SettingsError(f"retention_days: must be >= 0, got {self.retention_days}")
+        if self.idle_timeout_minutes <= 0 or self.enrich_interval <= 0 or self.reconcile_interval <= 0:
+            raise SettingsError("idle_timeout_minutes, enrich_interval and reconcile_interval must be positive")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingsError("tls_cert and tls_key go together: set both or neither")
+        if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
+            raise SettingsError(f"log_level: expected debug, info, warning or error, got {self.log_level!r}")
+        if not self.database.replace("_", "").isalnum():
+            raise SettingsError(f"database: letters, digits and underscores only, got {self.database!r}")
+
+
+def parse_listen_address(value: str, name: str = "address") -> tuple[str, int]:
+    """Split ``host:port`` (``[v6]:port`` allowed); port 0 means any free port."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host:
+        raise SettingsError(f"{name}: expected HOST:PORT, got {value!r}")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise SettingsError(f"{name}: port must be a number, got {port_text!r}") from None
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"{name}: port out of range: {port}")
+    return host.strip("[]"), port
+
+
+def is_loopback(host: str) -> bool:
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+__all__: Sequence[str] = ["Settings", "SettingsError", "parse_listen_address", "is_loopback"]

@@ -1,0 +1,259 @@
+"""The storage client: clickhouse-connect over chDB (embedded) or a ClickHouse server.
+
+chDB holds a data directory per process and allows one directory per process for the
+process's lifetime, so several clients in one process share the same directory; tests
+isolate themselves by database name instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from storage.sql_files import SQL_DIR, split_statements
+
+log = logging.getLogger("loomline.storage")
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Tables whose rows carry raw telemetry and so fall under --retention-days.
+RAW_TABLE_TTL_COLUMNS = {
+    "otel_logs": "TimestampTime",
+    "otel_traces": "toDateTime(Timestamp)",
+    "otel_metrics_sum": "toDateTime(TimeUnix)",
+    "otel_metrics_gauge": "toDateTime(TimeUnix)",
+    "otel_metrics_histogram": "toDateTime(TimeUnix)",
+    "otel_metrics_exponential_histogram": "toDateTime(TimeUnix)",
+    "otel_metrics_summary": "toDateTime(TimeUnix)",
+}
+
+
+class StorageError(RuntimeError):
+    """Storage could not do what was asked; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class DsnInfo:
+    kind: str  # "chdb" or "http"
+    database: str
+    path: str = ""  # chdb data directory
+    safe: str = ""  # the DSN without its password, for logs
+
+
+def parse_dsn(dsn: str, default_database: str = "loomline") -> DsnInfo:
+    """Understand a storage DSN without connecting. Raises StorageError on nonsense."""
+    parsed = urlparse(dsn)
+    if parsed.scheme == "chdb":
+        # chdb://./rel/path, chdb:///abs/path, chdb://rel ; ?database=name optional
+        raw_path = (parsed.netloc + parsed.path) if parsed.netloc else parsed.path
+        if not raw_path:
+            raise StorageError(f"chdb DSN needs a data directory: {dsn!r}")
+        database = parse_qs(parsed.query).get("database", [default_database])[0]
+        _check_identifier(database)
+        path = str(Path(unquote(raw_path)).expanduser().resolve())
+        return DsnInfo("chdb", database, path=path, safe=f"chdb://{path}")
+    if parsed.scheme in {"http", "https"}:
+        if not parsed.hostname:
+            raise StorageError(f"http(s) DSN needs a host: {dsn!r}")
+        database = parsed.path.strip("/") or default_database
+        _check_identifier(database)
+        port = parsed.port or (8443 if parsed.scheme == "https" else 8123)
+        user = parsed.username or "default"
+        return DsnInfo("http", database, safe=f"{parsed.scheme}://{user}@{parsed.hostname}:{port}/{database}")
+    raise StorageError(f"unsupported storage DSN scheme {parsed.scheme!r}: use chdb:// or http(s)://")
+
+
+def _check_identifier(name: str) -> None:
+    if not _IDENTIFIER.match(name):
+        raise StorageError(f"database name must be letters, digits and underscores: {name!r}")
+
+
+class Storage:
+    """A thread-safe handle on loomline's ClickHouse database.
+
+    One clickhouse-connect client per thread (chDB clients each own a connection handle;
+    HTTP clients keep their own session), created lazily from the same DSN.
+    """
+
+    def __init__(self, dsn: str, database: str = "loomline", insert_settings: Mapping[str, Any] | None = None):
+        self.info = parse_dsn(dsn, database)
+        self.dsn = dsn
+        self.database = self.info.database
+        self._local = threading.local()
+        self._clients: list[Client] = []
+        self._lock = threading.Lock()
+        self._insert_settings = dict(insert_settings or {})
+        # Test and fault-injection hook: called before every insert with the table name;
+        # raising from it makes the insert fail as a storage outage would.
+        self.before_insert: Callable[[str], None] | None = None
+        if self.info.kind == "chdb":
+            Path(self.info.path).mkdir(parents=True, exist_ok=True)
+        admin = self._new_client(database=None)
+        try:
+            admin.command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+        finally:
+            if self.info.kind != "chdb":
+                admin.close()
+
+    # -- connections -----------------------------------------------------------------
+    def _new_client(self, database: str | None) -> Client:
+        kwargs: dict[str, Any] = {"dsn": self.dsn if self.info.kind == "http" else f"chdb://{self.info.path}"}
+        if database:
+            kwargs["database"] = database
+        try:
+            return clickhouse_connect.get_client(**kwargs)
+        except Exception as exc:  # connection errors come in many types
+            raise StorageError(f"cannot connect to {self.info.safe}: {exc}") from exc
+
+    @property
+    def client(self) -> Client:
+        """This thread's client, connected to loomline's database."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._new_client(self.database)
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients:
+                try:
+                    client.close()
+                except Exception:  # closing is best effort
+                    pass
+            self._clients.clear()
+        self._local = threading.local()
+
+    # -- statements ------------------------------------------------------------------
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None) -> Any:
+        return self.client.command(sql, parameters=dict(parameters or {}), settings=dict(settings or {}))
+
+    def query_rows(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return list(self.client.query(sql, parameters=dict(parameters or {}), settings=dict(settings or {})).result_rows)
+
+    def query_dicts(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        result = self.client.query(sql, parameters=dict(parameters or {}), settings=dict(settings or {}))
+        names = result.column_names
+        return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+    def insert_columns(
+        self,
+        table: str,
+        columns: Mapping[str, Sequence[Any]],
+        dedup_token: str | None = None,
+    ) -> int:
+        """Insert column-oriented data; returns the row count. Raises StorageError.
+
+        ``dedup_token`` makes ClickHouse drop an identical retry of this block (tables
+        carry ``non_replicated_deduplication_window``).
+        """
+        names = list(columns)
+        if not names:
+            return 0
+        rows = len(columns[names[0]])
+        if rows == 0:
+            return 0
+        if self.before_insert is not None:
+            self.before_insert(table)
+        settings = dict(self._insert_settings)
+        if dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
+        try:
+            self.client.insert(
+                table,
+                [columns[n] for n in names],
+                column_names=names,
+                column_oriented=True,
+                settings=settings,
+            )
+        except Exception as exc:
+            raise StorageError(f"insert into {table} failed: {exc}") from exc
+        return rows
+
+    # -- schema ----------------------------------------------------------------------
+    def migrate(self, retention_days: int = 0) -> list[str]:
+        """Apply pending migrations; returns the names applied now. Idempotent and safe to
+        run from several processes at once: every statement is IF NOT EXISTS, and the
+        record of applied migrations is a ReplacingMergeTree keyed by version."""
+        self.command(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String,"
+            " checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))"
+            " ENGINE = ReplacingMergeTree ORDER BY version"
+        )
+        applied = {row[0] for row in self.query_rows("SELECT version FROM schema_migrations FINAL")}
+        done: list[str] = []
+        for version, name, text in _migration_files():
+            if version in applied:
+                continue
+            for statement in split_statements(text):
+                try:
+                    self.command(statement)
+                except Exception as exc:
+                    raise StorageError(f"migration {name} failed: {exc}\n--- statement ---\n{statement[:400]}") from exc
+            import hashlib
+
+            self.client.insert(
+                "schema_migrations",
+                [[version, name, hashlib.sha256(text.encode()).hexdigest()]],
+                column_names=["version", "name", "checksum"],
+            )
+            done.append(name)
+            log.info("applied migration %s", name)
+        self.apply_retention(retention_days)
+        return done
+
+    def apply_retention(self, retention_days: int) -> None:
+        """Set (or remove) the TTL on raw tables; 0 keeps everything."""
+        for table, column in RAW_TABLE_TTL_COLUMNS.items():
+            if retention_days > 0:
+                self.command(f"ALTER TABLE {table} MODIFY TTL {column} + toIntervalDay({int(retention_days)})")
+            elif self._has_ttl(table):
+                self.command(f"ALTER TABLE {table} REMOVE TTL")
+
+    def _has_ttl(self, table: str) -> bool:
+        rows = self.query_rows(
+            "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            {"db": self.database, "t": table},
+        )
+        return bool(rows) and " TTL " in rows[0][0]
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Block until a trivial query succeeds (a server may still be starting)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.query_rows("SELECT 1")
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise StorageError(f"storage {self.info.safe} not ready: {exc}") from exc
+                time.sleep(0.2)
+
+
+def _migration_files() -> list[tuple[int, str, str]]:
+    result = []
+    for path in sorted((SQL_DIR / "migrations").glob("*.sql")):
+        match = re.match(r"^(\d+)_", path.name)
+        if not match:
+            continue
+        result.append((int(match.group(1)), path.name, path.read_text()))
+    return result
+
+
+def open_storage(dsn: str, database: str = "loomline", retention_days: int = 0) -> Storage:
+    """Connect and migrate: the one way components get storage."""
+    storage = Storage(dsn, database)
+    storage.migrate(retention_days)
+    return storage
