@@ -1,0 +1,121 @@
+"""One loomline process: storage, receivers, enrichment and the query API, started and
+stopped together. ``loomline serve`` runs this; tests run it in-process."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from receiver.attributes import Limits
+from receiver.core import ReceiverCore
+from receiver.grpc_server import GrpcReceiver
+from receiver.pipeline import IngestPipeline
+from receiver.selfmetrics import ReceiverMetrics
+from storage.client import Storage, open_storage
+
+from loomline.settings import Settings, is_loopback, parse_listen_address
+
+log = logging.getLogger("loomline")
+
+
+def _optional(module: str) -> Any:
+    """Import a component module if this checkout has it."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+
+
+class Loomline:
+    """Start with ``start()``; listening ports are in ``ports`` afterwards."""
+
+    def __init__(self, settings: Settings, storage: Storage | None = None) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.metrics = ReceiverMetrics()
+        self.ports: dict[str, int] = {}
+        self.pipeline: IngestPipeline | None = None
+        self.grpc: GrpcReceiver | None = None
+        self.http: Any = None
+        self.enricher: Any = None
+        self.api: Any = None
+        self._stopped = threading.Event()
+
+    def start(self) -> Loomline:
+        s = self.settings
+        if s.api != "off" and not s.api_tokens:
+            host, _ = parse_listen_address(s.api, "api")
+            if not is_loopback(host):
+                raise ValueError(
+                    f"the query API would listen on {host} with no --api-tokens: set tokens or bind to 127.0.0.1"
+                )
+        if self.storage is None:
+            self.storage = open_storage(s.clickhouse, s.database, s.retention_days)
+        enrich_service = _optional("enrich.service")
+        if enrich_service is not None:
+            self.enricher = enrich_service.Enricher(self.storage, idle_timeout_minutes=s.idle_timeout_minutes)
+        self.pipeline = IngestPipeline(
+            self.storage,
+            self.metrics,
+            max_batches=s.queue_batches,
+            on_stored=self.enricher.mark_dirty if self.enricher is not None else None,
+        )
+        self.pipeline.start()
+        core = ReceiverCore(
+            self.pipeline,
+            Limits(max_attributes=s.max_attributes, max_attribute_length=s.max_attribute_length),
+            tokens=s.receiver_tokens,
+            max_request_bytes=s.max_request_bytes,
+            metrics=self.metrics,
+        )
+        tls = None
+        if s.tls_cert:
+            tls = (Path(s.tls_cert).read_bytes(), Path(s.tls_key).read_bytes())
+        if s.otlp_grpc != "off":
+            self.grpc = GrpcReceiver(core, s.otlp_grpc, tls=tls)
+            self.grpc.start()
+            self.ports["otlp_grpc"] = self.grpc.port
+        http_module = _optional("receiver.http_server")
+        if s.otlp_http != "off" and http_module is not None:
+            self.http = http_module.HttpReceiver(core, s.otlp_http, tls=(s.tls_cert, s.tls_key) if s.tls_cert else None)
+            self.http.start()
+            self.ports["otlp_http"] = self.http.port
+        if self.enricher is not None:
+            self.enricher.start(interval=s.enrich_interval, reconcile_interval=s.reconcile_interval)
+        api_server = _optional("query_api.server")
+        if s.api != "off" and api_server is not None:
+            self.api = api_server.ApiServer(self.storage, s, metrics=self.metrics)
+            self.api.start()
+            self.ports["api"] = self.api.port
+        return self
+
+    def stop(self) -> None:
+        """Stop listening, finish in-flight batches, stop enrichment, close storage."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for name in ("grpc", "http", "api"):
+            component = getattr(self, name)
+            if component is not None:
+                try:
+                    component.stop()
+                except Exception:
+                    log.exception("stopping %s failed", name)
+        if self.pipeline is not None:
+            self.pipeline.stop()
+        if self.enricher is not None:
+            try:
+                self.enricher.stop()
+            except Exception:
+                log.exception("stopping enrichment failed")
+
+    def __enter__(self) -> Loomline:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

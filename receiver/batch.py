@@ -1,0 +1,62 @@
+"""What a decoded export request becomes: column-oriented rows per table, plus counts."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from receiver.attributes import LimitCounters
+
+
+@dataclass
+class DecodeContext:
+    """Facts about the request that are not in its body."""
+
+    default_org: str = "default"  # org of the receiver token that sent it, else 'default'
+
+
+@dataclass
+class DecodedBatch:
+    """One export request, decoded. ``tables`` maps table → column → values."""
+
+    signal: str
+    tables: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    accepted: int = 0  # records (log records, spans, data points) that will be stored
+    rejected: int = 0  # records that could not be taken at all
+    warnings: list[str] = field(default_factory=list)
+    limits: LimitCounters = field(default_factory=LimitCounters)
+    sessions: set[tuple[str, str]] = field(default_factory=set)  # (org, session id) touched
+    dedup_token: str = ""  # identifies the request body, for insert deduplication
+
+    def table(self, name: str, columns: tuple[str, ...]) -> dict[str, list[Any]]:
+        existing = self.tables.get(name)
+        if existing is None:
+            existing = {column: [] for column in columns}
+            self.tables[name] = existing
+        return existing
+
+    def row_count(self, table: str) -> int:
+        columns = self.tables.get(table)
+        if not columns:
+            return 0
+        return len(next(iter(columns.values())))
+
+    def error_message(self) -> str:
+        """Partial-success message: what was rejected, truncated or dropped, and why."""
+        parts = list(dict.fromkeys(self.warnings))
+        if self.limits.dropped_attributes:
+            parts.append(f"{self.limits.dropped_attributes} attributes dropped (over the per-record limit)")
+        if self.limits.truncated_values:
+            parts.append(f"{self.limits.truncated_values} attribute values truncated (over the length limit)")
+        return "; ".join(parts)
+
+
+def request_token(signal: str, body: bytes) -> str:
+    """A stable id for a request body: retries of it dedup at insert."""
+    return signal + ":" + hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def record_key(serialized: bytes) -> int:
+    """64-bit key of one record's deterministic encoding (the events table's EventKey)."""
+    return int.from_bytes(hashlib.blake2b(serialized, digest_size=8).digest(), "little")

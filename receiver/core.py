@@ -1,0 +1,121 @@
+"""The transport-independent export path: authenticate, size-check, decode, queue, wait
+until stored, answer. gRPC and HTTP only translate outcomes into their status codes."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from enum import Enum
+
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from storage.client import StorageError
+
+from receiver.attributes import Limits
+from receiver.auth import Unauthenticated, org_for_authorization
+from receiver.batch import DecodeContext, DecodedBatch
+from receiver.decode import MalformedRequest, decode_request, parse_json, parse_protobuf
+from receiver.pipeline import Backpressure, IngestPipeline
+from receiver.selfmetrics import ReceiverMetrics
+
+log = logging.getLogger("loomline.receiver")
+
+
+class Status(Enum):
+    OK = "ok"
+    INVALID = "invalid"  # gRPC INVALID_ARGUMENT, HTTP 400
+    TOO_LARGE = "too_large"  # RESOURCE_EXHAUSTED, 413
+    UNAUTHENTICATED = "unauthenticated"  # UNAUTHENTICATED, 401
+    UNAVAILABLE = "unavailable"  # UNAVAILABLE, 503 (+ Retry-After)
+
+
+@dataclass
+class Outcome:
+    status: Status
+    message: str = ""
+    response: Message | None = None
+    retry_after_seconds: int = 0
+
+
+def _response(signal: str, batch: DecodedBatch) -> Message:
+    message = batch.error_message()
+    rejected = batch.rejected
+    if signal == "logs":
+        response = logs_service_pb2.ExportLogsServiceResponse()
+        if rejected or message:
+            response.partial_success.rejected_log_records = rejected
+            response.partial_success.error_message = message
+    elif signal == "traces":
+        response = trace_service_pb2.ExportTraceServiceResponse()
+        if rejected or message:
+            response.partial_success.rejected_spans = rejected
+            response.partial_success.error_message = message
+    else:
+        response = metrics_service_pb2.ExportMetricsServiceResponse()
+        if rejected or message:
+            response.partial_success.rejected_data_points = rejected
+            response.partial_success.error_message = message
+    return response
+
+
+class ReceiverCore:
+    def __init__(
+        self,
+        pipeline: IngestPipeline,
+        limits: Limits,
+        tokens: dict[str, str] | None = None,
+        max_request_bytes: int = 16 * 1024 * 1024,
+        metrics: ReceiverMetrics | None = None,
+        store_timeout: float = 30.0,
+    ) -> None:
+        self.pipeline = pipeline
+        self.limits = limits
+        self.tokens = dict(tokens or {})
+        self.max_request_bytes = max_request_bytes
+        self.metrics = metrics or pipeline.metrics
+        self.store_timeout = store_timeout
+
+    def authenticate(self, authorization: str | None) -> str:
+        """The caller's org; raises Unauthenticated."""
+        return org_for_authorization(authorization, self.tokens)
+
+    def export(self, signal: str, body: bytes, encoding: str, authorization: str | None, transport: str) -> Outcome:
+        """Handle one export request body (already decompressed)."""
+        labels = {"signal": signal, "transport": transport}
+        try:
+            org = self.authenticate(authorization)
+        except Unauthenticated as exc:
+            self.metrics.inc("requests_total", outcome="unauthenticated", **labels)
+            return Outcome(Status.UNAUTHENTICATED, str(exc))
+        if len(body) > self.max_request_bytes:
+            self.metrics.inc("requests_total", outcome="too_large", **labels)
+            return Outcome(Status.TOO_LARGE, f"request of {len(body)} bytes exceeds the limit of {self.max_request_bytes} bytes")
+        try:
+            request = parse_json(signal, body) if encoding == "json" else parse_protobuf(signal, body)
+            batch = decode_request(signal, request, self.limits, DecodeContext(default_org=org), body=body)
+        except MalformedRequest as exc:
+            self.metrics.inc("requests_total", outcome="invalid", **labels)
+            return Outcome(Status.INVALID, str(exc))
+        except Exception as exc:  # a decoder bug must not become a crash or a 5xx loop
+            log.exception("unexpected decode failure")
+            self.metrics.inc("requests_total", outcome="invalid", **labels)
+            return Outcome(Status.INVALID, f"cannot decode request: {type(exc).__name__}: {exc}")
+        self.metrics.inc("records_received_total", batch.accepted + batch.rejected, signal=signal)
+        if batch.rejected:
+            self.metrics.inc("records_rejected_total", batch.rejected, signal=signal)
+        if batch.accepted:
+            try:
+                future = self.pipeline.submit(batch)
+            except Backpressure as exc:
+                self.metrics.inc("requests_total", outcome="backpressure", **labels)
+                return Outcome(Status.UNAVAILABLE, f"receiver busy, retry later: {exc}", retry_after_seconds=1)
+            try:
+                future.result(timeout=self.store_timeout)
+            except (StorageError, FutureTimeout) as exc:
+                self.metrics.inc("requests_total", outcome="storage_unavailable", **labels)
+                return Outcome(Status.UNAVAILABLE, f"storage unavailable, retry later: {exc}", retry_after_seconds=2)
+        self.metrics.inc("requests_total", outcome="ok", **labels)
+        return Outcome(Status.OK, response=_response(signal, batch))

@@ -1,0 +1,79 @@
+"""ExportLogsServiceRequest → rows for ``otel_logs`` and ``events``."""
+
+from __future__ import annotations
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from receiver.attributes import Limits, any_value_to_str, attributes_to_map
+from receiver.batch import DecodeContext, DecodedBatch, record_key
+from receiver.events import EVENT_COLUMNS, event_name_of, typed_event
+
+LOG_COLUMNS = (
+    "Timestamp", "ObservedTimestamp", "TraceId", "SpanId", "TraceFlags", "SeverityText",
+    "SeverityNumber", "ServiceName", "Body", "ResourceSchemaUrl", "ResourceAttributes",
+    "ScopeSchemaUrl", "ScopeName", "ScopeVersion", "ScopeAttributes", "LogAttributes",
+    "EventName", "OrgId",
+)
+
+
+def decode_logs(request: ExportLogsServiceRequest, limits: Limits, context: DecodeContext) -> DecodedBatch:
+    """Decode every log record; Claude Code and bridge events also become typed rows."""
+    batch = DecodedBatch("logs")
+    logs = batch.table("otel_logs", LOG_COLUMNS)
+    events = batch.table("events", EVENT_COLUMNS)
+    no_session = 0
+    for resource_logs in request.resource_logs:
+        resource = attributes_to_map(resource_logs.resource.attributes, limits, batch.limits)
+        service = resource.get("service.name", "")
+        resource_org = resource.get("organization.id", "")
+        for scope_logs in resource_logs.scope_logs:
+            scope = scope_logs.scope
+            scope_attrs = attributes_to_map(scope.attributes, limits, batch.limits)
+            for record in scope_logs.log_records:
+                attributes = attributes_to_map(record.attributes, limits, batch.limits)
+                body = any_value_to_str(record.body)
+                timestamp = record.time_unix_nano or record.observed_time_unix_nano
+                org = attributes.get("organization.id") or resource_org or context.default_org
+                event_name = event_name_of(body, attributes)
+                logs["Timestamp"].append(timestamp)
+                logs["ObservedTimestamp"].append(record.observed_time_unix_nano or timestamp)
+                logs["TraceId"].append(record.trace_id.hex())
+                logs["SpanId"].append(record.span_id.hex())
+                logs["TraceFlags"].append(record.flags & 0xFF)
+                logs["SeverityText"].append(record.severity_text)
+                logs["SeverityNumber"].append(int(record.severity_number) & 0xFF)
+                logs["ServiceName"].append(service)
+                logs["Body"].append(body)
+                logs["ResourceSchemaUrl"].append(resource_logs.schema_url)
+                logs["ResourceAttributes"].append(resource)
+                logs["ScopeSchemaUrl"].append(scope_logs.schema_url)
+                logs["ScopeName"].append(scope.name)
+                logs["ScopeVersion"].append(scope.version)
+                logs["ScopeAttributes"].append(scope_attrs)
+                logs["LogAttributes"].append(attributes)
+                logs["EventName"].append(record.event_name or event_name or "")
+                logs["OrgId"].append(org)
+                batch.accepted += 1
+                if event_name is None:
+                    continue
+                session_id = attributes.get("session.id", "")
+                if not session_id:
+                    no_session += 1
+                    continue
+                row = typed_event(
+                    org_id=org,
+                    session_id=session_id,
+                    event_key=record_key(record.SerializeToString(deterministic=True)),
+                    event_name=event_name,
+                    time_unix_nano=record.time_unix_nano,
+                    attributes=attributes,
+                    resource=resource,
+                )
+                for column in EVENT_COLUMNS:
+                    events[column].append(row[column])
+                batch.sessions.add((org, session_id))
+    if no_session:
+        batch.warnings.append(
+            f"{no_session} Claude Code event records had no session.id: stored in otel_logs, not enriched"
+        )
+    return batch

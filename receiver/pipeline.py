@@ -1,0 +1,175 @@
+"""Decoded batches → storage, through a bounded queue, acknowledged only once stored.
+
+Both OTLP transports call ``submit``; it returns a future that completes when every row
+of the batch is in ClickHouse (or fails with the storage error). When the queue is full
+``submit`` raises ``Backpressure`` at once, and the transport answers with its retryable
+status (gRPC UNAVAILABLE, HTTP 503 + Retry-After), so memory stays bounded while storage
+is slow or down.
+
+One writer thread drains the queue and coalesces whatever is waiting into one insert per
+table (ClickHouse prefers few large inserts). A batch inserted alone carries its request's
+deduplication token, so an exporter retry of that request adds no raw rows; the events
+table is idempotent on every path (EventKey + ReplacingMergeTree).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from storage.client import Storage, StorageError
+
+from receiver.batch import DecodedBatch
+from receiver.selfmetrics import ReceiverMetrics
+from receiver.store import store_batch
+
+log = logging.getLogger("loomline.receiver")
+
+MAX_COALESCED_ROWS = 100_000
+
+
+class Backpressure(RuntimeError):
+    """The queue is full; the client should retry later."""
+
+
+@dataclass
+class _Item:
+    batch: DecodedBatch
+    future: Future[int]
+    rows: int
+
+
+class IngestPipeline:
+    """Bounded queue + writer thread. ``on_stored`` receives the (org, session) pairs of
+    every stored batch (enrichment marks them dirty)."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        metrics: ReceiverMetrics | None = None,
+        max_batches: int = 64,
+        max_records: int = 500_000,
+        on_stored: Callable[[set[tuple[str, str]]], None] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.metrics = metrics or ReceiverMetrics()
+        self.max_records = max_records
+        self.on_stored = on_stored
+        self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=max_batches)
+        self._pending_records = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.metrics.gauges["queue_depth_batches"] = lambda: float(self._queue.qsize())
+        self.metrics.gauges["queue_depth_records"] = lambda: float(self._pending_records)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="loomline-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, batch: DecodedBatch) -> Future[int]:
+        """Queue a batch for storage. Raises Backpressure when full or stopping."""
+        rows = max(batch.accepted, 1)
+        future: Future[int] = Future()
+        with self._lock:
+            if self._stopping:
+                raise Backpressure("receiver is shutting down")
+            if self._pending_records + rows > self.max_records and self._pending_records > 0:
+                raise Backpressure(f"{self._pending_records} records waiting for storage")
+            try:
+                self._queue.put_nowait(_Item(batch, future, rows))
+            except queue.Full:
+                raise Backpressure(f"{self._queue.qsize()} requests waiting for storage") from None
+            self._pending_records += rows
+        return future
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking batches, finish the ones queued, then stop the writer."""
+        with self._lock:
+            self._stopping = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
+
+    # -- writer ----------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                self._fail_remaining()
+                return
+            items = [first]
+            rows = first.rows
+            stop_after = False
+            while rows < MAX_COALESCED_ROWS:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop_after = True
+                    break
+                items.append(item)
+                rows += item.rows
+            self._write(items)
+            if stop_after:
+                self._fail_remaining()
+                return
+
+    def _fail_remaining(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self._write([item])
+
+    def _write(self, items: list[_Item]) -> None:
+        batch = items[0].batch if len(items) == 1 else _merge([i.batch for i in items])
+        started = time.perf_counter()
+        try:
+            written = store_batch(self.storage, batch)
+        except StorageError as exc:
+            log.warning("storage write failed (%d requests will be retried by their clients): %s", len(items), exc)
+            for item in items:
+                self.metrics.inc("storage_failures_total", signal=item.batch.signal)
+                item.future.set_exception(exc)
+        except Exception as exc:  # never let the writer thread die
+            log.exception("unexpected error writing a batch")
+            for item in items:
+                item.future.set_exception(StorageError(f"unexpected write error: {exc}"))
+        else:
+            self.metrics.observe_insert(time.perf_counter() - started)
+            sessions: set[tuple[str, str]] = set()
+            for item in items:
+                self.metrics.inc("records_stored_total", item.batch.accepted, signal=item.batch.signal)
+                sessions |= item.batch.sessions
+                item.future.set_result(written)
+            if self.on_stored is not None and sessions:
+                try:
+                    self.on_stored(sessions)
+                except Exception:
+                    log.exception("on_stored callback failed")
+        finally:
+            with self._lock:
+                self._pending_records -= sum(i.rows for i in items)
+
+
+def _merge(batches: list[DecodedBatch]) -> DecodedBatch:
+    """Concatenate batches table by table (no dedup token: it named single requests)."""
+    merged = DecodedBatch("mixed")
+    for batch in batches:
+        for table, columns in batch.tables.items():
+            target = merged.table(table, tuple(columns))
+            for column, values in columns.items():
+                target[column].extend(values)
+        merged.accepted += batch.accepted
+        merged.sessions |= batch.sessions
+    return merged

@@ -1,0 +1,26 @@
+"""Write a decoded batch to storage: the last step before a request is acknowledged."""
+
+from __future__ import annotations
+
+from storage.client import Storage
+
+from receiver.batch import DecodedBatch
+
+# Raw tables first, then derived-from-raw: a failure part-way leaves nothing acknowledged,
+# and the exporter's retry re-inserts; raw blocks dedup on the request token, events on
+# their EventKey (ReplacingMergeTree).
+TABLE_ORDER = (
+    "otel_logs", "otel_traces", "otel_metrics_sum", "otel_metrics_gauge",
+    "otel_metrics_histogram", "otel_metrics_exponential_histogram", "otel_metrics_summary",
+    "events",
+)
+
+
+def store_batch(storage: Storage, batch: DecodedBatch) -> int:
+    """Insert every table of the batch; returns rows written. Raises StorageError."""
+    written = 0
+    for table in sorted(batch.tables, key=lambda t: TABLE_ORDER.index(t) if t in TABLE_ORDER else 99):
+        columns = batch.tables[table]
+        token = f"{batch.dedup_token}:{table}" if batch.dedup_token else None
+        written += storage.insert_columns(table, columns, dedup_token=token)
+    return written

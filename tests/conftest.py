@@ -1,0 +1,82 @@
+"""Shared test fixtures.
+
+chDB allows one data directory per process for the process's lifetime, so the whole test
+session shares one directory and each test gets its own database in it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loomline.app import Loomline
+from loomline.settings import Settings
+from storage.client import Storage, open_storage
+
+_CHDB_DIR: Path | None = None
+
+
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    global _CHDB_DIR
+    if _CHDB_DIR is None:
+        _CHDB_DIR = tmp_path_factory.mktemp("chdb")
+    return _CHDB_DIR
+
+
+@pytest.fixture(scope="session")
+def chdb_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The DSN of the session-wide embedded ClickHouse."""
+    return f"chdb://{chdb_dir(tmp_path_factory)}"
+
+
+@pytest.fixture
+def database_name() -> str:
+    return f"t_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def storage(chdb_dsn: str, database_name: str) -> Iterator[Storage]:
+    """A fresh, migrated loomline database in the session's chDB."""
+    handle = open_storage(chdb_dsn, database_name)
+    yield handle
+    try:
+        handle.command(f"DROP DATABASE IF EXISTS `{database_name}`")
+    finally:
+        handle.close()
+
+
+def make_settings(chdb_dsn: str, database: str, **overrides: object) -> Settings:
+    base = {
+        "clickhouse": chdb_dsn,
+        "database": database,
+        "otlp_grpc": "127.0.0.1:0",
+        "otlp_http": "127.0.0.1:0",
+        "api": "127.0.0.1:0",
+        "enrich_interval": 0.2,
+    }
+    base.update(overrides)
+    return Settings.load(base, environ={})
+
+
+@pytest.fixture
+def app_factory(chdb_dsn: str, database_name: str) -> Iterator:
+    """Start in-process loomline instances on free loopback ports; all stopped at teardown."""
+    started: list[Loomline] = []
+
+    def start(storage: Storage | None = None, **overrides: object) -> Loomline:
+        app = Loomline(make_settings(chdb_dsn, database_name, **overrides), storage=storage)
+        started.append(app)
+        return app.start()
+
+    yield start
+    for app in started:
+        app.stop()
+
+
+@pytest.fixture
+def app(app_factory, storage: Storage) -> Loomline:
+    """One running loomline (receivers, enrichment, API) over the test's database."""
+    return app_factory(storage=storage)
