@@ -563,3 +563,45 @@ def test_hook_module_import_is_light() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'opentelemetry', 'google')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- the real receiver
+
+
+def test_real_receiver_stores_bridge_records(app: Any, storage: Any, tmp_path: Path) -> None:
+    """loomline's own receiver (in-process, chDB) stores the bridge's records as typed events."""
+    endpoint = f"http://127.0.0.1:{app.ports['otlp_grpc']}"
+    payloads = fixture_payloads("fork") + fixture_payloads("compact_manual") + fixture_payloads("interactive_clear_exit")
+    for payload in payloads:
+        assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", endpoint)[0])
+    rows = storage.query_dicts(
+        "SELECT EventName, SessionId, Source, Reason, CompactionTrigger, PreTokens, PostTokens, PromptId,"
+        " ParentSessionId, CliRunId, ProjectId, Cwd, ServiceName"
+        " FROM events FINAL WHERE EventName LIKE 'loomline.%' ORDER BY Timestamp"
+    )
+    assert len(rows) == len(payloads)
+    for payload, row in zip(payloads, rows, strict=True):
+        assert row["EventName"] == hook.EVENT_NAMES[payload["hook_event_name"]]
+        assert row["SessionId"] == payload["session_id"]
+        assert row["Source"] == payload.get("source", "")
+        assert row["Reason"] == payload.get("reason", "")
+        assert row["CompactionTrigger"] == payload.get("trigger", "")
+        assert row["PromptId"] == payload.get("prompt_id", "")
+        assert row["CliRunId"].startswith(f"{socket.gethostname()}:{os.getpid()}:")
+        assert (row["ProjectId"], row["Cwd"], row["ServiceName"]) == ("/home/dev/project", "/home/dev/project",
+                                                                      "loomline-hook")
+    fork = [r for r in rows if r["Source"] == "fork"]
+    assert [r["ParentSessionId"] for r in fork] == [FORK_PARENT]
+    post = [r for r in rows if r["EventName"] == "loomline.post_compact"]
+    assert [(r["PreTokens"], r["PostTokens"]) for r in post] == [(2550, 2545)]
+    reasons = [r["Reason"] for r in rows if r["EventName"] == "loomline.session_end"]
+    assert reasons[-2:] == ["clear", "prompt_input_exit"]
+
+    # A spooled record delivered twice (acknowledged, then the hook died before deleting
+    # it) is stored once: the resend is byte-identical.
+    payload = dict(payloads[0], session_id="dedup-check")
+    record = hook.build_record(payload, hook.HookContext(host="h", time_unix_nano=time.time_ns()))
+    options = hook.HookOptions(endpoint=endpoint, spool_dir=tmp_path / "spool2", log_file=tmp_path / "l.log")
+    assert hook.deliver(record, options) and hook.deliver(hook.HookRecord.from_json(record.to_json()), options)
+    stored = storage.query_rows("SELECT count() FROM events FINAL WHERE SessionId = 'dedup-check'")
+    assert stored[0][0] == 1
