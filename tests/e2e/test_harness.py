@@ -135,12 +135,15 @@ def test_total_cost_across_resume_continue_and_fork(
     continued = env.print_run("third", cont=True)
     assert first.session_id == resumed.session_id == continued.session_id
     assert [first.cost_micro_usd, resumed.cost_micro_usd, continued.cost_micro_usd] == [one, 2 * one, 3 * one]
-    # usage, unlike cost, is per run
+    # usage is per run; modelUsage is cumulative like the cost
     assert first.usage["input_tokens"] == resumed.usage["input_tokens"] == continued.usage["input_tokens"] == 1500
+    (model_usage,) = continued.result["modelUsage"].values()
+    assert model_usage["inputTokens"] == 3 * 1500 and usd_to_micro(model_usage["costUSD"]) == 3 * one
 
     fork = env.print_run("forked", resume=first.session_id, fork=True)
     assert fork.session_id != first.session_id
     assert fork.cost_micro_usd == 3 * one + one  # the parent's 3 runs + the fork's own request
+    assert next(iter(fork.result["modelUsage"].values()))["inputTokens"] == 4 * 1500
     fork_resumed = env.print_run("fork again", resume=fork.session_id)
     assert fork_resumed.cost_micro_usd == 5 * one
     parent_again = env.print_run("parent again", resume=first.session_id)
