@@ -9,14 +9,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from loomline.settings import Settings, is_loopback, parse_listen_address
 from receiver.attributes import Limits
 from receiver.core import ReceiverCore
 from receiver.grpc_server import GrpcReceiver
 from receiver.pipeline import IngestPipeline
 from receiver.selfmetrics import ReceiverMetrics
 from storage.client import Storage, open_storage
-
-from loomline.settings import Settings, is_loopback, parse_listen_address
 
 log = logging.getLogger("loomline")
 

@@ -12,7 +12,6 @@ from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from storage.client import StorageError
 
 from receiver.attributes import Limits
 from receiver.auth import Unauthenticated, org_for_authorization
@@ -20,6 +19,7 @@ from receiver.batch import DecodeContext, DecodedBatch
 from receiver.decode import MalformedRequest, decode_request, parse_json, parse_protobuf
 from receiver.pipeline import Backpressure, IngestPipeline
 from receiver.selfmetrics import ReceiverMetrics
+from storage.client import StorageError
 
 log = logging.getLogger("loomline.receiver")
 

@@ -22,11 +22,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from storage.client import Storage, StorageError
-
 from receiver.batch import DecodedBatch
 from receiver.selfmetrics import ReceiverMetrics
 from receiver.store import store_batch
+from storage.client import Storage, StorageError
 
 log = logging.getLogger("loomline.receiver")
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from storage.client import Storage
-
 from receiver.batch import DecodedBatch
+from storage.client import Storage
 
 # Raw tables first, then derived-from-raw: a failure part-way leaves nothing acknowledged,
 # and the exporter's retry re-inserts; raw blocks dedup on the request token, events on
