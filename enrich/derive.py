@@ -1,0 +1,289 @@
+"""Events of a group of linked sessions → every derived row. Pure and deterministic: the
+output depends only on the set of events (not their order, batching or duplicates), on
+``now`` (idle timeouts) and on the idle window.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from collections import Counter
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from enrich.close_reasons import OPEN, close_session
+from enrich.cost import computed_cost
+from enrich.links import bridge_links, merge_links, native_links
+from enrich.model import (
+    API_ERROR,
+    API_REQUEST,
+    BRIDGE_POST_COMPACT,
+    BRIDGE_PRE_COMPACT,
+    BRIDGE_SESSION_START,
+    BRIDGE_USER_PROMPT_SUBMIT,
+    CLEARED_FROM,
+    COMPACTION,
+    EVIDENCE_HOOK,
+    EVIDENCE_NATIVE,
+    TOOL_RESULT,
+    USER_PROMPT,
+    Compaction,
+    Derived,
+    Event,
+    Link,
+    Session,
+    Thread,
+    Usage,
+)
+from enrich.segments import COMPACT_GROUP_US, Fragment, dedupe, layout, session_segments
+from enrich.threads import assign_threads
+
+DEFAULT_IDLE_TIMEOUT_US = 30 * 60 * 1_000_000
+# Active time: the sum of gaps between consecutive events of one process that are shorter
+# than this (longer gaps are someone away from the keyboard).
+ACTIVE_GAP_US = 120 * 1_000_000
+TITLE_LENGTH = 120
+
+
+def usage_of(events: Iterable[Event]) -> Usage:
+    """Token and cost totals over the api_request events. Sums of floats use math.fsum, so
+    the result does not depend on the order of the events."""
+    requests = [e for e in events if e.event_name == API_REQUEST]
+    prices = [computed_cost(e) for e in requests]
+    return Usage(
+        input_tokens=sum(e.input_tokens for e in requests),
+        output_tokens=sum(e.output_tokens for e in requests),
+        cache_read_tokens=sum(e.cache_read_tokens for e in requests),
+        cache_creation_tokens=sum(e.cache_creation_tokens for e in requests),
+        cache_creation_5m_tokens=sum(e.cache_creation_5m_tokens for e in requests),
+        cache_creation_1h_tokens=sum(e.cache_creation_1h_tokens for e in requests),
+        cost_usd=math.fsum(e.cost_usd for e in requests),
+        cost_micros=sum(e.cost_micros for e in requests),
+        computed_cost_usd=math.fsum(p.usd for p in prices),
+        unpriced_request_count=sum(1 for p in prices if not p.priced),
+        api_request_count=len(requests),
+    )
+
+
+def session_compactions(org_id: str, session_id: str, thread_id: str, events: list[Event]) -> list[Compaction]:
+    """One row per compaction attempt: Claude Code's ``compaction`` events, plus the bridge's
+    PreCompact records that no compaction event matches (same prompt id and trigger, or
+    within a short window). A PreCompact without a PostCompact (or SessionStart compact)
+    after it failed."""
+    rows: list[Compaction] = []
+    native = [e for e in events if e.event_name == COMPACTION]
+    for event in native:
+        success = event.success if event.success is not None else not event.error
+        rows.append(Compaction(
+            org_id=org_id, session_id=session_id, compaction_key=f"{event.event_key:016x}",
+            thread_id=thread_id, timestamp=event.timestamp, trigger=event.compaction_trigger,
+            success=success, pre_tokens=event.pre_tokens, post_tokens=event.post_tokens,
+            duration_ms=event.duration_ms, error=event.error, prompt_id=event.prompt_id,
+            evidence=EVIDENCE_NATIVE,
+        ))
+    finished = [e for e in events if e.event_name == BRIDGE_POST_COMPACT
+                or (e.event_name == BRIDGE_SESSION_START and e.source == "compact")]
+    for pre in (e for e in events if e.event_name == BRIDGE_PRE_COMPACT):
+        def near(other: Event, pre: Event = pre) -> bool:
+            if pre.prompt_id and other.prompt_id:
+                return other.prompt_id == pre.prompt_id
+            return 0 <= other.timestamp - pre.timestamp <= COMPACT_GROUP_US
+        if any(near(n) and (not pre.compaction_trigger or n.compaction_trigger in ("", pre.compaction_trigger)) for n in native):
+            continue
+        post = next((f for f in finished if f.timestamp >= pre.timestamp and near(f)), None)
+        with_tokens = next((f for f in finished if f.timestamp >= pre.timestamp and near(f) and f.pre_tokens is not None), post)
+        rows.append(Compaction(
+            org_id=org_id, session_id=session_id, compaction_key=f"hook:{pre.event_key:016x}",
+            thread_id=thread_id, timestamp=pre.timestamp, trigger=pre.compaction_trigger,
+            success=post is not None,
+            pre_tokens=with_tokens.pre_tokens if with_tokens else None,
+            post_tokens=with_tokens.post_tokens if with_tokens else None,
+            duration_ms=(post.timestamp - pre.timestamp) / 1000 if post else None,
+            error="" if post else "no PostCompact", prompt_id=pre.prompt_id, evidence=EVIDENCE_HOOK,
+        ))
+    rows.sort(key=lambda c: (c.timestamp, c.compaction_key))
+    return rows
+
+
+def _first(values: Iterable[str]) -> str:
+    return next((v for v in values if v), "")
+
+
+def _most_common(values: Iterable[str]) -> str:
+    counts = Counter(v for v in values if v)
+    if not counts:
+        return ""
+    top = max(counts.values())
+    return min(v for v, n in counts.items() if n == top)
+
+
+def _active_seconds(fragments: list[Fragment]) -> float:
+    total = 0
+    for fragment in fragments:
+        times = [e.timestamp for e in fragment.all_events()]
+        total += sum(b - a for a, b in zip(times, times[1:], strict=False) if b - a <= ACTIVE_GAP_US)
+    return total / 1_000_000
+
+
+def _project(events: list[Event]) -> tuple[str, str]:
+    project_id = _first(e.project_id for e in events)
+    name = _first(e.project_name for e in events)
+    if not name:
+        base = project_id or _first(e.cwd for e in events)
+        name = posixpath.basename(base.rstrip("/")).removesuffix(".git") if base else ""
+    return project_id, name
+
+
+def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_IDLE_TIMEOUT_US) -> Derived:
+    """All derived rows for the sessions the events belong to (plus what they link to)."""
+    unique = dedupe(events)
+    if not unique:
+        return Derived()
+    org_id = unique[0].org_id
+    lay = layout(unique)
+    session_events: dict[str, list[Event]] = {
+        session_id: sorted((e for f in frags for e in f.all_events()), key=Event.sort_key)
+        for session_id, frags in lay.fragments.items()
+    }
+    all_events = [e for evs in session_events.values() for e in evs]
+
+    def canonical(session_id: str) -> str:
+        return lay.absorbed.get(session_id, session_id)
+
+    raw_links = bridge_links(all_events) + native_links(org_id, [f for fr in lay.fragments.values() for f in fr])
+    links: list[Link] = merge_links([
+        Link(k.org_id, canonical(k.from_session_id), canonical(k.to_session_id), k.link_type, k.created_at, k.evidence)
+        for k in raw_links if canonical(k.from_session_id) != canonical(k.to_session_id)
+    ])
+    started_at = {s: evs[0].timestamp for s, evs in session_events.items()}
+    placements = assign_threads(started_at, links)
+    cleared = {k.from_session_id for k in links if k.link_type == CLEARED_FROM}
+
+    sessions: list[Session] = []
+    all_segments = []
+    all_compactions: list[Compaction] = []
+    for session_id in sorted(session_events):
+        evs = session_events[session_id]
+        frags = lay.fragments[session_id]
+        segments = session_segments(org_id, session_id, frags)
+        all_segments.extend(segments)
+        placement = placements[session_id]
+        compactions = session_compactions(org_id, session_id, placement.thread_id, evs)
+        all_compactions.extend(compactions)
+        last_start = max(s.started_at for s in segments if s.source != "compact")
+        closure = close_session(evs, last_start, now_us, idle_timeout_us, session_id in cleared)
+        native = [e for e in evs if not e.is_bridge]
+        requests = [e for e in evs if e.event_name == API_REQUEST]
+        models: list[str] = []
+        for request in requests:
+            if request.model and request.model not in models:
+                models.append(request.model)
+        prompts = [e for e in evs if e.event_name == USER_PROMPT]
+        if not prompts:
+            prompts = [e for e in evs if e.event_name == BRIDGE_USER_PROMPT_SUBMIT]
+        tools = [e for e in evs if e.event_name == TOOL_RESULT]
+        successes = [c for c in compactions if c.success]
+        project_id, project_name = _project(evs)
+        sessions.append(Session(
+            org_id=org_id,
+            session_id=session_id,
+            thread_id=placement.thread_id,
+            parent_thread_id=placement.parent_thread_id,
+            thread_position=placement.position,
+            user_id=_most_common(e.user_id for e in evs),
+            user_email=_first(e.user_email for e in evs),
+            account_uuid=_first(e.account_uuid for e in evs),
+            organization_id=_first(e.organization_id for e in evs),
+            project_id=project_id,
+            project_name=project_name,
+            cwd=_first(e.cwd for e in evs),
+            git_branch=_first(e.git_branch for e in reversed(evs)),
+            agent_name=_first(e.agent_name for e in native) or _first(e.service_name for e in native),
+            first_model=models[0] if models else "",
+            models=tuple(models),
+            terminal_type=_first(e.terminal_type for e in native),
+            app_version=_first(e.app_version for e in reversed(native)),
+            started_at=evs[0].timestamp,
+            last_activity_at=evs[-1].timestamp,
+            closed_at=closure.closed_at,
+            close_reason=closure.reason,
+            close_evidence=closure.evidence,
+            start_source=segments[0].source,
+            start_evidence=segments[0].evidence,
+            segment_count=len(segments),
+            resume_count=sum(1 for s in segments if s.source in ("resume", "continue")),
+            cli_run_count=len({f.run_id for f in frags}),
+            compaction_count=len(successes),
+            failed_compaction_count=len(compactions) - len(successes),
+            last_compacted_at=max((c.timestamp for c in successes), default=None),
+            usage=usage_of(evs),
+            api_error_count=sum(1 for e in evs if e.event_name == API_ERROR),
+            user_prompt_count=len(prompts),
+            tool_call_count=len(tools),
+            tool_error_count=sum(1 for e in tools if e.success is False),
+            active_time_seconds=_active_seconds(frags),
+            first_prompt=_first(e.prompt for e in prompts if not e.command_name),
+            event_count=len(evs),
+            has_hook_evidence=any(e.is_bridge for e in evs),
+        ))
+
+    threads = _threads(org_id, sessions, session_events, all_compactions)
+    return Derived(
+        sessions=tuple(sessions),
+        segments=tuple(sorted(all_segments, key=lambda s: (s.session_id, s.segment_index))),
+        links=tuple(links),
+        compactions=tuple(sorted(all_compactions, key=lambda c: (c.session_id, c.timestamp, c.compaction_key))),
+        cli_runs=tuple(lay.runs),
+        threads=threads,
+        absorbed_sessions=tuple(sorted(lay.absorbed.items())),
+    )
+
+
+def _threads(org_id: str, sessions: list[Session], session_events: dict[str, list[Event]],
+             compactions: list[Compaction]) -> tuple[Thread, ...]:
+    members: dict[str, list[Session]] = {}
+    for session in sessions:
+        members.setdefault(session.thread_id, []).append(session)
+    threads = []
+    for thread_id, group in sorted(members.items()):
+        group.sort(key=lambda s: (s.thread_position, s.session_id))
+        events = [e for s in group for e in session_events[s.session_id]]
+        in_thread = [c for c in compactions if c.thread_id == thread_id]
+        closed = all(s.close_reason != OPEN for s in group)
+        last = max(group, key=lambda s: (s.last_activity_at, s.session_id))
+        first = group[0]
+        title = _first(s.first_prompt for s in group)
+        if title:
+            title = " ".join(title.split())[:TITLE_LENGTH]
+        else:
+            when = datetime.fromtimestamp(first.started_at / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M")
+            title = f"{first.project_name or first.cwd or 'session'} · {when} UTC"
+        models: list[str] = []
+        for session in group:
+            models.extend(m for m in session.models if m not in models)
+        threads.append(Thread(
+            org_id=org_id,
+            thread_id=thread_id,
+            root_session_id=thread_id,
+            parent_thread_id=first.parent_thread_id,
+            session_ids=tuple(s.session_id for s in group),
+            compaction_count=sum(1 for c in in_thread if c.success),
+            failed_compaction_count=sum(1 for c in in_thread if not c.success),
+            usage=usage_of(events),
+            api_error_count=sum(s.api_error_count for s in group),
+            user_prompt_count=sum(s.user_prompt_count for s in group),
+            tool_call_count=sum(s.tool_call_count for s in group),
+            first_activity_at=min(s.started_at for s in group),
+            last_activity_at=max(s.last_activity_at for s in group),
+            closed_at=max((s.closed_at or 0) for s in group) if closed else None,
+            close_reason=last.close_reason if closed else OPEN,
+            status="closed" if closed else "active",
+            title=title,
+            user_id=first.user_id,
+            user_email=first.user_email,
+            project_id=first.project_id,
+            project_name=first.project_name,
+            agent_name=first.agent_name,
+            models=tuple(models),
+        ))
+    return tuple(threads)

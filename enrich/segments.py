@@ -1,0 +1,420 @@
+"""Process lifetimes (CLI runs) and session segments, from events alone. Pure.
+
+What the captures show (../shared/fixtures, Claude Code 2.1.328):
+
+* ``event.sequence`` starts at 0 when a process starts and counts every event the process
+  emits, whatever session it belongs to. A session resumed three times therefore shows
+  three runs of sequences 0, 1, 2, ... and ``/clear`` shows session A's events 0..24
+  followed by session B's 25..34 in the same process.
+* ``--continue`` starts the process under a fresh placeholder session id (it emits its
+  start-up bookkeeping and the session.count point under it, start_type ``continue``) and
+  then switches to the continued session id, whose first event carries the next sequence
+  number. The placeholder is not a session anyone worked in: it is folded into the
+  session it hands over to ("absorbed"), and its events become the start of that
+  session's segment.
+
+A *fragment* is the events of one session inside one process: a maximal run of
+consecutive sequence numbers. Fragments chain across sessions when one's first sequence
+number continues another's last one (same user, shortly after): that is one process
+moving from one session id to the next. A CLI run is a chain of fragments, also joined
+when the hook bridge's records name the same ``loomline.cli_run.id``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from enrich.model import (
+    ACTIVITY_EVENTS,
+    BRIDGE_POST_COMPACT,
+    BRIDGE_SESSION_START,
+    COMPACTION,
+    EVIDENCE_HOOK,
+    EVIDENCE_INFERRED,
+    EVIDENCE_NATIVE,
+    HOOK_EXECUTION_START,
+    METRIC_SESSION_COUNT,
+    USER_PROMPT,
+    CliRun,
+    Event,
+    Segment,
+)
+
+# Inside one session, a fragment may skip a few sequence numbers (records lost or without
+# a session id) and still continue, if it does so within this time.
+MAX_SEQUENCE_GAP = 3
+MAX_SEQUENCE_GAP_US = 10 * 60 * 1_000_000
+# Across sessions the continuation must be exact and quick: /clear and --continue hand
+# over within milliseconds.
+CHAIN_WINDOW_US = 10 * 60 * 1_000_000
+CHAIN_SKEW_US = 1_000_000
+# Compaction evidence (hook SessionStart:compact, PostCompact, the compaction event) within
+# this window, or sharing a prompt id, is one compaction.
+COMPACT_GROUP_US = 120 * 1_000_000
+
+METRIC_START_TYPES = {"fresh": "startup", "startup": "startup", "resume": "resume", "continue": "continue"}
+
+
+@dataclass(eq=False)
+class Fragment:
+    """The events of one session inside one process."""
+
+    session_id: str
+    events: list[Event] = field(default_factory=list)  # sequenced, in order
+    attached: list[Event] = field(default_factory=list)  # unsequenced, assigned by time
+    predecessor: Fragment | None = None
+    successor: Fragment | None = None
+    run_id: str = ""
+    run_evidence: str = ""
+    seqs: set[int] = field(default_factory=set)
+
+    @property
+    def first_seq(self) -> int | None:
+        return min(self.seqs) if self.seqs else None
+
+    @property
+    def last_seq(self) -> int | None:
+        return max(self.seqs) if self.seqs else None
+
+    @property
+    def first_ts(self) -> int:
+        times = [e.timestamp for e in self.events] or [e.timestamp for e in self.attached]
+        return min(times)
+
+    @property
+    def last_ts(self) -> int:
+        return max(e.timestamp for e in (*self.events, *self.attached))
+
+    @property
+    def user_id(self) -> str:
+        return next((e.user_id for e in self.events if e.user_id), "")
+
+    def all_events(self) -> list[Event]:
+        return sorted((*self.events, *self.attached), key=Event.sort_key)
+
+
+@dataclass
+class Layout:
+    """Fragments per session (in time order), after placeholders were absorbed."""
+
+    fragments: dict[str, list[Fragment]]
+    absorbed: dict[str, str]  # placeholder session id -> the session it was folded into
+    runs: list[CliRun]
+
+
+def dedupe(events: Iterable[Event]) -> list[Event]:
+    """One event per (org, EventKey), sorted. Duplicates are the same record stored twice
+    (an exporter retry before ReplacingMergeTree merged); keep the earliest ingested."""
+    best: dict[tuple[str, int], Event] = {}
+    for event in events:
+        key = (event.org_id, event.event_key)
+        current = best.get(key)
+        if current is None or (event.ingested_at, event.sort_key()) < (current.ingested_at, current.sort_key()):
+            best[key] = event
+    return sorted(best.values(), key=lambda e: (e.sort_key(), e.session_id))
+
+
+def _split_session(events: list[Event]) -> list[Fragment]:
+    """Split one session's sequenced events (in time order) into fragments.
+
+    Claude Code's record times are not strictly monotonic in the sequence (an
+    assistant_response may be stamped a few ms after the next event), so an event joins
+    the most recently active fragment that does not hold its sequence number yet and that
+    it continues (up to MAX_SEQUENCE_GAP past its highest number) or fills in (within
+    MAX_SEQUENCE_GAP_US of its last event). Sequence 0 always starts a process."""
+    fragments: list[Fragment] = []
+    for event in events:
+        seq = event.sequence
+        assert seq is not None
+        chosen: Fragment | None = None
+        if seq > 0:
+            candidates = [
+                f for f in fragments
+                if seq not in f.seqs and (
+                    f.last_seq < seq <= f.last_seq + MAX_SEQUENCE_GAP  # type: ignore[operator]
+                    or (f.first_seq - MAX_SEQUENCE_GAP <= seq < f.last_seq  # type: ignore[operator]
+                        and event.timestamp - f.events[-1].timestamp <= MAX_SEQUENCE_GAP_US)
+                )
+            ]
+            if candidates:
+                chosen = max(candidates, key=lambda f: (f.events[-1].timestamp, f.last_seq or 0))
+        if chosen is None:
+            chosen = Fragment(event.session_id)
+            fragments.append(chosen)
+        chosen.events.append(event)
+        chosen.seqs.add(seq)
+    return fragments
+
+
+def _chain(fragments: list[Fragment]) -> None:
+    """Link fragments whose sequence continues another session's (same process)."""
+    ordered = sorted(fragments, key=lambda f: (f.first_ts, f.session_id, f.first_seq or 0))
+    for fragment in ordered:
+        first = fragment.first_seq
+        if not first:
+            continue
+        candidates = [
+            p for p in ordered
+            if p.session_id != fragment.session_id and p.successor is None and p.last_seq == first - 1
+            and p.events[-1].timestamp <= fragment.events[0].timestamp + CHAIN_SKEW_US
+            and fragment.events[0].timestamp - p.events[-1].timestamp <= CHAIN_WINDOW_US
+            and p.user_id == fragment.user_id
+        ]
+        if candidates:
+            predecessor = max(candidates, key=lambda p: (p.events[-1].timestamp, p.session_id))
+            predecessor.successor = fragment
+            fragment.predecessor = predecessor
+
+
+def _is_placeholder(session_events: list[Event], fragments: list[Fragment]) -> bool:
+    return (
+        len(fragments) == 1
+        and fragments[0].successor is not None
+        and not any(e.event_name in ACTIVITY_EVENTS for e in session_events)
+    )
+
+
+def layout(events: list[Event]) -> Layout:
+    """Fragments, absorbed placeholders and CLI runs of a deduplicated, sorted event list."""
+    by_session: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        by_session[event.session_id].append(event)
+    fragments: dict[str, list[Fragment]] = {}
+    for session_id, session_events in sorted(by_session.items()):
+        sequenced = [e for e in session_events if e.sequence is not None]
+        fragments[session_id] = _split_session(sequenced)
+    _chain([f for frags in fragments.values() for f in frags])
+
+    # Fold start-up placeholders (--continue) into the session they hand over to.
+    absorbed: dict[str, str] = {}
+    for session_id in sorted(fragments, key=lambda s: (fragments[s][0].first_ts if fragments[s] else 0, s)):
+        frags = fragments[session_id]
+        if not _is_placeholder(by_session[session_id], frags):
+            continue
+        placeholder = frags[0]
+        target = placeholder.successor
+        assert target is not None
+        target.events[:0] = [e.moved_to(target.session_id) for e in placeholder.events]
+        target.seqs |= placeholder.seqs
+        target.predecessor = placeholder.predecessor
+        if placeholder.predecessor is not None:
+            placeholder.predecessor.successor = target
+        by_session[target.session_id].extend(
+            e.moved_to(target.session_id) for e in by_session[session_id] if e.sequence is None
+        )
+        absorbed[session_id] = target.session_id
+        del fragments[session_id]
+        del by_session[session_id]
+    # A placeholder may have been folded into another placeholder first: follow to the end.
+    for source, target in list(absorbed.items()):
+        while target in absorbed:
+            target = absorbed[target]
+        absorbed[source] = target
+
+    # Unsequenced events (bridge records, session.count points) join the nearest fragment
+    # of their session in time: the one they fall inside, else the closest edge.
+    for session_id, session_events in by_session.items():
+        frags = sorted(fragments.get(session_id, []), key=lambda f: f.first_ts)
+        loose = sorted((e for e in session_events if e.sequence is None), key=Event.sort_key)
+        if not frags:
+            # Only bridge records / metric points: one fragment per bridge CLI run id.
+            groups: dict[str, Fragment] = {}
+            for event in loose:
+                groups.setdefault(event.cli_run_id, Fragment(session_id)).attached.append(event)
+            frags = sorted(groups.values(), key=lambda f: f.first_ts)
+        else:
+            spans = [(f, f.events[0].timestamp, f.events[-1].timestamp) for f in frags]
+            for event in loose:
+                t = event.timestamp
+                nearest = min(spans, key=lambda s: (max(s[1] - t, t - s[2], 0), -s[1]))
+                nearest[0].attached.append(event)
+        fragments[session_id] = frags
+
+    runs = _assign_runs([f for frags in fragments.values() for f in frags])
+    return Layout(fragments=fragments, absorbed=absorbed, runs=runs)
+
+
+def bridge_run_id(fragment: Fragment) -> str:
+    """The bridge's CLI run id for a fragment: its SessionStart record's, else the most
+    common among its bridge records (a SessionEnd stamped just before the next process
+    started must not pull the two processes together)."""
+    starts = [e.cli_run_id for e in fragment.attached if e.event_name == BRIDGE_SESSION_START and e.cli_run_id]
+    if starts:
+        return starts[0]
+    counts: dict[str, int] = defaultdict(int)
+    for event in fragment.attached:
+        if event.cli_run_id:
+            counts[event.cli_run_id] += 1
+    return min(counts, key=lambda r: (-counts[r], r)) if counts else ""
+
+
+def _assign_runs(fragments: list[Fragment]) -> list[CliRun]:
+    """Union fragments into CLI runs (sequence chains and shared bridge run ids)."""
+    parent: dict[int, int] = {id(f): id(f) for f in fragments}
+    by_id = {id(f): f for f in fragments}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    first_with_run_id: dict[str, int] = {}
+    for fragment in fragments:
+        if fragment.successor is not None and id(fragment.successor) in parent:
+            union(id(fragment), id(fragment.successor))
+        run_id = bridge_run_id(fragment)
+        if run_id:
+            union(first_with_run_id.setdefault(run_id, id(fragment)), id(fragment))
+    groups: dict[int, list[Fragment]] = defaultdict(list)
+    for fragment in fragments:
+        groups[find(id(fragment))].append(by_id[id(fragment)])
+
+    runs: list[CliRun] = []
+    for members in groups.values():
+        members.sort(key=lambda f: (f.first_ts, f.session_id))
+        events = [e for f in members for e in f.all_events()]
+        bridge_ids = sorted({run for run in map(bridge_run_id, members) if run})
+        first = min(events, key=Event.sort_key)
+        if bridge_ids:
+            run_id, evidence = bridge_ids[0], EVIDENCE_HOOK
+        else:
+            # Deterministic from the run's first event; changes (and the old row is
+            # tombstoned) only if an earlier event of the run arrives late.
+            run_id, evidence = f"native:{first.session_id}:{first.timestamp}", EVIDENCE_NATIVE
+        for fragment in members:
+            fragment.run_id, fragment.run_evidence = run_id, evidence
+        sessions: list[str] = []
+        for fragment in members:
+            if fragment.session_id not in sessions:
+                sessions.append(fragment.session_id)
+        runs.append(CliRun(
+            org_id=first.org_id,
+            cli_run_id=run_id,
+            started_at=first.timestamp,
+            ended_at=max(e.timestamp for e in events),
+            session_ids=tuple(sessions),
+            host=next((e.host for e in events if e.host), ""),
+            app_version=next((e.app_version for e in events if e.app_version and not e.is_bridge), ""),
+            evidence=evidence,
+        ))
+    runs.sort(key=lambda r: (r.started_at, r.cli_run_id))
+    return runs
+
+
+def _hook_source(event: Event) -> str:
+    if event.event_name == HOOK_EXECUTION_START and event.hook_name.startswith("SessionStart:"):
+        return event.hook_name.split(":", 1)[1]
+    return ""
+
+
+def last_command(fragment: Fragment) -> str:
+    """The command_name of the fragment's last user prompt ('' if none or not a command)."""
+    prompts = [e for e in fragment.events if e.event_name == USER_PROMPT]
+    return prompts[-1].command_name if prompts else ""
+
+
+def fragment_start_source(fragment: Fragment, is_first_of_session: bool) -> tuple[str, str]:
+    """(source, evidence) of the segment a fragment starts.
+
+    Order of evidence: the bridge's SessionStart ``source`` > Claude Code's
+    ``hook_execution_start`` ``SessionStart:<source>`` > the session.count ``start_type``
+    > inference (after /clear in the same process: clear; a session's first fragment:
+    startup; later ones: resume). Hooks report ``--continue`` as ``resume``; the
+    session.count point says ``continue``, so that refines it.
+    """
+    events = fragment.all_events()
+    metric = next((METRIC_START_TYPES.get(e.source, e.source) for e in events
+                   if e.event_name == METRIC_SESSION_COUNT and e.source), "")
+    found = ""
+    evidence = ""
+    bridge = next((e.source for e in events if e.event_name == BRIDGE_SESSION_START and e.source and e.source != "compact"), "")
+    hook = next((s for s in map(_hook_source, events) if s and s != "compact"), "")
+    if bridge:
+        found, evidence = bridge, EVIDENCE_HOOK
+    elif hook:
+        found, evidence = hook, EVIDENCE_NATIVE
+    elif metric:
+        found, evidence = metric, EVIDENCE_NATIVE
+    elif fragment.predecessor is not None and last_command(fragment.predecessor) == "clear":
+        found, evidence = "clear", EVIDENCE_INFERRED
+    else:
+        found, evidence = ("startup" if is_first_of_session else "resume"), EVIDENCE_INFERRED
+    if found == "resume" and metric == "continue":
+        found = "continue"
+    return found, evidence
+
+
+def _compact_markers(events: list[Event]) -> list[tuple[int, str, str]]:
+    """(time, prompt id, evidence) of every sign that a compaction succeeded."""
+    markers = []
+    for event in events:
+        if event.event_name == BRIDGE_SESSION_START and event.source == "compact":
+            markers.append((event.timestamp, event.prompt_id, EVIDENCE_HOOK))
+        elif event.event_name == BRIDGE_POST_COMPACT:
+            markers.append((event.timestamp, event.prompt_id, EVIDENCE_HOOK))
+        elif _hook_source(event) == "compact":
+            markers.append((event.timestamp, event.prompt_id, EVIDENCE_NATIVE))
+        elif event.event_name == COMPACTION and event.success is True:
+            markers.append((event.timestamp, event.prompt_id, EVIDENCE_NATIVE))
+    return sorted(markers)
+
+
+def compact_starts(events: list[Event]) -> list[tuple[int, str]]:
+    """Start times (and evidence) of the compact segments in one fragment's events."""
+    groups: list[list[tuple[int, str, str]]] = []
+    for marker in _compact_markers(events):
+        if groups:
+            head = groups[-1][0]
+            same_prompt = bool(marker[1]) and any(m[1] == marker[1] for m in groups[-1])
+            if same_prompt or marker[0] - head[0] <= COMPACT_GROUP_US:
+                groups[-1].append(marker)
+                continue
+        groups.append([marker])
+    result = []
+    for group in groups:
+        evidence = EVIDENCE_HOOK if any(m[2] == EVIDENCE_HOOK for m in group) else EVIDENCE_NATIVE
+        result.append((min(m[0] for m in group), evidence))
+    return result
+
+
+def session_segments(org_id: str, session_id: str, fragments: list[Fragment]) -> list[Segment]:
+    """Segments of one session: one per fragment (process start or hand-over), plus one per
+    successful compaction inside it."""
+    segments: list[Segment] = []
+    for position, fragment in enumerate(sorted(fragments, key=lambda f: f.first_ts)):
+        events = fragment.all_events()
+        source, evidence = fragment_start_source(fragment, position == 0)
+        starts: list[tuple[int, str, str]] = [(events[0].timestamp, source, evidence)]
+        starts += [(t, "compact", ev) for t, ev in compact_starts(events) if t > events[0].timestamp]
+        for i, (start, seg_source, seg_evidence) in enumerate(starts):
+            end = starts[i + 1][0] if i + 1 < len(starts) else None
+            inside = [e for e in events if e.timestamp >= start and (end is None or e.timestamp < end)]
+            if i == 0:
+                inside = [e for e in events if end is None or e.timestamp < end]
+            sequences = [e.sequence for e in inside if e.sequence is not None]
+            segments.append(Segment(
+                org_id=org_id,
+                session_id=session_id,
+                segment_index=0,
+                source=seg_source,
+                started_at=start,
+                ended_at=max((e.timestamp for e in inside), default=start),
+                cli_run_id=fragment.run_id,
+                first_sequence=min(sequences) if sequences else None,
+                last_sequence=max(sequences) if sequences else None,
+                event_count=len(inside),
+                evidence=seg_evidence,
+            ))
+    segments.sort(key=lambda s: (s.started_at, s.source != "compact", s.cli_run_id))
+    return [
+        Segment(**{**segment.__dict__, "segment_index": index})
+        for index, segment in enumerate(segments)
+    ]

@@ -1,0 +1,9 @@
+-- Sessions a reconcile pass re-derives: every session with events in the look-back
+-- window, and every session still open (its idle timeout may have passed).
+SELECT DISTINCT OrgId AS org_id, SessionId AS session_id
+FROM events
+WHERE Timestamp > {since:DateTime64(6)}
+UNION DISTINCT
+SELECT org_id, session_id
+FROM llm_sessions FINAL
+WHERE close_reason = 'open'
