@@ -52,6 +52,15 @@ class DecodedBatch:
         return "; ".join(parts)
 
 
+MAX_NS = 2**63 - 1  # DateTime64(9) is a signed 64-bit count of nanoseconds
+
+
+def clamp_ns(value: int) -> int:
+    """OTLP times are uint64; ClickHouse's DateTime64 is int64. Clamp rather than fail the
+    insert (which would make the exporter retry a poison request forever)."""
+    return value if value <= MAX_NS else MAX_NS
+
+
 def request_token(signal: str, body: bytes) -> str:
     """A stable id for a request body: retries of it dedup at insert."""
     return signal + ":" + hashlib.blake2b(body, digest_size=16).hexdigest()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from receiver.attributes import Limits, any_value_to_str, attributes_to_map
-from receiver.batch import DecodeContext, DecodedBatch, record_key
+from receiver.batch import DecodeContext, DecodedBatch, clamp_ns, record_key
 from receiver.events import EVENT_COLUMNS, event_name_of, typed_event
 
 LOG_COLUMNS = (
@@ -32,11 +32,11 @@ def decode_logs(request: ExportLogsServiceRequest, limits: Limits, context: Deco
             for record in scope_logs.log_records:
                 attributes = attributes_to_map(record.attributes, limits, batch.limits)
                 body = any_value_to_str(record.body)
-                timestamp = record.time_unix_nano or record.observed_time_unix_nano
+                timestamp = clamp_ns(record.time_unix_nano or record.observed_time_unix_nano)
                 org = attributes.get("organization.id") or resource_org or context.default_org
                 event_name = event_name_of(body, attributes)
                 logs["Timestamp"].append(timestamp)
-                logs["ObservedTimestamp"].append(record.observed_time_unix_nano or timestamp)
+                logs["ObservedTimestamp"].append(clamp_ns(record.observed_time_unix_nano) or timestamp)
                 logs["TraceId"].append(record.trace_id.hex())
                 logs["SpanId"].append(record.span_id.hex())
                 logs["TraceFlags"].append(record.flags & 0xFF)
@@ -65,7 +65,7 @@ def decode_logs(request: ExportLogsServiceRequest, limits: Limits, context: Deco
                     session_id=session_id,
                     event_key=record_key(record.SerializeToString(deterministic=True)),
                     event_name=event_name,
-                    time_unix_nano=record.time_unix_nano,
+                    time_unix_nano=clamp_ns(record.time_unix_nano),
                     attributes=attributes,
                     resource=resource,
                 )

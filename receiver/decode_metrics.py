@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1.metrics_pb2 import NumberDataPoint
 
 from receiver.attributes import Limits, attributes_to_map
-from receiver.batch import DecodeContext, DecodedBatch
+from receiver.batch import DecodeContext, DecodedBatch, clamp_ns
 from receiver.events import EVENT_COLUMNS, typed_event
 
 _COMMON = (
@@ -74,8 +74,8 @@ def decode_metrics(request: ExportMetricsServiceRequest, limits: Limits, context
                     rows["MetricDescription"].append(metric.description)
                     rows["MetricUnit"].append(metric.unit)
                     rows["Attributes"].append(attributes)
-                    rows["StartTimeUnix"].append(point.start_time_unix_nano)
-                    rows["TimeUnix"].append(point.time_unix_nano)
+                    rows["StartTimeUnix"].append(clamp_ns(point.start_time_unix_nano))
+                    rows["TimeUnix"].append(clamp_ns(point.time_unix_nano))
                     rows["OrgId"].append(org)
                     if "ScopeSchemaUrl" in rows:
                         rows["ResourceSchemaUrl"].append(resource_metrics.schema_url)
@@ -123,7 +123,7 @@ def _session_count_event(batch: DecodedBatch, org: str, attributes: dict[str, st
     session_id = attributes.get("session.id", "")
     if not session_id or _number(point) <= 0:
         return
-    start = point.start_time_unix_nano or point.time_unix_nano
+    start = clamp_ns(point.start_time_unix_nano or point.time_unix_nano)
     # Cumulative exporters repeat the same point every interval with the same start time:
     # key on what identifies the session start, not on the export.
     key_source = f"{org}\x00{session_id}\x00{attributes.get('start_type', '')}\x00{start}".encode()

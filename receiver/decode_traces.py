@@ -6,7 +6,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from receiver.attributes import Limits, attributes_to_map
-from receiver.batch import DecodeContext, DecodedBatch
+from receiver.batch import DecodeContext, DecodedBatch, clamp_ns
 
 TRACE_COLUMNS = (
     "Timestamp", "TraceId", "SpanId", "ParentSpanId", "TraceState", "SpanName", "SpanKind",
@@ -33,7 +33,7 @@ def decode_traces(request: ExportTraceServiceRequest, limits: Limits, context: D
             scope = scope_spans.scope
             for span in scope_spans.spans:
                 attributes = attributes_to_map(span.attributes, limits, counters)
-                start, end = span.start_time_unix_nano, span.end_time_unix_nano
+                start, end = clamp_ns(span.start_time_unix_nano), clamp_ns(span.end_time_unix_nano)
                 rows["Timestamp"].append(start)
                 rows["TraceId"].append(span.trace_id.hex())
                 rows["SpanId"].append(span.span_id.hex())
@@ -49,7 +49,7 @@ def decode_traces(request: ExportTraceServiceRequest, limits: Limits, context: D
                 rows["Duration"].append(max(end - start, 0) if end else 0)
                 rows["StatusCode"].append(_STATUS_NAMES.get(span.status.code, "Unset"))
                 rows["StatusMessage"].append(span.status.message)
-                rows["Events.Timestamp"].append([e.time_unix_nano for e in span.events])
+                rows["Events.Timestamp"].append([clamp_ns(e.time_unix_nano) for e in span.events])
                 rows["Events.Name"].append([e.name for e in span.events])
                 rows["Events.Attributes"].append([attributes_to_map(e.attributes, limits, counters) for e in span.events])
                 rows["Links.TraceId"].append([link.trace_id.hex() for link in span.links])

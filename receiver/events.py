@@ -179,8 +179,10 @@ def typed_event(
         row["OrganizationId"] = resource.get("organization.id", "")
     cost = to_float(attributes.get("cost_usd", "")) or 0.0
     micros = to_int(attributes.get("cost_usd_micros", ""))
+    if micros is None:
+        micros = round(cost * 1_000_000) if abs(cost) < 9e12 else 0
     row["CostUsd"] = cost
-    row["CostMicros"] = micros if micros is not None else round(cost * 1_000_000)
+    row["CostMicros"] = micros if -(2**63) <= micros < 2**63 else 0
     row["AppVersion"] = resource.get("service.version", "")
     row["ServiceName"] = resource.get("service.name", "")
     row["Attributes"] = attributes

@@ -131,10 +131,23 @@ class IngestPipeline:
                 self._write([item])
 
     def _write(self, items: list[_Item]) -> None:
-        batch = items[0].batch if len(items) == 1 else _merge([i.batch for i in items])
-        started = time.perf_counter()
+        if len(items) > 1:
+            try:
+                self._store(_merge([i.batch for i in items]), items)
+                with self._lock:
+                    self._pending_records -= sum(i.rows for i in items)
+                return
+            except StorageError:
+                # One request's rows may be what the insert choked on: write each alone so
+                # only that request fails (and is retried), not everything merged with it.
+                pass
+            except Exception:
+                log.exception("unexpected error writing a merged batch")
+            for item in items:
+                self._write([item])
+            return
         try:
-            written = store_batch(self.storage, batch)
+            self._store(items[0].batch, items)
         except StorageError as exc:
             log.warning("storage write failed (%d requests will be retried by their clients): %s", len(items), exc)
             for item in items:
@@ -144,21 +157,25 @@ class IngestPipeline:
             log.exception("unexpected error writing a batch")
             for item in items:
                 item.future.set_exception(StorageError(f"unexpected write error: {exc}"))
-        else:
-            self.metrics.observe_insert(time.perf_counter() - started)
-            sessions: set[tuple[str, str]] = set()
-            for item in items:
-                self.metrics.inc("records_stored_total", item.batch.accepted, signal=item.batch.signal)
-                sessions |= item.batch.sessions
-                item.future.set_result(written)
-            if self.on_stored is not None and sessions:
-                try:
-                    self.on_stored(sessions)
-                except Exception:
-                    log.exception("on_stored callback failed")
         finally:
             with self._lock:
                 self._pending_records -= sum(i.rows for i in items)
+
+    def _store(self, batch: DecodedBatch, items: list[_Item]) -> None:
+        """Insert ``batch`` (the rows of ``items``) and complete their futures on success."""
+        started = time.perf_counter()
+        written = store_batch(self.storage, batch)
+        self.metrics.observe_insert(time.perf_counter() - started)
+        sessions: set[tuple[str, str]] = set()
+        for item in items:
+            self.metrics.inc("records_stored_total", item.batch.accepted, signal=item.batch.signal)
+            sessions |= item.batch.sessions
+            item.future.set_result(written)
+        if self.on_stored is not None and sessions:
+            try:
+                self.on_stored(sessions)
+            except Exception:
+                log.exception("on_stored callback failed")
 
 
 def _merge(batches: list[DecodedBatch]) -> DecodedBatch:
