@@ -49,7 +49,8 @@ class ServeProcess:
                 # Keep draining output so the pipe never fills and blocks the server.
                 import threading
 
-                threading.Thread(target=self._drain, daemon=True).start()
+                self._drainer = threading.Thread(target=self._drain, daemon=True)
+                self._drainer.start()
                 return self
         raise TimeoutError("loomline serve did not become ready:\n" + "".join(self.output))
 
@@ -67,7 +68,11 @@ class ServeProcess:
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         self.proc.terminate()
-        return self.proc.wait(timeout)
+        code = self.proc.wait(timeout)
+        drainer = getattr(self, "_drainer", None)
+        if drainer is not None:
+            drainer.join(5)  # the last lines (shutdown logs) are read after exit
+        return code
 
 
 def query(data_dir: Path, sql: str, database: str = "loomline") -> list[list]:

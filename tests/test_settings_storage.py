@@ -1,0 +1,109 @@
+"""Settings precedence and validation; storage DSNs, migrations and retention."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from loomline.cli import build_parser
+from loomline.settings import Settings, SettingsError
+from storage.client import StorageError, open_storage, parse_dsn
+from tests.serve_process import ServeProcess
+
+
+def test_defaults_match_the_documented_names():
+    settings = Settings.load({}, environ={})
+    assert settings.clickhouse == "chdb://./.loomline/data"
+    assert (settings.otlp_grpc, settings.otlp_http, settings.api) == ("127.0.0.1:4317", "127.0.0.1:4318", "127.0.0.1:8787")
+    assert settings.retention_days == 0 and settings.idle_timeout_minutes == 30
+
+
+def test_flag_beats_environment_beats_default():
+    env = {"LOOMLINE_OTLP_GRPC": "127.0.0.1:5000", "LOOMLINE_API": "127.0.0.1:6000", "LOOMLINE_RECEIVER_TOKENS": "a=org1,b=org2"}
+    args = build_parser().parse_args(["serve", "--otlp-grpc", "127.0.0.1:0"])
+    settings = Settings.load(vars(args), environ=env)
+    assert settings.otlp_grpc == "127.0.0.1:0"
+    assert settings.api == "127.0.0.1:6000"
+    assert settings.receiver_tokens == {"a": "org1", "b": "org2"}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"otlp_grpc": "nohost"}, "HOST:PORT"),
+    ({"api": "127.0.0.1:99999"}, "out of range"),
+    ({"clickhouse": "mysql://x"}, "chdb://"),
+    ({"max_request_bytes": "0"}, "positive"),
+    ({"max_attributes": "many"}, "--max-attributes"),
+    ({"receiver_tokens": "justatoken"}, "TOKEN=ORG"),
+    ({"tls_cert": "/x.pem"}, "together"),
+    ({"database": "x;drop"}, "database"),
+])
+def test_bad_settings_have_clear_errors(overrides, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.load(overrides, environ={})
+
+
+def test_parse_dsn():
+    chdb = parse_dsn("chdb:///tmp/x?database=abc")
+    assert (chdb.kind, chdb.path, chdb.database) == ("chdb", "/tmp/x", "abc")
+    http = parse_dsn("https://user:secret@ch.example:8443/analytics")
+    assert (http.kind, http.database) == ("http", "analytics")
+    assert "secret" not in http.safe
+    assert parse_dsn("http://ch:8123").database == "loomline"
+    for bad in ("chdb://", "ftp://x", "http:///db", "http://h/bad-name"):
+        with pytest.raises(StorageError):
+            parse_dsn(bad)
+
+
+def test_migrations_are_idempotent_and_safe_concurrently(chdb_dsn, database_name):
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            open_storage(chdb_dsn, database_name)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    storage = open_storage(chdb_dsn, database_name)
+    assert storage.migrate() == []
+    versions = storage.query_rows("SELECT version FROM schema_migrations FINAL ORDER BY version")
+    assert [v for (v,) in versions] == sorted({v for (v,) in versions})
+    assert len(versions) >= 2
+    tables = {name for (name,) in storage.query_rows("SHOW TABLES")}
+    assert {"otel_logs", "otel_traces", "otel_metrics_sum", "otel_metrics_gauge", "otel_metrics_histogram", "events"} <= tables
+    storage.command(f"DROP DATABASE `{database_name}`")
+
+
+def test_session_id_is_materialized_and_indexed(storage):
+    ddl = storage.query_rows("SELECT create_table_query FROM system.tables WHERE database = {d:String} AND name = 'otel_logs'", {"d": storage.database})[0][0]
+    assert "`SessionId` String MATERIALIZED LogAttributes['session.id']" in ddl
+    assert "INDEX idx_session_id SessionId TYPE bloom_filter" in ddl
+
+
+def test_retention_sets_and_removes_ttl(storage):
+    storage.apply_retention(14)
+    ddl = storage.query_rows("SELECT create_table_query FROM system.tables WHERE database = {d:String} AND name = 'otel_logs'", {"d": storage.database})[0][0]
+    assert "TTL TimestampTime + toIntervalDay(14)" in ddl
+    storage.apply_retention(0)
+    assert not storage._has_ttl("otel_logs")
+
+
+def test_serve_prints_ports_and_stops_cleanly_on_sigterm(tmp_path):
+    server = ServeProcess(tmp_path / "data", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--api", "127.0.0.1:0").start()
+    assert server.ports["otlp_grpc"] > 0 and server.ports["otlp_http"] > 0
+    assert server.stop() == 0
+    assert any("stopped" in line for line in server.output)
+
+
+def test_serve_reports_bad_settings(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "loomline", "serve", "--otlp-grpc", "bogus"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "HOST:PORT" in result.stderr
