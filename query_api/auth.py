@@ -1,0 +1,57 @@
+"""Bearer tokens and tenancy.
+
+Every token is allowed a set of org ids (``*``: all). Answers: 401 without a valid token,
+403 for an org the token may not read. With no tokens configured (the embedded
+single-user default, loopback only) every org is readable without a token. Ids that do
+not exist in the org then answer 404 in the routes: another org's ids look exactly like
+ids that do not exist.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from query_api.errors import ApiError
+
+bearer = HTTPBearer(auto_error=False, description="an API token from --api-tokens")
+
+ORG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+
+
+def allowed_orgs(token: str, tokens: Mapping[str, frozenset[str]]) -> frozenset[str] | None:
+    """The orgs ``token`` may read, or None for an unknown token. Compares every
+    configured token in constant time, so timing does not tell how close a guess was."""
+    found: frozenset[str] | None = None
+    given = token.encode()
+    for known, orgs in tokens.items():
+        if hmac.compare_digest(known.encode(), given):
+            found = orgs
+    return found
+
+
+def require_org(
+    request: Request,
+    org_id: Annotated[str, Path(description="organization id (an org of the token)", pattern=ORG_PATTERN)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """Dependency of every org-scoped route: the org id, once the caller may read it."""
+    tokens: Mapping[str, frozenset[str]] = request.app.state.settings.api_tokens
+    if not tokens:
+        return org_id
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise ApiError(401, "missing bearer token: send 'Authorization: Bearer <token>'", headers=challenge)
+    orgs = allowed_orgs(credentials.credentials, tokens)
+    if orgs is None:
+        raise ApiError(401, "invalid bearer token", headers=challenge)
+    if "*" not in orgs and org_id not in orgs:
+        raise ApiError(403, f"this token may not read organization {org_id!r}")
+    return org_id
+
+
+Org = Annotated[str, Depends(require_org)]

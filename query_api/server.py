@@ -1,0 +1,86 @@
+"""``ApiServer``: the query API on uvicorn in a background thread, started and stopped
+with the rest of loomline (loomline/app.py)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+from loomline.settings import Settings, parse_listen_address
+from query_api.app import create_app
+from storage.client import Storage
+
+log = logging.getLogger("loomline.api")
+
+
+class ApiServer:
+    """Listen on ``settings.api`` (port 0: any free port; ``port`` has the real one after
+    ``start()``). ``stop()`` finishes in-flight requests for a bounded time."""
+
+    def __init__(self, storage: Storage, settings: Settings, metrics: Any = None,
+                 start_timeout: float = 10.0, stop_timeout: float = 5.0) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.app = create_app(storage, settings, metrics)
+        self.host, self._requested_port = parse_listen_address(settings.api, "api")
+        self.port = 0
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    def start(self) -> ApiServer:
+        # Bind here so the port is known (and errors surface) before the thread runs.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self._requested_port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(f"query API cannot listen on {self.settings.api}: {exc}") from exc
+        sock.set_inheritable(True)
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=max(1, int(self.stop_timeout) - 1),
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="loomline-api", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("query API server exited during start-up (see the log)")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"query API did not start within {self.start_timeout} s")
+            time.sleep(0.01)
+        log.info("query API listening on %s:%d", self.host, self.port)
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(self.stop_timeout)
+            if thread.is_alive() and server is not None:
+                server.force_exit = True
+                thread.join(1.0)
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        self._server = self._thread = None

@@ -1,0 +1,13 @@
+-- Query API: the sessions of one thread, in thread order (conversation detail).
+--   org String, thread String
+SELECT
+    session_id, thread_position, start_source, close_reason, close_evidence,
+    resume_count > 0 OR start_source IN ('resume', 'continue') AS is_resumed,
+    segment_count, compaction_count, failed_compaction_count, models,
+    cost_usd, computed_cost_usd,
+    input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
+    api_request_count, api_error_count, user_prompt_count, tool_call_count,
+    started_at, last_activity_at, closed_at, first_prompt
+FROM llm_sessions FINAL
+WHERE org_id = {org:String} AND thread_id = {thread:String} AND is_deleted = 0
+ORDER BY thread_position, started_at, session_id
