@@ -1,0 +1,9 @@
+SELECT $__timeInterval(timestamp) AS time, model, sum(cost_usd) AS cost_usd
+FROM v_api_requests
+WHERE org_id = ${org:singlequote}
+  AND $__timeFilter(timestamp)
+  AND $__conditionalAll(user_id IN (${user:singlequote}), $user)
+  AND $__conditionalAll(project_id IN (${project:singlequote}), $project)
+  AND $__conditionalAll(model IN (${model:singlequote}), $model)
+GROUP BY time, model
+ORDER BY time, model
