@@ -1,0 +1,447 @@
+"""Ingest benchmark: how fast does ``loomline serve`` (embedded chDB) take OTLP/gRPC?
+
+One run, all on the same pre-encoded fleet (loomline.fleet):
+
+1. **loomline**: ``loomline serve`` in a temp dir; a separate client process sends the
+   requests over gRPC with N calls in flight. The receiver acknowledges a request only once
+   it is stored, so the last acknowledgement is the moment everything is durable; the
+   stored row counts are then checked in ClickHouse. Measured: records/s, export-call
+   latency p50/p99, the server's CPU seconds (/proc/<pid>/stat) and peak RSS (VmHWM).
+2. **decode ceiling**: the receiver's own decoding (protobuf parse + columnar decode) of the
+   same requests, in one process, no network, no storage.
+3. **insert ceiling**: the same decoded rows inserted straight into a fresh embedded store,
+   in large blocks, as fast as the storage client allows.
+
+loomline's rate is reported as a ratio to each ceiling. Results go to bench/results/.
+
+    python -m bench.ingest --sessions 2000 --concurrency 8      # or: make bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVICES = {
+    "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+}
+RAW_TABLES = {"logs": "otel_logs", "traces": "otel_traces", "metrics": "otel_metrics_sum"}
+
+
+# ---------------------------------------------------------------------------------------
+# the data
+
+
+def build_data(path: Path, seed: int, orgs: int, users: int, sessions: int, days: int, batch_size: int) -> dict[str, Any]:
+    """Encode the fleet once and keep it on disk: [(signal, bytes, records)] + ground truth."""
+    from loomline.fleet import Fleet, FleetSpec, record_count
+
+    fleet = Fleet(FleetSpec(seed=seed, orgs=orgs, users=users, sessions=sessions, days=days, batch_size=batch_size))
+    started = time.perf_counter()
+    requests = [(signal, req.SerializeToString(), record_count(signal, req)) for signal, req in fleet.requests()]
+    generate_seconds = time.perf_counter() - started
+    with open(path, "wb") as handle:
+        pickle.dump(requests, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    records = {s: sum(n for sig, _, n in requests if sig == s) for s in SERVICES}
+    return {
+        "requests": len(requests),
+        "records": records,
+        "records_total": sum(records.values()),
+        "bytes": sum(len(b) for _, b, _ in requests),
+        "generate_seconds": round(generate_seconds, 3),
+        "fleet": fleet.ground_truth.summary(),
+    }
+
+
+def _load(path: Path) -> list[tuple[str, bytes, int]]:
+    with open(path, "rb") as handle:
+        return pickle.load(handle)  # noqa: S301 - our own file
+
+
+# ---------------------------------------------------------------------------------------
+# roles run in their own processes
+
+
+def role_client(data: Path, endpoint: str, concurrency: int) -> dict[str, Any]:
+    """Send every request; returns timings. Runs in its own process, like a real exporter."""
+    import grpc
+
+    requests = _load(data)
+    identity = lambda b: b  # noqa: E731 - raw bytes both ways
+    channel = grpc.insecure_channel(endpoint, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)])
+    grpc.channel_ready_future(channel).result(timeout=30)
+    calls = {s: channel.unary_unary(path, request_serializer=identity, response_deserializer=identity)
+             for s, path in SERVICES.items()}
+    latencies: list[float] = []
+    retries = 0
+    errors: list[str] = []
+    lock = threading.Lock()
+    next_index = iter(range(len(requests)))
+
+    def worker() -> None:
+        nonlocal retries
+        mine: list[float] = []
+        my_retries = 0
+        while True:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                break
+            signal_name, body, _ = requests[i]
+            for attempt in range(50):
+                t0 = time.perf_counter()
+                try:
+                    calls[signal_name](body, timeout=60)
+                    mine.append(time.perf_counter() - t0)
+                    break
+                except grpc.RpcError as exc:
+                    if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED) and attempt < 49:
+                        my_retries += 1
+                        time.sleep(0.05 * min(attempt + 1, 10))
+                        continue
+                    with lock:
+                        errors.append(f"{exc.code()}: {exc.details()}")
+                    break
+        with lock:
+            latencies.extend(mine)
+            retries += my_retries
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    channel.close()
+    return {"seconds": seconds, "latencies": latencies, "retries": retries, "errors": errors[:10],
+            "error_count": len(errors), "client_cpu_seconds": time.process_time() - cpu0}
+
+
+def role_count(data_dir: Path) -> dict[str, Any]:
+    """Rows stored per table (after the server has stopped: chDB allows one process)."""
+    from storage.client import open_storage
+
+    storage = open_storage(f"chdb://{data_dir}", "loomline")
+    out: dict[str, Any] = {}
+    for table in (*RAW_TABLES.values(), "events"):
+        try:
+            out[table] = int(storage.client.command(f"SELECT count() FROM {storage.database}.{table}"))
+        except Exception as exc:  # a table a migration did not create
+            out[table] = f"error: {exc}"
+    return out
+
+
+def role_ceilings(data: Path, data_dir: Path) -> dict[str, Any]:
+    """Decode-only and direct-insert rates on the same requests, in this process."""
+    from receiver.attributes import Limits
+    from receiver.batch import DecodeContext
+    from receiver.decode import decode_request, parse_protobuf
+    from receiver.pipeline import MAX_COALESCED_ROWS, _merge
+    from receiver.store import store_batch
+    from storage.client import open_storage
+
+    requests = _load(data)
+    total = sum(n for _, _, n in requests)
+    limits = Limits()
+
+    t0 = time.process_time()
+    for signal_name, body, _ in requests:
+        parse_protobuf(signal_name, body)
+    parse_cpu = time.process_time() - t0
+
+    t0, w0 = time.process_time(), time.perf_counter()
+    batches = []
+    for signal_name, body, _ in requests:
+        request = parse_protobuf(signal_name, body)
+        batches.append(decode_request(signal_name, request, limits, DecodeContext(), body=body))
+    decode_cpu, decode_wall = time.process_time() - t0, time.perf_counter() - w0
+
+    # the same rows, merged into blocks as large as the receiver's writer makes them
+    blocks, current, rows = [], [], 0
+    for batch in batches:
+        current.append(batch)
+        rows += batch.accepted
+        if rows >= MAX_COALESCED_ROWS:
+            blocks.append(_merge(current))
+            current, rows = [], 0
+    if current:
+        blocks.append(_merge(current))
+    storage = open_storage(f"chdb://{data_dir}", "loomline")
+    t0, w0 = time.process_time(), time.perf_counter()
+    for block in blocks:
+        store_batch(storage, block)
+    insert_cpu, insert_wall = time.process_time() - t0, time.perf_counter() - w0
+    return {
+        "records": total,
+        "protobuf_parse": {"cpu_seconds": parse_cpu, "records_per_s": total / parse_cpu if parse_cpu else None},
+        "decode": {"cpu_seconds": decode_cpu, "wall_seconds": decode_wall, "records_per_s": total / decode_wall},
+        "bulk_insert": {"blocks": len(blocks), "cpu_seconds": insert_cpu, "wall_seconds": insert_wall,
+                        "records_per_s": total / insert_wall},
+        "decode_plus_insert_records_per_s": total / (decode_wall + insert_wall),
+        # on a shared machine wall time depends on the neighbours; CPU time much less
+        "decode_plus_insert_records_per_cpu_second": total / (decode_cpu + insert_cpu),
+    }
+
+
+def _run_role(args: list[str], timeout: float) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "bench.ingest", *args], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=timeout, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench role {args[:2]} failed ({out.returncode}): {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------
+# the server
+
+
+def _proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def _proc_status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class Server:
+    """``loomline serve`` on the embedded default, in a temp dir, on a free port."""
+
+    def __init__(self, data_dir: Path, log_path: Path, extra: list[str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        cmd = [sys.executable, "-m", "loomline", "serve", "--clickhouse", f"chdb://{data_dir}",
+               "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "off", "--api", "off", "--log-level", "warning",
+               "--enrich-interval", "3600", "--reconcile-interval", "3600", *(extra or [])]
+        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.port = 0
+        deadline = time.monotonic() + 120
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                code = self.proc.wait()
+                self.log.close()
+                raise RuntimeError(f"loomline serve exited ({code}): {log_path.read_text()[-3000:]}")
+            if "otlp_grpc listening on" in line:
+                self.port = int(line.rsplit(":", 1)[1])
+            if line.strip() == "loomline: ready":
+                break
+        if not self.port:
+            self.stop()
+            raise RuntimeError("loomline serve did not report its gRPC port")
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        return _proc_cpu_seconds(self.proc.pid)
+
+    def rss_kb(self) -> tuple[int, int]:
+        """(current RSS, peak RSS) in KiB."""
+        return _proc_status_kb(self.proc.pid, "VmRSS"), _proc_status_kb(self.proc.pid, "VmHWM")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int = 7, seed: int = 1,
+                  batch_size: int = 512, concurrency: int = 4, results_dir: Path | None = RESULTS_DIR,
+                  label: str = "ingest") -> dict[str, Any]:
+    """Run everything once; returns the results (and writes them to ``results_dir``)."""
+    with tempfile.TemporaryDirectory(prefix="loomline-bench-") as tmp:
+        tmp_path = Path(tmp)
+        data = tmp_path / "requests.pickle"
+        dataset = build_data(data, seed, orgs, users, sessions, days, batch_size)
+
+        server = Server(tmp_path / "serve-data", tmp_path / "serve.log")
+        try:
+            cpu0 = server.cpu_seconds()
+            rss_idle, _ = server.rss_kb()
+            rss_samples: list[int] = []
+            sampling = threading.Event()
+
+            def sample() -> None:
+                while not sampling.wait(0.5):
+                    rss_samples.append(server.rss_kb()[0])
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            client = _run_role(["client", str(data), server.endpoint, str(concurrency)], timeout=3600)
+            sampling.set()
+            sampler.join()
+            cpu1 = server.cpu_seconds()
+            rss_now, rss_peak = server.rss_kb()
+        finally:
+            server.stop()
+        stored = _run_role(["count", str(server.data_dir)], timeout=300)
+        ceilings = _run_role(["ceilings", str(data), str(tmp_path / "ceiling-data")], timeout=3600)
+
+    total = dataset["records_total"]
+    seconds = client["seconds"]
+    server_cpu = cpu1 - cpu0
+    rate = total / seconds
+    verified = all(stored.get(RAW_TABLES[s]) == n for s, n in dataset["records"].items())
+    results: dict[str, Any] = {
+        "benchmark": "ingest",
+        "label": label,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "machine": {"cpus": os.cpu_count(), "cpu_model": _cpu_model(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "params": {"sessions": sessions, "users": users, "orgs": orgs, "days": days, "seed": seed,
+                   "batch_size": batch_size, "concurrency": concurrency, "transport": "grpc",
+                   "storage": "chdb (embedded)"},
+        "dataset": dataset,
+        "loomline": {
+            "seconds": round(seconds, 3),
+            "records_per_s": round(rate),
+            "log_records_per_s": round(dataset["records"]["logs"] / seconds),
+            "export_calls": len(client["latencies"]),
+            "latency_ms": {"p50": round(_percentile(client["latencies"], 0.50) * 1000, 2),
+                           "p99": round(_percentile(client["latencies"], 0.99) * 1000, 2),
+                           "mean": round(statistics.fmean(client["latencies"]) * 1000, 2) if client["latencies"] else None},
+            "retries": client["retries"],
+            "errors": client["error_count"],
+            "error_samples": client["errors"],
+            "server_cpu_seconds": round(server_cpu, 3),
+            "records_per_server_cpu_second": round(total / server_cpu) if server_cpu else None,
+            "client_cpu_seconds": round(client["client_cpu_seconds"], 3),
+            "server_rss_mib": {"idle": round(rss_idle / 1024, 1), "end": round(rss_now / 1024, 1),
+                               "peak": round(rss_peak / 1024, 1),
+                               "samples": [round(r / 1024, 1) for r in rss_samples[:: max(1, len(rss_samples) // 60)]]},
+            "stored_rows": stored,
+            "stored_rows_verified": verified,
+        },
+        "ceilings": ceilings,
+        "ratios": {
+            "vs_decode_only": round(rate / ceilings["decode"]["records_per_s"], 3),
+            "vs_bulk_insert": round(rate / ceilings["bulk_insert"]["records_per_s"], 3),
+            "vs_decode_plus_insert": round(rate / ceilings["decode_plus_insert_records_per_s"], 3),
+            "cpu_vs_decode_plus_insert": round(total / server_cpu / ceilings["decode_plus_insert_records_per_cpu_second"], 3)
+            if server_cpu else None,
+        },
+        "targets": {
+            "records_per_server_cpu_second": 40_000,
+            "peak_rss_mib": 1024,
+        },
+    }
+    if results_dir is not None:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = results_dir / f"{label}-{stamp}.json"
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        results["path"] = str(path)
+    return results
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                              text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def summary_text(r: dict[str, Any]) -> str:
+    lo, c = r["loomline"], r["ceilings"]
+    return "\n".join([
+        f"fleet: {r['dataset']['records_total']:,} records in {r['dataset']['requests']} requests "
+        f"({r['dataset']['bytes'] / 1e6:.1f} MB), concurrency {r['params']['concurrency']}",
+        f"loomline serve: {lo['records_per_s']:,} records/s ({lo['log_records_per_s']:,} log records/s), "
+        f"{lo['seconds']} s; latency p50 {lo['latency_ms']['p50']} ms, p99 {lo['latency_ms']['p99']} ms; "
+        f"retries {lo['retries']}, errors {lo['errors']}",
+        f"  server CPU {lo['server_cpu_seconds']} s -> {lo['records_per_server_cpu_second']:,} records per CPU-second "
+        f"(target 40,000); peak RSS {lo['server_rss_mib']['peak']} MiB; stored rows verified: {lo['stored_rows_verified']}",
+        f"ceilings: protobuf parse {c['protobuf_parse']['records_per_s']:,.0f}/s, decode {c['decode']['records_per_s']:,.0f}/s, "
+        f"bulk insert {c['bulk_insert']['records_per_s']:,.0f}/s",
+        f"ratios: vs decode {r['ratios']['vs_decode_only']}, vs bulk insert {r['ratios']['vs_bulk_insert']}, "
+        f"vs decode+insert {r['ratios']['vs_decode_plus_insert']} "
+        f"(per CPU-second: {r['ratios']['cpu_vs_decode_plus_insert']})",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["client"]:
+        print(json.dumps(role_client(Path(argv[1]), argv[2], int(argv[3]))))
+        return 0
+    if argv[:1] == ["count"]:
+        print(json.dumps(role_count(Path(argv[1]))))
+        return 0
+    if argv[:1] == ["ceilings"]:
+        print(json.dumps(role_ceilings(Path(argv[1]), Path(argv[2]))))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=300, help="fresh conversations in the fleet")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--orgs", type=int, default=5)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=512, help="records per export request")
+    parser.add_argument("--concurrency", type=int, default=4, help="export calls in flight")
+    parser.add_argument("--label", default="ingest", help="results file name prefix")
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="'' to write nothing")
+    args = parser.parse_args(argv)
+    results = run_benchmark(sessions=args.sessions, users=args.users, orgs=args.orgs, days=args.days, seed=args.seed,
+                            batch_size=args.batch_size, concurrency=args.concurrency,
+                            results_dir=Path(args.results_dir) if args.results_dir else None, label=args.label)
+    print(summary_text(results))
+    if "path" in results:
+        print(f"results: {results['path']}")
+    return 0 if results["loomline"]["stored_rows_verified"] and not results["loomline"]["errors"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
