@@ -71,6 +71,7 @@ SHELLS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh", "mksh", "busybox
 TRANSCRIPT_HEAD_BYTES = 4 * 1024 * 1024
 TRANSCRIPT_TAIL_BYTES = 4 * 1024 * 1024
 LOG_MAX_BYTES = 1024 * 1024
+WATCHDOG_GRACE = 0.35  # seconds past --timeout before the hook gives up (SessionEnd: 1.5 s in all)
 
 
 # --------------------------------------------------------------------------- the record
@@ -452,9 +453,9 @@ def last_compaction(transcript_path: str) -> dict[str, int]:
     return {}
 
 
-def _pending_fork_marker(state_dir: Path, session_id: str) -> Path:
+def _pending_fork_marker(spool_dir: Path, session_id: str) -> Path:
     safe = re.sub(r"[^0-9A-Za-z_.-]", "_", session_id)[:200]
-    return state_dir / "pending-fork" / safe
+    return spool_dir / ".pending-fork" / safe
 
 
 def gather_context(payload: Mapping[str, Any], options: HookOptions, now_ns: int | None = None) -> HookContext:
@@ -471,7 +472,7 @@ def gather_context(payload: Mapping[str, Any], options: HookOptions, now_ns: int
     transcript = str(payload.get("transcript_path") or "")
     parent = ""
     if session_id and transcript:
-        marker = _pending_fork_marker(options.state_dir, session_id)
+        marker = _pending_fork_marker(options.spool_dir, session_id)
         if event == "SessionStart" and source == "fork":
             parent = fork_parent(transcript, session_id)
             if not parent:
@@ -528,10 +529,6 @@ class HookOptions:
     spool_max_records: int = 5000
     spool_max_bytes: int = 20 * 1024 * 1024
     retry_after: float = 5.0  # seconds to skip the network after a failed send
-
-    @property
-    def state_dir(self) -> Path:
-        return self.spool_dir.parent
 
     @property
     def resolved_endpoint(self) -> str:
@@ -718,7 +715,12 @@ class Spool:
         return final
 
     def enforce_bounds(self) -> None:
-        """Drop the oldest records beyond the record and byte bounds (lock held)."""
+        """Drop the oldest records beyond the record and byte bounds, and files left half
+        written by a killed hook (lock held)."""
+        with contextlib.suppress(OSError):
+            for tmp in self.directory.glob("*.tmp"):
+                if time.time() - tmp.stat().st_mtime > 60:
+                    tmp.unlink()
         paths = self.files()
         sizes = []
         for path in paths:
@@ -752,8 +754,9 @@ class Spool:
 # --------------------------------------------------------------------------- sending
 
 
-def make_exporter(options: HookOptions) -> Any:
+def make_exporter(options: HookOptions, timeout: float | None = None) -> Any:
     """The SDK's OTLP log exporter for ``options`` (gRPC or HTTP/protobuf)."""
+    timeout = options.timeout if timeout is None else timeout
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     if options.protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http._log_exporter import (
@@ -761,7 +764,7 @@ def make_exporter(options: HookOptions) -> Any:
         )
 
         return HttpExporter(endpoint=options.resolved_endpoint, headers=dict(options.headers),
-                            timeout=options.timeout)
+                            timeout=timeout)
     import grpc
     from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 
@@ -770,7 +773,7 @@ def make_exporter(options: HookOptions) -> Any:
     return OTLPLogExporter(
         endpoint=options.resolved_endpoint,
         headers=tuple((k.lower(), v) for k, v in options.headers),
-        timeout=options.timeout,
+        timeout=timeout,
         retryable_error_codes=(grpc.StatusCode.DATA_LOSS,),
     )
 
@@ -781,64 +784,64 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 def _down_marker(options: HookOptions) -> Path:
-    return options.state_dir / "receiver-down"
+    return options.spool_dir / ".receiver-down"
 
 
 def deliver(record: HookRecord, options: HookOptions, exporter: Any = None) -> bool:
-    """Send the spool (oldest first) then ``record``; spool ``record`` if that fails.
+    """Spool ``record`` (write-ahead), then send the spool oldest first under its lock.
 
-    Returns True when ``record`` reached the receiver. Each spooled record is deleted only
-    after the receiver acknowledged it; a record acknowledged but not deleted (crash in
-    between) is resent byte-identical and dropped by the receiver's dedup."""
+    Returns True when ``record`` reached the receiver. The record is on disk before any
+    network I/O, so a hook killed mid-send (Claude Code's timeout) loses nothing. Each
+    spooled record is deleted only after the receiver acknowledged it; one acknowledged but
+    not yet deleted is resent byte-identical and dropped by the receiver's dedup."""
     started = time.monotonic()
     spool = Spool(options.spool_dir, options.spool_max_records, options.spool_max_bytes, options.log_file)
-    if not spool.lock(timeout=options.timeout):
-        spool.append(record)  # lock-free: one new file; the next lock holder sends it
-        _log(options.log_file, "WARNING spool busy: record spooled")
+    own = spool.append(record)
+    down = _down_marker(options)
+    with contextlib.suppress(OSError):
+        if time.time() - down.stat().st_mtime < options.retry_after:
+            if spool.lock(timeout=0):
+                spool.enforce_bounds()
+                spool.unlock()
+            return False
+    if exporter is None:  # the slow import happens before taking the lock
+        exporter = make_exporter(options, timeout=max(0.2, options.timeout - (time.monotonic() - started)))
+    if not spool.lock(timeout=max(0.0, options.timeout - (time.monotonic() - started))):
+        with contextlib.suppress(Exception):
+            exporter.shutdown()
+        _log(options.log_file, "WARNING spool busy: record left for the next hook")
         return False
     try:
-        down = _down_marker(options)
-        with contextlib.suppress(OSError):
-            if time.time() - down.stat().st_mtime < options.retry_after:
-                spool.append(record)
-                spool.enforce_bounds()
-                return False
         pending = list(spool.read(spool.files()))
-        items: list[tuple[Path | None, HookRecord]] = [*pending, (None, record)]
-        if exporter is None:
-            exporter = make_exporter(options)
         unreachable = False
         try:
-            for chunk in _chunks(items, 200):
-                if time.monotonic() - started > options.timeout and chunk[-1][0] is not None:
-                    break  # out of time for the backlog: the rest waits for the next hook
+            for number, chunk in enumerate(_chunks(pending, 200)):
+                if number and time.monotonic() - started > options.timeout:
+                    break  # out of time: the rest waits for the next hook
                 if not _export(exporter, [r for _, r in chunk], options):
                     unreachable = True
                     break
                 for path, _ in chunk:
-                    if path is not None:
-                        with contextlib.suppress(OSError):
-                            path.unlink()
-                if chunk[-1][0] is None:
-                    if pending:
-                        _log(options.log_file, f"INFO spool flushed: {len(pending)} record(s) sent")
                     with contextlib.suppress(OSError):
-                        down.unlink()
-                    return True
+                        path.unlink()
         finally:
             with contextlib.suppress(Exception):
                 exporter.shutdown()
-        spool.append(record)
-        spool.enforce_bounds()
         if unreachable:
             with contextlib.suppress(OSError):
-                down.parent.mkdir(parents=True, exist_ok=True)
                 down.touch()
+            spool.enforce_bounds()
             _log(options.log_file, f"WARNING receiver {options.resolved_endpoint} unreachable: "
                                    f"record spooled ({len(spool.files())} waiting)")
-        else:
-            _log(options.log_file, "WARNING backlog not fully sent in time: record spooled")
-        return False
+            return False
+        with contextlib.suppress(OSError):
+            down.unlink()
+        if len(pending) > 1:
+            _log(options.log_file, f"INFO spool flushed: {len(pending) - 1} earlier record(s) sent")
+        if own.exists():
+            _log(options.log_file, "WARNING backlog not fully sent in time: record left for the next hook")
+            return False
+        return True
     finally:
         spool.unlock()
 
@@ -872,22 +875,28 @@ def read_payload(raw: bytes) -> dict[str, Any]:
 @contextlib.contextmanager
 def _stdout_silenced() -> Iterator[None]:
     """Nothing may reach stdout, not even from C extensions: point fd 1 at /dev/null."""
-    sys.stdout.flush()
-    saved = os.dup(1)
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
+        saved: int | None = os.dup(1)
+    except OSError:  # fd 1 closed: nothing to protect
+        saved = None
+    try:
         os.dup2(devnull, 1)
-        with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             yield
     finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
         os.close(devnull)
 
 
 def run(args: argparse.Namespace) -> int:
     """Handle one hook invocation. Always returns 0 and prints nothing on stdout."""
     log_file = _state_home() / "hook.log"
+    watchdog: Any = None
     try:
         with _stdout_silenced():
             started = time.monotonic()
@@ -899,6 +908,8 @@ def run(args: argparse.Namespace) -> int:
             log_file = options.log_file
             _FileLogHandler.install(log_file)
             raw = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
+            # Bounds our own work, counted from when Claude Code has handed over the payload.
+            watchdog = _start_watchdog(options.timeout + WATCHDOG_GRACE, log_file)
             try:
                 payload = read_payload(raw)
             except ValueError as exc:
@@ -914,7 +925,25 @@ def run(args: argparse.Namespace) -> int:
                 _log(log_file, f"WARNING slow hook: {elapsed * 1000:.0f} ms for {record.body}")
     except BaseException as exc:  # noqa: BLE001 - never fail Claude Code, whatever happened
         _log(log_file, f"ERROR hook failed: {exc!r}")
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
     return 0
+
+
+def _start_watchdog(seconds: float, log_file: Path) -> Any:
+    """Exit 0 after ``seconds`` whatever the hook is stuck on (a hung file system, a lock).
+    Safe because the record was spooled before any network I/O."""
+    import threading
+
+    def expire() -> None:
+        _log(log_file, f"ERROR hook still running after {seconds:.1f} s: exiting, record stays spooled")
+        os._exit(0)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 __all__ = [

@@ -163,6 +163,13 @@ def run_hook(stdin: bytes | str, home: Path, *args: str, timeout: float = 30) ->
     return result, time.monotonic() - started
 
 
+def budget(seconds: float) -> float:
+    """A latency budget, stretched when the machine is overloaded (other test suites running
+    in parallel) so the check measures the hook, not the neighbours."""
+    overload = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return seconds * max(1.0, overload)
+
+
 def assert_quiet_success(result: subprocess.CompletedProcess[bytes]) -> None:
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b""
@@ -328,7 +335,7 @@ def test_receiver_down_spools_then_delivers_once_in_order(tmp_path: Path) -> Non
     for payload in payloads[:4]:
         result, elapsed = run_hook(json.dumps(payload), tmp_path, *args)
         assert_quiet_success(result)
-        assert elapsed < 1.5  # SessionEnd's whole budget
+        assert elapsed < budget(1.5)  # SessionEnd's whole budget
     assert len(spooled(tmp_path)) == 4
     assert "unreachable" in log_text(tmp_path)
 
@@ -399,10 +406,13 @@ def test_concurrent_hooks_while_down_then_one_flush(tmp_path: Path) -> None:
         proc = subprocess.Popen([sys.executable, "-m", "loomline", "hook", "--endpoint", endpoint,
                                  "--retry-after", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env)
-        procs.append((proc, json.dumps(payload).encode()))
-    for proc, data in procs:
-        out, _ = proc.communicate(data, timeout=30)
-        assert proc.returncode == 0 and out == b""
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(payload).encode())
+        proc.stdin.close()  # all eight run at once, as Claude Code runs parallel hooks
+        procs.append(proc)
+    for proc in procs:
+        assert proc.wait(timeout=30) == 0
+        assert proc.stdout is not None and proc.stdout.read() == b""
     assert len(spooled(tmp_path)) == 8
     server.start()
     try:
@@ -453,7 +463,7 @@ def test_hook_latency(receiver: GrpcReceiver, tmp_path: Path) -> None:
     payload = json.dumps(fixture_payloads("fresh_tool")[1])
     run_hook(payload, tmp_path, "--endpoint", receiver.endpoint)  # warm the OS file cache
     timings = sorted(run_hook(payload, tmp_path, "--endpoint", receiver.endpoint)[1] for _ in range(5))
-    assert timings[2] < 1.0, timings  # generous bound for loaded CI machines; see docs/hooks.md
+    assert timings[2] < budget(0.5), timings  # ~0.2 s on an idle laptop; see docs/hooks.md
 
 
 # --------------------------------------------------------------------------- pure parts
