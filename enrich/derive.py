@@ -157,7 +157,10 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
     ])
     started_at = {s: evs[0].timestamp for s, evs in session_events.items()}
     placements = assign_threads(started_at, links)
-    cleared = {k.from_session_id for k in links if k.link_type == CLEARED_FROM}
+    cleared_at: dict[str, int] = {}
+    for k in links:
+        if k.link_type == CLEARED_FROM:
+            cleared_at[k.from_session_id] = max(cleared_at.get(k.from_session_id, 0), k.created_at)
 
     sessions: list[Session] = []
     all_segments = []
@@ -171,7 +174,7 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
         compactions = session_compactions(org_id, session_id, placement.thread_id, evs)
         all_compactions.extend(compactions)
         last_start = max(s.started_at for s in segments if s.source != "compact")
-        closure = close_session(evs, last_start, now_us, idle_timeout_us, session_id in cleared)
+        closure = close_session(evs, last_start, now_us, idle_timeout_us, cleared_at.get(session_id, -1) >= last_start)
         native = [e for e in evs if not e.is_bridge]
         requests = [e for e in evs if e.event_name == API_REQUEST]
         models: list[str] = []

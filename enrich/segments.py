@@ -53,6 +53,9 @@ CHAIN_SKEW_US = 1_000_000
 # Compaction evidence (hook SessionStart:compact, PostCompact, the compaction event) within
 # this window, or sharing a prompt id, is one compaction.
 COMPACT_GROUP_US = 120 * 1_000_000
+# A bridge record further than this from every native process of its session may belong
+# to a process the native telemetry did not report (see layout).
+ATTACH_MAX_GAP_US = 5 * 60 * 1_000_000
 
 METRIC_START_TYPES = {"fresh": "startup", "startup": "startup", "resume": "resume", "continue": "continue"}
 
@@ -226,10 +229,34 @@ def layout(events: list[Event]) -> Layout:
             frags = sorted(groups.values(), key=lambda f: f.first_ts)
         else:
             spans = [(f, f.events[0].timestamp, f.events[-1].timestamp) for f in frags]
+
+            def distance(span: tuple[Fragment, int, int], t: int) -> int:
+                return max(span[1] - t, t - span[2], 0)
+
+            far: list[Event] = []
             for event in loose:
-                t = event.timestamp
-                nearest = min(spans, key=lambda s: (max(s[1] - t, t - s[2], 0), -s[1]))
-                nearest[0].attached.append(event)
+                nearest = min(spans, key=lambda s, t=event.timestamp: (distance(s, t), -s[1]))
+                if distance(nearest, event.timestamp) <= ATTACH_MAX_GAP_US or not event.is_bridge:
+                    nearest[0].attached.append(event)
+                else:
+                    far.append(event)
+            # Bridge records far from any native process: with their CLI run's fragment if
+            # one has it; a run the native telemetry did not see at all (it has its own
+            # SessionStart record) is a fragment of its own; anything else goes nearest.
+            by_run = {bridge_run_id(f): f for f in frags if bridge_run_id(f)}
+            unseen: dict[str, list[Event]] = defaultdict(list)
+            for event in far:
+                if event.cli_run_id in by_run:
+                    by_run[event.cli_run_id].attached.append(event)
+                else:
+                    unseen[event.cli_run_id].append(event)
+            for group in unseen.values():
+                if any(e.event_name == BRIDGE_SESSION_START for e in group):
+                    frags.append(Fragment(session_id, attached=group))
+                else:
+                    for event in group:
+                        min(spans, key=lambda s, t=event.timestamp: (distance(s, t), -s[1]))[0].attached.append(event)
+            frags.sort(key=lambda f: f.first_ts)
         fragments[session_id] = frags
 
     runs = _assign_runs([f for frags in fragments.values() for f in frags])

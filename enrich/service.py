@@ -86,9 +86,11 @@ class Enricher:
             dirty, self._dirty = self._dirty, set()
         return dirty
 
-    def _ingested_since_watermark(self, now_us: int) -> set[SessionKey]:
+    def _ingested_since_watermark(self) -> set[SessionKey]:
         if self._watermark_ms is None:
-            self._watermark_ms = (now_us - self.lookback_us) // 1000
+            # IngestedAt is the storage server's clock, not event time: start from the wall
+            # clock (``now`` passed to a pass only decides timeouts).
+            self._watermark_ms = (int(time.time() * 1_000_000) - self.lookback_us) // 1000
         since = self._watermark_ms - WATERMARK_OVERLAP_MS
         rows = self.storage.query_rows(load_query("enrich_ingested_since"), {"since": _dt(since * 1000)})
         found: set[SessionKey] = set()
@@ -114,7 +116,7 @@ class Enricher:
         with self._run_lock:
             dirty = self._take_dirty()
             try:
-                dirty |= self._ingested_since_watermark(now_us)
+                dirty |= self._ingested_since_watermark()
                 dirty |= self._idle_open_sessions(now_us)
                 return self._derive_sessions(dirty, now_us)
             except Exception:
@@ -241,11 +243,16 @@ class Enricher:
         derived = derive(events, now_us, self.idle_timeout_us)
         existing = self._existing_keys(org, group)
         stats: dict[str, int] = defaultdict(int)
+        tables: dict[str, dict[str, list[Any]]] = {}
         for component, component_events in _components(derived, events):
-            version = version_of(component_events)
-            self._write(component, version)
+            for table, columns in rows_for(component, version_of(component_events)).items():
+                into = tables.setdefault(table, defaultdict(list))
+                for name, values in columns.items():
+                    into[name].extend(values)
             stats["sessions"] += len(component.sessions)
             stats["threads"] += len(component.threads)
+        for table, columns in tables.items():  # one insert per table for the whole group
+            self.storage.insert_columns(table, columns)
         tombstones = _tombstones(derived, existing)
         self._write_tombstones(org, tombstones, version_of(events))
         stats["tombstones"] += sum(len(keys) for keys in tombstones.values())
@@ -262,10 +269,6 @@ class Enricher:
         return keys
 
     # -- writing -------------------------------------------------------------------------
-    def _write(self, derived: Derived, version: int) -> None:
-        for table, columns in rows_for(derived, version).items():
-            self.storage.insert_columns(table, columns)
-
     def _write_tombstones(self, org: str, tombstones: dict[str, set[tuple[Any, ...]]], version: int) -> None:
         key_columns = {
             "llm_sessions": ("session_id",), "threads": ("thread_id",),
