@@ -41,15 +41,17 @@ pytestmark = pytest.mark.skipif(not SCENARIOS, reason=f"no fixtures under {FIXTU
 class Collector(logs_service_pb2_grpc.LogsServiceServicer):
     """A minimal OTLP LogsService that records every request and its metadata."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.requests: list[logs_service_pb2.ExportLogsServiceRequest] = []
         self.metadata: list[dict[str, str]] = []
+        self.delay = delay  # seconds to sit on each request before answering
         self._lock = threading.Lock()
 
     def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC method name
         with self._lock:
             self.requests.append(request)
             self.metadata.append(dict(context.invocation_metadata()))
+        time.sleep(self.delay)
         return logs_service_pb2.ExportLogsServiceResponse()
 
     def records(self) -> list[dict[str, Any]]:
@@ -351,6 +353,32 @@ def test_receiver_down_spools_then_delivers_once_in_order(tmp_path: Path) -> Non
     assert [r["attributes"]["hook_event_name"] for r in records] == [p["hook_event_name"] for p in payloads[:6]]
     assert [r["attributes"]["session.id"] for r in records] == [p["session_id"] for p in payloads[:6]]
     assert len({r["raw"] for r in records}) == 6  # each exactly once
+
+
+def test_hanging_receiver_does_not_hold_up_claude_code(tmp_path: Path) -> None:
+    """A receiver that accepts but does not answer: the hook still ends within SessionEnd's
+    budget, keeps the record, and a later delivery is byte-identical (dedup-safe)."""
+    server = GrpcReceiver()
+    server.collector.delay = 5.0
+    server.start()
+    payload = json.dumps(next(p for p in fixture_payloads("interactive_clear_exit") if p["hook_event_name"] == "SessionEnd"))
+    try:
+        result, elapsed = run_hook(payload, tmp_path, "--endpoint", server.endpoint, "--retry-after", "0")
+        assert_quiet_success(result)
+        assert elapsed < budget(1.5)
+        assert len(spooled(tmp_path)) == 1
+    finally:
+        server.stop()
+    slow_copy = server.collector.records()
+    server.collector = Collector()
+    server.start()
+    try:
+        assert_quiet_success(run_hook(payload, tmp_path, "--endpoint", server.endpoint, "--retry-after", "0")[0])
+    finally:
+        server.stop()
+    first, second = server.collector.records()
+    assert first["attributes"]["reason"] == "clear"
+    assert [r["raw"] for r in slow_copy] == [first["raw"]]
 
 
 def test_breaker_skips_network_right_after_a_failure(tmp_path: Path) -> None:
