@@ -211,10 +211,10 @@ def layout(events: list[Event]) -> Layout:
         del fragments[session_id]
         del by_session[session_id]
     # A placeholder may have been folded into another placeholder first: follow to the end.
-    for source, target in list(absorbed.items()):
-        while target in absorbed:
-            target = absorbed[target]
-        absorbed[source] = target
+    for source, final in list(absorbed.items()):
+        while final in absorbed:
+            final = absorbed[final]
+        absorbed[source] = final
 
     # Unsequenced events (bridge records, session.count points) join the nearest fragment
     # of their session in time: the one they fall inside, else the closest edge.
@@ -233,9 +233,12 @@ def layout(events: list[Event]) -> Layout:
             def distance(span: tuple[Fragment, int, int], t: int) -> int:
                 return max(span[1] - t, t - span[2], 0)
 
+            def nearest_to(t: int, spans: list[tuple[Fragment, int, int]] = spans) -> tuple[Fragment, int, int]:
+                return min(spans, key=lambda span: (distance(span, t), -span[1]))
+
             far: list[Event] = []
             for event in loose:
-                nearest = min(spans, key=lambda s, t=event.timestamp: (distance(s, t), -s[1]))
+                nearest = nearest_to(event.timestamp)
                 if distance(nearest, event.timestamp) <= ATTACH_MAX_GAP_US or not event.is_bridge:
                     nearest[0].attached.append(event)
                 else:
@@ -255,7 +258,7 @@ def layout(events: list[Event]) -> Layout:
                     frags.append(Fragment(session_id, attached=group))
                 else:
                     for event in group:
-                        min(spans, key=lambda s, t=event.timestamp: (distance(s, t), -s[1]))[0].attached.append(event)
+                        nearest_to(event.timestamp)[0].attached.append(event)
             frags.sort(key=lambda f: f.first_ts)
         fragments[session_id] = frags
 
