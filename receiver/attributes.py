@@ -79,13 +79,23 @@ def attributes_to_map(attributes: Iterable[KeyValue], limits: Limits, counters: 
     """Convert repeated KeyValue to {key: str}, applying limits (later duplicates win)."""
     result: dict[str, str] = {}
     max_len = limits.max_attribute_length
+    max_count = limits.max_attributes
     for kv in attributes:
-        if len(result) >= limits.max_attributes and kv.key not in result:
+        key = kv.key
+        if len(result) >= max_count and key not in result:
             counters.dropped_attributes += 1
             continue
-        text = any_value_to_str(kv.value)
+        value = kv.value
+        kind = value.WhichOneof("value")
+        # Inline the common kinds: this loop runs for every attribute of every record.
+        if kind == "string_value":
+            text = value.string_value
+        elif kind == "int_value":
+            text = str(value.int_value)
+        else:
+            text = any_value_to_str(value)
         if len(text) > max_len:
             text = text[:max_len]
             counters.truncated_values += 1
-        result[kv.key] = text
+        result[key] = text
     return result

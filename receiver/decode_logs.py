@@ -29,30 +29,40 @@ def decode_logs(request: ExportLogsServiceRequest, limits: Limits, context: Deco
         for scope_logs in resource_logs.scope_logs:
             scope = scope_logs.scope
             scope_attrs = attributes_to_map(scope.attributes, limits, batch.limits)
-            for record in scope_logs.log_records:
+            records = scope_logs.log_records
+            # Columns constant within a scope are extended once, not appended per record.
+            count = len(records)
+            logs["ServiceName"].extend([service] * count)
+            logs["ResourceSchemaUrl"].extend([resource_logs.schema_url] * count)
+            logs["ResourceAttributes"].extend([resource] * count)
+            logs["ScopeSchemaUrl"].extend([scope_logs.schema_url] * count)
+            logs["ScopeName"].extend([scope.name] * count)
+            logs["ScopeVersion"].extend([scope.version] * count)
+            logs["ScopeAttributes"].extend([scope_attrs] * count)
+            timestamps, observed, trace_ids, span_ids, flags = (
+                logs["Timestamp"], logs["ObservedTimestamp"], logs["TraceId"], logs["SpanId"], logs["TraceFlags"]
+            )
+            severity_texts, severity_numbers, bodies, log_attributes, event_names, orgs = (
+                logs["SeverityText"], logs["SeverityNumber"], logs["Body"], logs["LogAttributes"],
+                logs["EventName"], logs["OrgId"],
+            )
+            for record in records:
                 attributes = attributes_to_map(record.attributes, limits, batch.limits)
                 body = any_value_to_str(record.body)
                 timestamp = clamp_ns(record.time_unix_nano or record.observed_time_unix_nano)
                 org = attributes.get("organization.id") or resource_org or context.default_org
                 event_name = event_name_of(body, attributes)
-                logs["Timestamp"].append(timestamp)
-                logs["ObservedTimestamp"].append(clamp_ns(record.observed_time_unix_nano) or timestamp)
-                logs["TraceId"].append(record.trace_id.hex())
-                logs["SpanId"].append(record.span_id.hex())
-                logs["TraceFlags"].append(record.flags & 0xFF)
-                logs["SeverityText"].append(record.severity_text)
-                logs["SeverityNumber"].append(int(record.severity_number) & 0xFF)
-                logs["ServiceName"].append(service)
-                logs["Body"].append(body)
-                logs["ResourceSchemaUrl"].append(resource_logs.schema_url)
-                logs["ResourceAttributes"].append(resource)
-                logs["ScopeSchemaUrl"].append(scope_logs.schema_url)
-                logs["ScopeName"].append(scope.name)
-                logs["ScopeVersion"].append(scope.version)
-                logs["ScopeAttributes"].append(scope_attrs)
-                logs["LogAttributes"].append(attributes)
-                logs["EventName"].append(record.event_name or event_name or "")
-                logs["OrgId"].append(org)
+                timestamps.append(timestamp)
+                observed.append(clamp_ns(record.observed_time_unix_nano) or timestamp)
+                trace_ids.append(record.trace_id.hex())
+                span_ids.append(record.span_id.hex())
+                flags.append(record.flags & 0xFF)
+                severity_texts.append(record.severity_text)
+                severity_numbers.append(int(record.severity_number) & 0xFF)
+                bodies.append(body)
+                log_attributes.append(attributes)
+                event_names.append(record.event_name or event_name or "")
+                orgs.append(org)
                 batch.accepted += 1
                 if event_name is None:
                     continue
