@@ -10,9 +10,11 @@ and /clear links.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,11 +25,21 @@ import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from loomline.app import Loomline
+from query_api.app import create_app
+from receiver.selfmetrics import ReceiverMetrics
 from storage.client import Storage, open_storage
 from tests.conftest import make_settings
 from tests.fixtures import SCENARIOS, otlp_requests
 from tests.test_enrich_replay import hook_requests
 from tests.test_receiver_grpc import STUBS, channel_for
+
+try:
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+except ImportError:  # pragma: no cover - schemathesis is a test extra
+    schemathesis = None
 
 ORG_NATIVE = "default"
 ORG_HOOKS = "acme"
@@ -202,6 +214,7 @@ def test_conversations_list_items_and_default_order(api: httpx.Client, db: Stora
 def test_per_thread_sums_equal_api_request_events(api: httpx.Client, db: Storage) -> None:
     for org in (ORG_NATIVE, ORG_HOOKS):
         rows = get(api, f"/api/v1/{org}/conversations", limit=1000)["data"]
+        usage = {u["thread_id"]: u for u in get(api, f"/api/v1/{org}/usage", group_by="thread", limit=1000)["data"]}
         covered: set[str] = set()
         for row in rows:
             detail = get(api, f"/api/v1/{org}/conversations/{row['thread_id']}")["data"]
@@ -215,10 +228,9 @@ def test_per_thread_sums_equal_api_request_events(api: httpx.Client, db: Storage
             assert (row["input_tokens"], row["output_tokens"], row["cache_read_tokens"], row["cache_creation_tokens"]) == (
                 sums["input"], sums["output"], sums["cache_read"], sums["cache_creation"])
             # The usage endpoint adds up to the same figure.
-            usage = get(api, f"/api/v1/{org}/usage", group_by="thread", thread=row["thread_id"])["data"]
             if sums["n"]:
-                assert len(usage) == 1 and usage[0]["cost_micros"] == sums["micros"]
-                assert usage[0]["input_tokens"] == sums["input"]
+                assert usage[row["thread_id"]]["cost_micros"] == sums["micros"]
+                assert usage[row["thread_id"]]["input_tokens"] == sums["input"]
         # Every session with requests is in some thread.
         assert session_ids(db, org) <= covered
 
@@ -562,3 +574,52 @@ def test_unknown_routes_and_methods_have_the_error_shape(api: httpx.Client) -> N
     assert post.status_code == 405 and post.json()["error"]["code"] == "method_not_allowed"
     bad_org = api.get("/api/v1/has space/conversations")
     assert bad_org.status_code == 422 and bad_org.json()["error"]["code"] == "invalid_parameter"
+
+
+# -- property run over the OpenAPI document --------------------------------------------------
+# schemathesis generates valid and invalid (but typed) inputs for every operation; no
+# answer may be 5xx. Bounded: a few examples per operation, no shrinking, in-process ASGI
+# calls over this module's data set.
+@pytest.fixture(scope="module")
+def api_schema(loaded: Loomline) -> Any:
+    """The in-process app over this module's data set (both orgs, every scenario)."""
+    if schemathesis is None:
+        pytest.skip("schemathesis not installed")
+    asgi = create_app(loaded.storage, loaded.settings, ReceiverMetrics())  # type: ignore[arg-type]
+    return schemathesis.openapi.from_asgi("/openapi.json", asgi)
+
+
+def test_openapi_fuzz_finds_no_server_errors(api_schema: Any) -> None:
+    """Every operation, valid and invalid-but-typed inputs; each answer must not be 5xx."""
+    from schemathesis.checks import not_a_server_error
+
+    operations = [result.ok() for result in api_schema.get_all_operations()]  # type: ignore[attr-defined]
+    assert len(operations) >= 10
+    failures: list[str] = []
+    statuses: Counter[int] = Counter()
+    modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    for operation, mode in itertools.product(operations, modes):
+
+        @settings(
+            max_examples=8,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def run(case: object) -> None:
+            response = case.call()  # type: ignore[attr-defined]
+            statuses[response.status_code] += 1
+            if response.status_code >= 500:
+                failures.append(f"{case.operation.label}: {response.status_code} for {case!r}")  # type: ignore[attr-defined]
+            case.validate_response(response, checks=[not_a_server_error])  # type: ignore[attr-defined]
+
+        try:
+            run()
+        except Unsatisfiable:
+            assert mode is GenerationMode.NEGATIVE  # nothing to get wrong (no parameters)
+    assert not failures, failures
+    # The run reached the data (200s) and the validation (422s), not only one of them.
+    assert statuses[200] > 20 and statuses[422] > 20, statuses
