@@ -31,7 +31,7 @@ def encode_cursor(key: Sequence[Any], fhash: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, fhash: str, types: Sequence[type]) -> list[Any]:
+def decode_cursor(cursor: str, fhash: str, types: Sequence[type[Any]]) -> list[Any]:
     """The sort key a cursor carries, checked against the expected filters and types.
     Raises a 422 ApiError on anything else."""
     if len(cursor) > MAX_CURSOR_LENGTH:
@@ -49,10 +49,13 @@ def decode_cursor(cursor: str, fhash: str, types: Sequence[type]) -> list[Any]:
     if len(key) != len(types):
         raise invalid("cursor", "malformed: wrong key length")
     values: list[Any] = []
-    for value, expected in zip(key, types, strict=True):
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+    for item, expected in zip(key, types, strict=True):
+        value: Any = item
+        if isinstance(value, bool):
+            raise invalid("cursor", "malformed: wrong key type")
+        if expected is float and isinstance(value, int):
             value = float(value)
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected):
             raise invalid("cursor", "malformed: wrong key type")
         if expected is int and not -(2**63) <= value < 2**64:
             raise invalid("cursor", "malformed: key out of range")

@@ -2,7 +2,7 @@
 --   org String, thread String
 SELECT
     session_id, thread_position, start_source, close_reason, close_evidence,
-    resume_count > 0 OR start_source IN ('resume', 'continue') AS is_resumed,
+    resume_count > 0 OR start_source IN ('resume', 'continue') OR thread_position > 0 AS is_resumed,
     segment_count, compaction_count, failed_compaction_count, models,
     cost_usd, computed_cost_usd,
     input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,

@@ -2,7 +2,7 @@
 --   org String, session String
 SELECT
     s.session_id, s.thread_id, s.parent_thread_id, s.thread_position, s.agent_name,
-    s.start_source, s.resume_count > 0 OR s.start_source IN ('resume', 'continue') AS is_resumed,
+    s.start_source, s.resume_count > 0 OR s.start_source IN ('resume', 'continue') OR s.thread_position > 0 AS is_resumed,
     s.close_reason, s.close_evidence, s.compaction_count, s.failed_compaction_count,
     s.last_compacted_at, s.started_at, s.last_activity_at, s.closed_at, s.models,
     s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_creation_tokens,

@@ -20,7 +20,7 @@ FROM
     SELECT
         *,
         session_id AS otel_session_id,
-        resume_count > 0 OR start_source IN ('resume', 'continue') AS is_resumed,
+        resume_count > 0 OR start_source IN ('resume', 'continue') OR thread_position > 0 AS is_resumed,
         if(closed_at IS NULL, 'active', 'closed') AS status,
         multiIf(
             {sort:String} = 'cost', cost_usd,
