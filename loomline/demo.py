@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     fleet = Fleet(spec)
     if args.dry_run:
-        print(json.dumps(fleet.ground_truth.summary(), indent=2))
+        print(json.dumps({**fleet.ground_truth.summary(), "org_ids": fleet.ground_truth.orgs}, indent=2))
         return 0
     started = time.monotonic()
     try:
@@ -105,5 +105,5 @@ def run(args: argparse.Namespace) -> int:
     took = time.monotonic() - started
     summary = fleet.ground_truth.summary()
     print(json.dumps({"endpoint": args.endpoint, "seconds": round(took, 2), "records_sent": sent,
-                      "fleet": summary}, indent=2))
+                      "fleet": summary, "org_ids": fleet.ground_truth.orgs}, indent=2))
     return 0
