@@ -79,6 +79,7 @@ class World:
     hooks: list[dict[str, Any]] = field(default_factory=list)
     api_checked: dict[str, Any] = field(default_factory=dict)
     stored: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    segments: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # session -> sources
 
 
 def _tokens(model_usage: dict[str, Any]) -> dict[str, int]:
@@ -141,22 +142,38 @@ def run_scenarios(world: World, make_env: Any) -> None:
     def add(truth: SessionTruth) -> None:
         world.sessions[truth.session_id] = truth
 
+    seen_hooks: dict[Path, int] = defaultdict(int)
+
+    def run(env: ClaudeEnv, prompt: str, *args: str, **options: Any) -> RunResult:
+        """``env.print_run`` that also notes the segments it started: each SessionStart
+        hook of the run, the run's own start named as invoked (``--continue`` is reported
+        by the hook as ``resume``)."""
+        result = env.print_run(prompt, *args, **options)
+        path = env.root / "hooks.jsonl"
+        hooks = hook_payloads(path)
+        starts = [h for h in hooks[seen_hooks[path]:] if h["hook_event_name"] == "SessionStart"]
+        seen_hooks[path] = len(hooks)
+        for index, hook in enumerate(starts):
+            source = "continue" if index == 0 and options.get("cont") and hook["source"] == "resume" else hook["source"]
+            world.segments[hook["session_id"]].append(source)
+        return result
+
     env = env_for("fresh_tool")
-    runs = [env.print_run("please run TOOL")]
+    runs = [run(env, "please run TOOL")]
     add(_session_from_runs("fresh_tool", runs))
     world.runs["fresh_tool"] = runs
 
     env = env_for("resume_continue")
-    first = env.print_run("first")
-    runs = [first, env.print_run("second", resume=first.session_id), env.print_run("third", cont=True)]
+    first = run(env, "first")
+    runs = [first, run(env, "second", resume=first.session_id), run(env, "third", cont=True)]
     add(_session_from_runs("resume_continue", runs))
     world.runs["resume_continue"] = runs
 
     env = env_for("fork")
-    parent = [env.print_run("first")]
-    parent.append(env.print_run("more", resume=parent[0].session_id))
-    fork = [env.print_run("forked", resume=parent[0].session_id, fork=True)]
-    fork.append(env.print_run("fork again", resume=fork[0].session_id))
+    parent = [run(env, "first")]
+    parent.append(run(env, "more", resume=parent[0].session_id))
+    fork = [run(env, "forked", resume=parent[0].session_id, fork=True)]
+    fork.append(run(env, "fork again", resume=fork[0].session_id))
     add(_session_from_runs("fork", parent))
     at_fork = parent[-1]
     add(SessionTruth(
@@ -168,26 +185,26 @@ def run_scenarios(world: World, make_env: Any) -> None:
     world.runs["fork"] = parent + fork
 
     env = env_for("compact_manual")
-    first = env.print_run("first")
-    runs = [first, env.print_run("more", resume=first.session_id), env.print_run("/compact", resume=first.session_id)]
+    first = run(env, "first")
+    runs = [first, run(env, "more", resume=first.session_id), run(env, "/compact", resume=first.session_id)]
     add(_session_from_runs("compact_manual", runs))
     world.runs["compact_manual"] = runs
 
     env = env_for("autocompact")
-    first = env.print_run("BIG context", "--autocompact", "100000")
+    first = run(env, "BIG context", "--autocompact", "100000")
     runs = [first] + [
-        env.print_run(prompt, "--autocompact", "100000", resume=first.session_id) for prompt in ("BIG again", "BIG third")
+        run(env, prompt, "--autocompact", "100000", resume=first.session_id) for prompt in ("BIG again", "BIG third")
     ]
     add(_session_from_runs("autocompact", runs))
     world.runs["autocompact"] = runs
 
     env = env_for("api_retry")
-    runs = [env.print_run("this will FAIL once")]
+    runs = [run(env, "this will FAIL once")]
     add(_session_from_runs("api_retry", runs))
     world.runs["api_retry"] = runs
 
     env = env_for("api_error")
-    runs = [env.print_run("please REJECT this")]
+    runs = [run(env, "please REJECT this")]
     truth = _session_from_runs("api_error", runs)
     truth.api_error_status = 400
     add(truth)
@@ -211,6 +228,9 @@ def run_scenarios(world: World, make_env: Any) -> None:
     interactive_hooks = hook_payloads(env.root / "hooks.jsonl")
     ids = [h["session_id"] for h in interactive_hooks if h["hook_event_name"] == "SessionStart"]
     transcripts = env.transcripts()
+    for hook in interactive_hooks:
+        if hook["hook_event_name"] == "SessionStart":
+            world.segments[hook["session_id"]].append(hook["source"])
     for index, session_id in enumerate(ids):
         states = [line for line in transcripts.get(session_id, []) if line.get("type") == "cost-state"]
         truth = SessionTruth(
@@ -462,8 +482,9 @@ def test_segments_and_compactions(world: World, derived: dict[str, list[dict[str
     segments: dict[str, list[str]] = defaultdict(list)
     for row in derived["session_segments"]:
         segments[row["session_id"]].append(row["source"])
-    resumed = world.runs["resume_continue"][0].session_id
-    assert segments[resumed][0] == "startup" and len(segments[resumed]) == 3
+    for session_id, truth in world.sessions.items():
+        # one segment per start of the session in a process: as invoked, and as the hooks saw it
+        assert segments[session_id] == world.segments[session_id], (truth.scenario, segments[session_id])
     compactions = [(r["session_id"], r["trigger"], int(r["success"])) for r in derived["compactions"]]
     manual = world.runs["compact_manual"][0].session_id
     auto = world.runs["autocompact"][0].session_id
@@ -528,6 +549,11 @@ def test_api_conversations_equal_the_cli(world: World) -> None:
         assert [(c["from_session_id"], c["to_session_id"]) for c in data["clear_breaks"] if c["to_session_id"] in session_ids] == [
             (t.cleared_from, t.session_id) for t in cleared
         ]
+        timeline_segments: dict[str, list[str]] = defaultdict(list)
+        for entry in data["timeline"]:
+            if entry["kind"] == "segment":
+                timeline_segments[entry["session_id"]].append(entry["type"])
+        assert dict(timeline_segments) == {t.session_id: world.segments[t.session_id] for t in truths}, thread_id
         if any(t.scenario == "compact_manual" for t in truths):
             assert [(c["trigger"], c["success"]) for c in data["compactions"]] == [("manual", True)]
 
