@@ -301,8 +301,8 @@ class InteractiveSession:
     """An interactive ``claude`` in a detached tmux session with its own socket.
 
     ``type_line()`` sends text + Enter; ``wait_for()`` polls ``capture-pane`` until a
-    string appears. First-run prompts (API key confirmation, folder trust, theme) are
-    answered by ``handle_first_run()`` when ``seed_config`` did not already skip them.
+    string appears. First-run prompts (folder trust, API key confirmation) are answered by
+    ``handle_first_run()`` when ``seed_config`` did not already skip them.
     """
 
     def __init__(self, env: ClaudeEnv, *args: str, width: int = 160, height: int = 50) -> None:
@@ -323,12 +323,13 @@ class InteractiveSession:
         env = self.env.env()
         env_args = [f"{k}={v}" for k, v in env.items()]
         command = ["env", "-i", *env_args, str(self.env.binary), *self.args]
+        # remain-on-exit (set in the same tmux command) keeps the pane after the CLI exits,
+        # so its last screen can still be read, even if it exits at once.
         self._tmux(
             "-f", "/dev/null", "new-session", "-d", "-s", self.name, "-x", str(self.width), "-y", str(self.height),
-            "-c", str(self.env.project), _shell_join(command),
+            "-c", str(self.env.project), _shell_join(command), ";",
+            "set-option", "-t", self.name, "remain-on-exit", "on",
         )
-        # Keep the pane after the CLI exits, so its last screen can still be read.
-        self._tmux("set-option", "-t", self.name, "remain-on-exit", "on", check=False)
         self.started = True
         return self
 
