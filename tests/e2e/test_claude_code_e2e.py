@@ -485,6 +485,12 @@ def test_segments_and_compactions(world: World, derived: dict[str, list[dict[str
     for session_id, truth in world.sessions.items():
         # one segment per start of the session in a process: as invoked, and as the hooks saw it
         assert segments[session_id] == world.segments[session_id], (truth.scenario, segments[session_id])
+    # one CLI run per claude process that touched the session
+    processes = Counter(r.session_id for runs in world.runs.values() for r in runs)
+    sessions = {row["session_id"]: row for row in derived["llm_sessions"]}
+    for session_id, truth in world.sessions.items():
+        expected = processes[session_id] or 1  # interactive: one process, two sessions
+        assert int(sessions[session_id]["cli_run_count"]) == expected, truth.scenario
     compactions = [(r["session_id"], r["trigger"], int(r["success"])) for r in derived["compactions"]]
     manual = world.runs["compact_manual"][0].session_id
     auto = world.runs["autocompact"][0].session_id
