@@ -8,12 +8,16 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
-# The end-to-end tests drive the real Claude Code CLI in a terminal: they need tmux
-# (Debian package) and npm (to install the CLI). Install tmux when we can; tests that
-# need a missing tool skip with a reason.
-if ! command -v tmux >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux) >/dev/null 2>&1 \
-        || echo "scripts/test.sh: could not install tmux; interactive e2e tests will skip" >&2
+# The end-to-end tests drive the real Claude Code CLI (installed from npm by the tests,
+# cached under ~/.cache/loomline-e2e) in a terminal: they need tmux and npm (Debian
+# packages). Install what is missing when we can; tests that need a missing tool skip
+# with a reason (or fail, with LOOMLINE_E2E_REQUIRED=1, as CI sets).
+missing=""
+command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >/dev/null 2>&1 \
+        || echo "scripts/test.sh: could not install$missing; the e2e tests that need them will skip" >&2
 fi
 
 exec .venv/bin/python -m pytest "$@"
