@@ -38,8 +38,17 @@ def bridge_links(events: list[Event]) -> list[Link]:
     """Links named by the hook bridge's records."""
     links: list[Link] = []
     starts = [e for e in events if e.event_name == BRIDGE_SESSION_START]
+    # Claude Code writes a fork's copied transcript lines only after its first answer, so
+    # the bridge often learns the parent on a later record (e.g. loomline.stop) of the
+    # fork; the earliest such record names it.
+    late_parents: dict[str, str] = {}
+    for event in sorted(events, key=lambda e: e.sort_key()):
+        if event.is_bridge and event.parent_session_id and event.parent_session_id != event.session_id:
+            late_parents.setdefault(event.session_id, event.parent_session_id)
     for start in starts:
         parent = start.parent_session_id
+        if not parent and start.source == "fork":
+            parent = late_parents.get(start.session_id, "")
         if parent and parent != start.session_id:
             link_type = FORKED_FROM if start.source == "fork" else RESUMED_AS
             links.append(Link(start.org_id, parent, start.session_id, link_type, start.timestamp, EVIDENCE_HOOK))

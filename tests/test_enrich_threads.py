@@ -121,3 +121,25 @@ def test_sequence_restarts_split_processes_and_clear_hands_over() -> None:
     assert [(g.session_id, g.source) for g in d.segments] == [("A", "startup"), ("A", "resume"), ("B", "clear")]
     # A was cleared, then resumed in a new process: open again
     assert {s.session_id: s.close_reason for s in d.sessions} == {"A": "open", "B": "open"}
+
+
+def test_fork_parent_named_only_by_a_later_bridge_record() -> None:
+    """Claude Code writes the fork's transcript after its first answer, so the bridge's
+    session_start(fork) has no parent and a later record (loomline.stop) names it."""
+    from enrich.links import bridge_links
+
+    second = 1_000_000
+    events = [
+        ev("loomline.session_start", 10 * second, session_id="fork", source="fork"),
+        ev("api_request", 11 * second, session_id="fork"),
+        ev("loomline.stop", 12 * second, session_id="fork", parent_session_id="parent"),
+        ev("loomline.session_end", 13 * second, session_id="fork", parent_session_id="parent", reason="other"),
+    ]
+    for order in (events, list(reversed(events))):
+        links = bridge_links(order)
+        assert [(x.from_session_id, x.to_session_id, x.link_type, x.created_at) for x in links] == [
+            ("parent", "fork", FORKED_FROM, 10 * second)]
+    # A resume's late records do not invent a fork.
+    resumed = [ev("loomline.session_start", 10 * second, session_id="r", source="resume"),
+               ev("loomline.stop", 12 * second, session_id="r", parent_session_id="other")]
+    assert bridge_links(resumed) == []

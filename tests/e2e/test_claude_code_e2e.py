@@ -566,14 +566,11 @@ def test_api_conversations_equal_the_cli(world: World) -> None:
 
 # -- the fork's parent -----------------------------------------------------------------------
 
-FORK_PARENT_LATE = (
-    "Claude Code 2.1.328 writes the fork's copied transcript lines only after the first answer, "
-    "so loomline.session_start(fork) has no ParentSessionId; the hook bridge sends it on a later "
-    "hook of the fork (loomline.stop), which enrichment's bridge_links does not read yet"
-)
+# Claude Code 2.1.328 writes the fork's copied transcript lines only after the first answer,
+# so loomline.session_start(fork) has no ParentSessionId; the hook bridge sends it on a
+# later hook of the fork (loomline.stop), and enrichment takes it from there.
 
 
-@pytest.mark.xfail(reason=FORK_PARENT_LATE, strict=False)
 def test_fork_is_linked_to_its_parent(world: World) -> None:
     fork = next(t for t in world.sessions.values() if t.parent)
     if "session_links" in world.stored:
