@@ -32,6 +32,15 @@ EXP_HISTOGRAM_COLUMNS = _COMMON + (
 )
 SUMMARY_COLUMNS = _COMMON + ("Count", "Sum", "ValueAtQuantiles.Quantile", "ValueAtQuantiles.Value", "Flags")
 
+# point kind -> (table, columns)
+TABLES = {
+    "sum": ("otel_metrics_sum", SUM_COLUMNS),
+    "gauge": ("otel_metrics_gauge", GAUGE_COLUMNS),
+    "histogram": ("otel_metrics_histogram", HISTOGRAM_COLUMNS),
+    "exponential_histogram": ("otel_metrics_exponential_histogram", EXP_HISTOGRAM_COLUMNS),
+    "summary": ("otel_metrics_summary", SUMMARY_COLUMNS),
+}
+
 SESSION_COUNT_METRIC = "claude_code.session.count"
 
 
@@ -52,16 +61,9 @@ def decode_metrics(request: ExportMetricsServiceRequest, limits: Limits, context
             for metric in scope_metrics.metrics:
                 kind = metric.WhichOneof("data")
                 if kind is None:
-                    batch.rejected += 0  # a metric with no data has no points to reject
-                    continue
+                    continue  # a metric with no data has no points to store or reject
                 data = getattr(metric, kind)
-                table_name, columns = {
-                    "sum": ("otel_metrics_sum", SUM_COLUMNS),
-                    "gauge": ("otel_metrics_gauge", GAUGE_COLUMNS),
-                    "histogram": ("otel_metrics_histogram", HISTOGRAM_COLUMNS),
-                    "exponential_histogram": ("otel_metrics_exponential_histogram", EXP_HISTOGRAM_COLUMNS),
-                    "summary": ("otel_metrics_summary", SUMMARY_COLUMNS),
-                }[kind]
+                table_name, columns = TABLES[kind]
                 rows = batch.table(table_name, columns)
                 for point in data.data_points:
                     attributes = attributes_to_map(point.attributes, limits, counters)

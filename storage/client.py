@@ -7,6 +7,7 @@ isolate themselves by database name instead.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -202,8 +203,6 @@ class Storage:
                     self.command(statement)
                 except Exception as exc:
                     raise StorageError(f"migration {name} failed: {exc}\n--- statement ---\n{statement[:400]}") from exc
-            import hashlib
-
             self.client.insert(
                 "schema_migrations",
                 [[version, name, hashlib.sha256(text.encode()).hexdigest()]],

@@ -24,11 +24,8 @@ import pytest
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 
 from loomline import hook
+from tests.fixtures import FIXTURES_ROOT, hook_payloads
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES_ROOT = Path(
-    os.environ.get("LOOMLINE_FIXTURES", str(REPO_ROOT.parent / "shared" / "fixtures" / "claude-code-2.1.328"))
-)
 SCENARIOS = sorted(p.name for p in FIXTURES_ROOT.glob("*") if (p / "hooks.jsonl").is_file())
 FORK_PARENT = "3cfcf546-f49c-46bd-ac61-e8e67fbc89b9"
 
@@ -138,10 +135,7 @@ class HttpCollector(BaseHTTPRequestHandler):
 def fixture_payloads(scenario: str) -> list[dict[str, Any]]:
     """The scenario's hook payloads with transcript_path pointed at the captured transcripts."""
     payloads = []
-    for line in (FIXTURES_ROOT / scenario / "hooks.jsonl").read_text().splitlines():
-        if not line.strip():
-            continue
-        payload = json.loads(line)
+    for payload in hook_payloads(scenario):
         if "transcript_path" in payload:
             local = FIXTURES_ROOT / scenario / "transcripts" / Path(payload["transcript_path"]).name
             payload["transcript_path"] = str(local)
