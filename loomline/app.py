@@ -62,6 +62,7 @@ class Loomline:
             self.storage,
             self.metrics,
             max_batches=s.queue_batches,
+            linger_seconds=s.write_linger_ms / 1000,
             on_stored=self.enricher.mark_dirty if self.enricher is not None else None,
         )
         self.pipeline.start()

@@ -107,6 +107,10 @@ class Settings:
         64, "--queue-batches",
         "decoded requests waiting for storage before new requests get UNAVAILABLE/503", int,
     )
+    write_linger_ms: int = _opt(
+        100, "--write-linger-ms",
+        "under load, how long the writer waits to grow an insert block (0: never; idle requests never wait)", int,
+    )
     retention_days: int = _opt(
         0, "--retention-days", "drop raw telemetry older than this many days (0: keep forever)", int,
     )
@@ -208,6 +212,8 @@ class Settings:
         for name in ("max_request_bytes", "max_attributes", "max_attribute_length", "queue_batches"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)}")
+        if self.write_linger_ms < 0 or self.write_linger_ms > 10_000:
+            raise SettingsError(f"write_linger_ms: must be between 0 and 10000, got {self.write_linger_ms}")
         if self.retention_days < 0:
             raise SettingsError(f"retention_days: must be >= 0, got {self.retention_days}")
         if self.idle_timeout_minutes <= 0 or self.enrich_interval <= 0 or self.reconcile_interval <= 0:

@@ -8,7 +8,7 @@ booleans as ``true``/``false``, arrays and key-value lists as JSON, bytes as hex
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,25 +75,26 @@ def any_value_to_str(value: AnyValue) -> str:
     return json.dumps(any_value_to_python(value), separators=(",", ":"), ensure_ascii=False)
 
 
-def attributes_to_map(attributes: Iterable[KeyValue], limits: Limits, counters: LimitCounters) -> dict[str, str]:
+def attributes_to_map(attributes: Sequence[KeyValue], limits: Limits, counters: LimitCounters) -> dict[str, str]:
     """Convert repeated KeyValue to {key: str}, applying limits (later duplicates win)."""
-    result: dict[str, str] = {}
     max_len = limits.max_attribute_length
-    max_count = limits.max_attributes
+    if len(attributes) <= limits.max_attributes:
+        # The common case, kept tight: it runs for every attribute of every record. Most
+        # values are strings; any other kind has an empty string_value and takes the slow path.
+        result = {kv.key: kv.value.string_value or any_value_to_str(kv.value) for kv in attributes}
+        if max(map(len, result.values()), default=0) > max_len:
+            for key, text in result.items():
+                if len(text) > max_len:
+                    result[key] = text[:max_len]
+                    counters.truncated_values += 1
+        return result
+    result = {}
     for kv in attributes:
         key = kv.key
-        if len(result) >= max_count and key not in result:
+        if len(result) >= limits.max_attributes and key not in result:
             counters.dropped_attributes += 1
             continue
-        value = kv.value
-        kind = value.WhichOneof("value")
-        # Inline the common kinds: this loop runs for every attribute of every record.
-        if kind == "string_value":
-            text = value.string_value
-        elif kind == "int_value":
-            text = str(value.int_value)
-        else:
-            text = any_value_to_str(value)
+        text = any_value_to_str(kv.value)
         if len(text) > max_len:
             text = text[:max_len]
             counters.truncated_values += 1

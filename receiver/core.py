@@ -4,6 +4,7 @@ until stored, answer. gRPC and HTTP only translate outcomes into their status co
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from enum import Enum
@@ -70,6 +71,7 @@ class ReceiverCore:
         max_request_bytes: int = 16 * 1024 * 1024,
         metrics: ReceiverMetrics | None = None,
         store_timeout: float = 30.0,
+        decode_concurrency: int = 1,
     ) -> None:
         self.pipeline = pipeline
         self.limits = limits
@@ -77,6 +79,9 @@ class ReceiverCore:
         self.max_request_bytes = max_request_bytes
         self.metrics = metrics or pipeline.metrics
         self.store_timeout = store_timeout
+        # Decoding is pure Python: more threads decoding at once than there are cores only
+        # makes them fight over the GIL. Transport threads queue here instead.
+        self._decode_slots = threading.BoundedSemaphore(decode_concurrency)
 
     def authenticate(self, authorization: str | None) -> str:
         """The caller's org; raises Unauthenticated."""
@@ -94,8 +99,9 @@ class ReceiverCore:
             self.metrics.inc("requests_total", outcome="too_large", **labels)
             return Outcome(Status.TOO_LARGE, f"request of {len(body)} bytes exceeds the limit of {self.max_request_bytes} bytes")
         try:
-            request = parse_json(signal, body) if encoding == "json" else parse_protobuf(signal, body)
-            batch = decode_request(signal, request, self.limits, DecodeContext(default_org=org), body=body)
+            with self._decode_slots:
+                request = parse_json(signal, body) if encoding == "json" else parse_protobuf(signal, body)
+                batch = decode_request(signal, request, self.limits, DecodeContext(default_org=org), body=body)
         except MalformedRequest as exc:
             self.metrics.inc("requests_total", outcome="invalid", **labels)
             return Outcome(Status.INVALID, str(exc))

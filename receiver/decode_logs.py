@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from receiver.attributes import Limits, any_value_to_str, attributes_to_map
@@ -15,6 +17,8 @@ LOG_COLUMNS = (
     "EventName", "OrgId",
 )
 
+_event_values = itemgetter(*EVENT_COLUMNS)
+
 
 def decode_logs(request: ExportLogsServiceRequest, limits: Limits, context: DecodeContext) -> DecodedBatch:
     """Decode every log record; Claude Code and bridge events also become typed rows."""
@@ -22,6 +26,7 @@ def decode_logs(request: ExportLogsServiceRequest, limits: Limits, context: Deco
     logs = batch.table("otel_logs", LOG_COLUMNS)
     events = batch.table("events", EVENT_COLUMNS)
     no_session = 0
+    event_rows: list[tuple[object, ...]] = []
     for resource_logs in request.resource_logs:
         resource = attributes_to_map(resource_logs.resource.attributes, limits, batch.limits)
         service = resource.get("service.name", "")
@@ -79,9 +84,11 @@ def decode_logs(request: ExportLogsServiceRequest, limits: Limits, context: Deco
                     attributes=attributes,
                     resource=resource,
                 )
-                for column in EVENT_COLUMNS:
-                    events[column].append(row[column])
+                event_rows.append(_event_values(row))
                 batch.sessions.add((org, session_id))
+    if event_rows:  # rows to columns in one C-level pass
+        for column, values in zip(EVENT_COLUMNS, zip(*event_rows, strict=True), strict=True):
+            events[column].extend(values)
     if no_session:
         batch.warnings.append(
             f"{no_session} Claude Code event records had no session.id: stored in otel_logs, not enriched"

@@ -54,11 +54,15 @@ class IngestPipeline:
         max_batches: int = 64,
         max_records: int = 500_000,
         on_stored: Callable[[set[tuple[str, str]]], None] | None = None,
+        linger_seconds: float = 0.1,
+        min_block_rows: int = 20_000,
     ) -> None:
         self.storage = storage
         self.metrics = metrics or ReceiverMetrics()
         self.max_records = max_records
         self.on_stored = on_stored
+        self.linger_seconds = linger_seconds
+        self.min_block_rows = min_block_rows
         self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=max_batches)
         self._pending_records = 0
         self._lock = threading.Lock()
@@ -98,28 +102,43 @@ class IngestPipeline:
 
     # -- writer ----------------------------------------------------------------------
     def _run(self) -> None:
+        busy = False  # the previous block held several requests: others are likely on the way
         while True:
             first = self._queue.get()
             if first is None:
                 self._fail_remaining()
                 return
-            items = [first]
-            rows = first.rows
-            stop_after = False
-            while rows < MAX_COALESCED_ROWS:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop_after = True
-                    break
-                items.append(item)
-                rows += item.rows
+            items, stop_after = self._collect(first, linger=self.linger_seconds if busy else 0.0)
+            busy = len(items) > 1
             self._write(items)
             if stop_after:
                 self._fail_remaining()
                 return
+
+    def _collect(self, first: _Item, linger: float) -> tuple[list[_Item], bool]:
+        """``first`` plus whatever else is queued, up to MAX_COALESCED_ROWS. Under load
+        (``linger`` > 0) wait up to that long for the block to reach ``min_block_rows``:
+        every insert makes a part per partition that ClickHouse merges again later, so a
+        few large inserts cost far less CPU than many small ones. Returns (items, stop)."""
+        items = [first]
+        rows = first.rows
+        deadline = time.monotonic() + linger
+        while rows < MAX_COALESCED_ROWS:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                wait = deadline - time.monotonic()
+                if rows >= self.min_block_rows or wait <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=wait)
+                except queue.Empty:
+                    break
+            if item is None:
+                return items, True
+            items.append(item)
+            rows += item.rows
+        return items, False
 
     def _fail_remaining(self) -> None:
         while True:

@@ -37,6 +37,8 @@ def test_flag_beats_environment_beats_default():
     ({"receiver_tokens": "justatoken"}, "TOKEN=ORG"),
     ({"tls_cert": "/x.pem"}, "together"),
     ({"database": "x;drop"}, "database"),
+    ({"write_linger_ms": "-1"}, "write_linger_ms"),
+    ({"write_linger_ms": "60000"}, "write_linger_ms"),
 ])
 def test_bad_settings_have_clear_errors(overrides, message):
     with pytest.raises(SettingsError, match=message):

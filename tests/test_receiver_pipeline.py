@@ -1,0 +1,116 @@
+"""The writer's coalescing: queued requests become one insert per table, and under load the
+writer waits briefly for a bigger block (every insert is a ClickHouse part to merge later),
+while a lone request on an idle receiver is written at once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from receiver.attributes import Limits
+from receiver.batch import DecodeContext, DecodedBatch
+from receiver.decode import decode_request
+from receiver.pipeline import IngestPipeline
+from tests.fixtures import SCENARIOS, otlp_requests
+
+
+def _log_batches(count: int) -> list[DecodedBatch]:
+    """``count`` distinct decoded log requests from the captures (distinct EventKeys)."""
+    requests = [req for name in SCENARIOS for signal, req in otlp_requests(name) if signal == "logs"]
+    batches = []
+    for i in range(count):
+        request = requests[i % len(requests)]
+        copy = type(request)()
+        copy.CopyFrom(request)
+        for resource_logs in copy.resource_logs:  # a distinct org per copy keeps rows apart
+            attribute = resource_logs.resource.attributes.add()
+            attribute.key, attribute.value.string_value = "organization.id", f"org-{i}"
+        batches.append(decode_request("logs", copy, Limits(), DecodeContext()))
+    return batches
+
+
+class InsertLog:
+    """Counts the inserts into otel_logs (storage.before_insert sees every insert)."""
+
+    def __init__(self) -> None:
+        self.inserts = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, table: str) -> None:
+        if table == "otel_logs":
+            with self.lock:
+                self.inserts += 1
+
+
+def _stored_logs(storage) -> int:
+    return int(storage.command("SELECT count() FROM otel_logs"))
+
+
+@pytest.mark.skipif(not SCENARIOS, reason="fixtures not found")
+def test_queued_requests_are_written_as_one_insert(storage) -> None:
+    inserts = InsertLog()
+    storage.before_insert = inserts
+    pipeline = IngestPipeline(storage, linger_seconds=0.0)
+    batches = _log_batches(5)
+    futures = [pipeline.submit(b) for b in batches]  # queued before the writer runs
+    pipeline.start()
+    try:
+        for future in futures:
+            future.result(timeout=30)
+    finally:
+        pipeline.stop()
+    assert inserts.inserts == 1
+    assert _stored_logs(storage) == sum(b.row_count("otel_logs") for b in batches)
+
+
+@pytest.mark.skipif(not SCENARIOS, reason="fixtures not found")
+def test_under_load_the_writer_waits_for_a_bigger_block(storage) -> None:
+    inserts = InsertLog()
+    storage.before_insert = inserts
+    # A long linger and a block target no test request reaches: after a busy block the
+    # writer holds the next request until the linger ends or another request joins it.
+    pipeline = IngestPipeline(storage, linger_seconds=3.0, min_block_rows=10**9)
+    first, second, late_a, late_b = _log_batches(4)
+    busy = [pipeline.submit(first), pipeline.submit(second)]
+    pipeline.start()
+    try:
+        for future in busy:
+            future.result(timeout=30)
+        assert inserts.inserts == 1
+        a = pipeline.submit(late_a)
+        assert not a.done()
+        b = pipeline.submit(late_b)  # joins the block the writer is holding open
+        a.result(timeout=60)
+        b.result(timeout=60)
+    finally:
+        pipeline.stop()
+    assert inserts.inserts == 2
+    assert _stored_logs(storage) == sum(x.row_count("otel_logs") for x in (first, second, late_a, late_b))
+
+
+@pytest.mark.skipif(not SCENARIOS, reason="fixtures not found")
+def test_a_lone_request_on_an_idle_receiver_is_not_held(storage) -> None:
+    # With a 10-minute linger, only "no linger when idle" lets this finish within the bound.
+    pipeline = IngestPipeline(storage, linger_seconds=600.0, min_block_rows=10**9)
+    pipeline.start()
+    try:
+        (batch,) = _log_batches(1)
+        pipeline.submit(batch).result(timeout=60)
+    finally:
+        pipeline.stop()
+    assert _stored_logs(storage) == batch.row_count("otel_logs")
+
+
+@pytest.mark.skipif(not SCENARIOS, reason="fixtures not found")
+def test_stop_flushes_a_block_held_open(storage) -> None:
+    pipeline = IngestPipeline(storage, linger_seconds=600.0, min_block_rows=10**9)
+    first, second, held = _log_batches(3)
+    busy = [pipeline.submit(first), pipeline.submit(second)]
+    pipeline.start()
+    for future in busy:
+        future.result(timeout=30)
+    future = pipeline.submit(held)
+    pipeline.stop(timeout=60)  # must not wait out the linger, nor drop the held request
+    assert future.result(timeout=1)
+    assert _stored_logs(storage) == sum(x.row_count("otel_logs") for x in (first, second, held))
