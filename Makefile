@@ -1,17 +1,29 @@
 # Benchmarks (see docs/benchmarks.md). Results land in bench/results/.
 PYTHON ?= .venv/bin/python
-SESSIONS ?= 1500
-CONCURRENCY ?= 4
+SESSIONS ?= 1000
+CONCURRENCY ?= 16
+FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-ingest bench-hook bench-smoke
+.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-smoke
 
-bench: bench-ingest bench-hook
+bench: bench-ingest bench-ingest-http bench-query bench-hook
 
 bench-hook:
 	$(PYTHON) -m bench.hook_latency --runs 15
 
 bench-ingest:
-	$(PYTHON) -m bench.ingest --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
+	$(PYTHON) -m bench.ingest $(FLEET)
+
+bench-ingest-http:
+	$(PYTHON) -m bench.ingest $(FLEET) --transport http --label ingest-http
+
+# sustained ingest for 10 minutes with enrichment on: is the receiver's memory flat?
+bench-memory:
+	$(PYTHON) -m bench.ingest --sessions 300 --users 100 --orgs 20 --days 30 --concurrency $(CONCURRENCY) \
+		--duration 600 --enrich --label memory
+
+bench-query:
+	$(PYTHON) -m bench.query
 
 bench-smoke:
-	$(PYTHON) -m pytest -q tests/test_bench_smoke.py
+	$(PYTHON) -m pytest -q tests/test_bench_smoke.py tests/test_bench_query_smoke.py

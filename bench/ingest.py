@@ -24,6 +24,7 @@ import json
 import os
 import pickle
 import platform
+import re
 import signal
 import statistics
 import subprocess
@@ -80,21 +81,95 @@ def _load(path: Path) -> list[tuple[str, bytes, int]]:
 # roles run in their own processes
 
 
-def role_client(data: Path, endpoint: str, concurrency: int) -> dict[str, Any]:
-    """Send every request; returns timings. Runs in its own process, like a real exporter."""
-    import grpc
+_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
+
+def new_cycle(body: bytes, cycle: int) -> bytes:
+    """The request with every UUID (session, prompt, account, tool use ids...) renamed for
+    cycle k, in place and at equal length, so the encoding stays valid: cycle k's requests
+    are new sessions with the same shape, which the receiver stores as new rows (identical
+    rows would be dropped by insert deduplication, as they should be)."""
+    prefix = b"%04x" % (cycle % 0x10000)
+    return _UUID.sub(lambda m: prefix + m.group(0)[4:], body)
+
+
+class _GrpcSender:
+    def __init__(self, endpoint: str) -> None:
+        import grpc
+
+        self.grpc = grpc
+        identity = lambda b: b  # noqa: E731 - raw bytes both ways
+        self.channel = grpc.insecure_channel(endpoint, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)])
+        grpc.channel_ready_future(self.channel).result(timeout=30)
+        self.calls = {s: self.channel.unary_unary(path, request_serializer=identity, response_deserializer=identity)
+                      for s, path in SERVICES.items()}
+
+    def send(self, signal_name: str, body: bytes) -> str | None:
+        """None when stored; "retry" on backpressure; else an error text."""
+        try:
+            self.calls[signal_name](body, timeout=60)
+            return None
+        except self.grpc.RpcError as exc:
+            if exc.code() in (self.grpc.StatusCode.UNAVAILABLE, self.grpc.StatusCode.RESOURCE_EXHAUSTED):
+                return "retry"
+            return f"{exc.code()}: {exc.details()}"
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class _HttpSender:
+    """OTLP/HTTP protobuf, one keep-alive connection per sending thread."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.host, _, port = endpoint.rpartition(":")
+        self.port = int(port)
+        self.local = threading.local()
+
+    def send(self, signal_name: str, body: bytes) -> str | None:
+        import http.client
+
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            conn.request("POST", f"/v1/{signal_name}", body=body, headers={"Content-Type": "application/x-protobuf"})
+            response = conn.getresponse()
+            text = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            self.local.conn = None
+            return f"connection: {exc}"
+        if response.status == 200:
+            return None
+        if response.status in (429, 502, 503, 504):
+            return "retry"
+        return f"HTTP {response.status}: {text[:200]!r}"
+
+    def close(self) -> None:
+        pass
+
+
+def role_client(data: Path, endpoint: str, concurrency: int, transport: str = "grpc", duration: float = 0.0) -> dict[str, Any]:
+    """Send every request (for ``duration`` seconds: again and again, each cycle made new
+    with new_cycle); returns timings and the records acknowledged per signal. Runs in its
+    own process, like a real exporter."""
     requests = _load(data)
-    identity = lambda b: b  # noqa: E731 - raw bytes both ways
-    channel = grpc.insecure_channel(endpoint, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)])
-    grpc.channel_ready_future(channel).result(timeout=30)
-    calls = {s: channel.unary_unary(path, request_serializer=identity, response_deserializer=identity)
-             for s, path in SERVICES.items()}
+    sender = _GrpcSender(endpoint) if transport == "grpc" else _HttpSender(endpoint)
     latencies: list[float] = []
     retries = 0
     errors: list[str] = []
+    acked = dict.fromkeys(SERVICES, 0)
     lock = threading.Lock()
-    next_index = iter(range(len(requests)))
+
+    def jobs():  # type: ignore[no-untyped-def]
+        cycle = 0
+        while True:
+            for signal_name, body, records in requests:
+                yield signal_name, new_cycle(body, cycle) if cycle else body, records
+            cycle += 1
+            if not duration or time.perf_counter() - started >= duration:
+                return
 
     def worker() -> None:
         nonlocal retries
@@ -102,24 +177,25 @@ def role_client(data: Path, endpoint: str, concurrency: int) -> dict[str, Any]:
         my_retries = 0
         while True:
             with lock:
-                i = next(next_index, None)
-            if i is None:
+                job = next(work, None)
+            if job is None:
                 break
-            signal_name, body, _ = requests[i]
+            signal_name, body, records = job
             for attempt in range(50):
                 t0 = time.perf_counter()
-                try:
-                    calls[signal_name](body, timeout=60)
+                outcome = sender.send(signal_name, body)
+                if outcome is None:
                     mine.append(time.perf_counter() - t0)
-                    break
-                except grpc.RpcError as exc:
-                    if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED) and attempt < 49:
-                        my_retries += 1
-                        time.sleep(0.05 * min(attempt + 1, 10))
-                        continue
                     with lock:
-                        errors.append(f"{exc.code()}: {exc.details()}")
+                        acked[signal_name] += records
                     break
+                if outcome == "retry" and attempt < 49:
+                    my_retries += 1
+                    time.sleep(0.05 * min(attempt + 1, 10))
+                    continue
+                with lock:
+                    errors.append(outcome)
+                break
         with lock:
             latencies.extend(mine)
             retries += my_retries
@@ -127,14 +203,15 @@ def role_client(data: Path, endpoint: str, concurrency: int) -> dict[str, Any]:
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     cpu0 = time.process_time()
     started = time.perf_counter()
+    work = jobs()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     seconds = time.perf_counter() - started
-    channel.close()
+    sender.close()
     return {"seconds": seconds, "latencies": latencies, "retries": retries, "errors": errors[:10],
-            "error_count": len(errors), "client_cpu_seconds": time.process_time() - cpu0}
+            "error_count": len(errors), "client_cpu_seconds": time.process_time() - cpu0, "acked": acked}
 
 
 def role_count(data_dir: Path) -> dict[str, Any]:
@@ -230,12 +307,15 @@ def _proc_status_kb(pid: int, key: str) -> int:
 class Server:
     """``loomline serve`` on the embedded default, in a temp dir, on a free port."""
 
-    def __init__(self, data_dir: Path, log_path: Path, extra: list[str] | None = None) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, transport: str = "grpc", enrich: bool = False) -> None:
         self.data_dir = data_dir
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        cmd = [sys.executable, "-m", "loomline", "serve", "--clickhouse", f"chdb://{data_dir}",
-               "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "off", "--api", "off", "--log-level", "warning",
-               "--enrich-interval", "3600", "--reconcile-interval", "3600", *(extra or [])]
+        listen = {"grpc": ["--otlp-grpc", "127.0.0.1:0", "--otlp-http", "off"],
+                  "http": ["--otlp-grpc", "off", "--otlp-http", "127.0.0.1:0"]}[transport]
+        # Without --enrich, enrichment's timers are pushed out of the way: the figure is ingest alone.
+        timers = [] if enrich else ["--enrich-interval", "3600", "--reconcile-interval", "3600"]
+        cmd = [sys.executable, "-m", "loomline", "serve", "--clickhouse", f"chdb://{data_dir}", *listen,
+               "--api", "off", "--log-level", "warning", *timers]
         self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.port = 0
         deadline = time.monotonic() + 120
@@ -246,13 +326,13 @@ class Server:
                 code = self.proc.wait()
                 self.log.close()
                 raise RuntimeError(f"loomline serve exited ({code}): {log_path.read_text()[-3000:]}")
-            if "otlp_grpc listening on" in line:
+            if f"otlp_{transport} listening on" in line:
                 self.port = int(line.rsplit(":", 1)[1])
             if line.strip() == "loomline: ready":
                 break
         if not self.port:
             self.stop()
-            raise RuntimeError("loomline serve did not report its gRPC port")
+            raise RuntimeError(f"loomline serve did not report its {transport} port")
 
     @property
     def endpoint(self) -> str:
@@ -287,28 +367,33 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int = 7, seed: int = 1,
-                  batch_size: int = 512, concurrency: int = 4, results_dir: Path | None = RESULTS_DIR,
-                  label: str = "ingest") -> dict[str, Any]:
-    """Run everything once; returns the results (and writes them to ``results_dir``)."""
+                  batch_size: int = 512, concurrency: int = 16, results_dir: Path | None = RESULTS_DIR,
+                  label: str = "ingest", transport: str = "grpc", duration: float = 0.0,
+                  enrich: bool = False) -> dict[str, Any]:
+    """Run everything once; returns the results (and writes them to ``results_dir``).
+    ``duration`` > 0 repeats the fleet (as new requests) for that many seconds: the
+    sustained-ingest memory run."""
     with tempfile.TemporaryDirectory(prefix="loomline-bench-") as tmp:
         tmp_path = Path(tmp)
         data = tmp_path / "requests.pickle"
         dataset = build_data(data, seed, orgs, users, sessions, days, batch_size)
 
-        server = Server(tmp_path / "serve-data", tmp_path / "serve.log")
+        server = Server(tmp_path / "serve-data", tmp_path / "serve.log", transport=transport, enrich=enrich)
         try:
             cpu0 = server.cpu_seconds()
             rss_idle, _ = server.rss_kb()
-            rss_samples: list[int] = []
+            rss_samples: list[tuple[float, int]] = []  # (seconds since the start, KiB)
             sampling = threading.Event()
+            sample_start = time.perf_counter()
 
             def sample() -> None:
                 while not sampling.wait(0.5):
-                    rss_samples.append(server.rss_kb()[0])
+                    rss_samples.append((time.perf_counter() - sample_start, server.rss_kb()[0]))
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-            client = _run_role(["client", str(data), server.endpoint, str(concurrency)], timeout=3600)
+            client = _run_role(["client", str(data), server.endpoint, str(concurrency), transport, str(duration)],
+                               timeout=3600 + duration)
             sampling.set()
             sampler.join()
             cpu1 = server.cpu_seconds()
@@ -318,11 +403,14 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
         stored = _run_role(["count", str(server.data_dir)], timeout=300)
         ceilings = _run_role(["ceilings", str(data), str(tmp_path / "ceiling-data")], timeout=3600)
 
-    total = dataset["records_total"]
+    acked = client["acked"]
+    total = sum(acked.values())
     seconds = client["seconds"]
     server_cpu = cpu1 - cpu0
     rate = total / seconds
-    verified = all(stored.get(RAW_TABLES[s]) == n for s, n in dataset["records"].items())
+    # every acknowledged record is stored, exactly once (a single pass must ack the whole fleet)
+    verified = all(stored.get(RAW_TABLES[s]) == acked[s] for s in SERVICES) and (
+        bool(duration) or acked == dataset["records"])
     results: dict[str, Any] = {
         "benchmark": "ingest",
         "label": label,
@@ -331,13 +419,15 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
         "machine": {"cpus": os.cpu_count(), "cpu_model": _cpu_model(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "params": {"sessions": sessions, "users": users, "orgs": orgs, "days": days, "seed": seed,
-                   "batch_size": batch_size, "concurrency": concurrency, "transport": "grpc",
+                   "batch_size": batch_size, "concurrency": concurrency, "transport": transport,
+                   "duration_s": duration, "enrichment": "on (default timers)" if enrich else "off",
                    "storage": "chdb (embedded)"},
         "dataset": dataset,
         "loomline": {
             "seconds": round(seconds, 3),
+            "records_acknowledged": acked,
             "records_per_s": round(rate),
-            "log_records_per_s": round(dataset["records"]["logs"] / seconds),
+            "log_records_per_s": round(acked["logs"] / seconds),
             "export_calls": len(client["latencies"]),
             "latency_ms": {"p50": round(_percentile(client["latencies"], 0.50) * 1000, 2),
                            "p99": round(_percentile(client["latencies"], 0.99) * 1000, 2),
@@ -349,8 +439,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
             "records_per_server_cpu_second": round(total / server_cpu) if server_cpu else None,
             "client_cpu_seconds": round(client["client_cpu_seconds"], 3),
             "server_rss_mib": {"idle": round(rss_idle / 1024, 1), "end": round(rss_now / 1024, 1),
-                               "peak": round(rss_peak / 1024, 1),
-                               "samples": [round(r / 1024, 1) for r in rss_samples[:: max(1, len(rss_samples) // 60)]]},
+                               "peak": round(rss_peak / 1024, 1), **rss_profile(rss_samples)},
             "stored_rows": stored,
             "stored_rows_verified": verified,
         },
@@ -376,6 +465,27 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
     return results
 
 
+def rss_profile(samples: list[tuple[float, int]]) -> dict[str, Any]:
+    """Peak RSS per minute, and whether memory is flat: the peak of the second half of the
+    run (after a first minute of warm-up) against the peak of the first half."""
+    per_minute: dict[int, int] = {}
+    for t, kib in samples:
+        per_minute[int(t // 60)] = max(per_minute.get(int(t // 60), 0), kib)
+    out: dict[str, Any] = {
+        "samples": [[round(t, 1), round(k / 1024, 1)] for t, k in samples[:: max(1, len(samples) // 60)]],
+        "peak_per_minute": [round(per_minute[m] / 1024, 1) for m in sorted(per_minute)],
+    }
+    steady = [(t, k) for t, k in samples if t >= 60]
+    if len(steady) >= 4:
+        middle = steady[0][0] + (steady[-1][0] - steady[0][0]) / 2
+        first = max(k for t, k in steady if t < middle)
+        second = max(k for t, k in steady if t >= middle)
+        out["steady_first_half_peak"] = round(first / 1024, 1)
+        out["steady_second_half_peak"] = round(second / 1024, 1)
+        out["steady_growth_percent"] = round(100 * (second - first) / first, 1)
+    return out
+
+
 def _git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
@@ -398,12 +508,18 @@ def summary_text(r: dict[str, Any]) -> str:
     lo, c = r["loomline"], r["ceilings"]
     return "\n".join([
         f"fleet: {r['dataset']['records_total']:,} records in {r['dataset']['requests']} requests "
-        f"({r['dataset']['bytes'] / 1e6:.1f} MB), concurrency {r['params']['concurrency']}",
-        f"loomline serve: {lo['records_per_s']:,} records/s ({lo['log_records_per_s']:,} log records/s), "
+        f"({r['dataset']['bytes'] / 1e6:.1f} MB); OTLP/{r['params']['transport']}, concurrency "
+        f"{r['params']['concurrency']}, enrichment {r['params']['enrichment']}"
+        + (f", repeated for {r['params']['duration_s']:.0f} s" if r["params"]["duration_s"] else ""),
+        f"loomline serve: {sum(lo['records_acknowledged'].values()):,} records acknowledged, {lo['records_per_s']:,} records/s ({lo['log_records_per_s']:,} log records/s), "
         f"{lo['seconds']} s; latency p50 {lo['latency_ms']['p50']} ms, p99 {lo['latency_ms']['p99']} ms; "
         f"retries {lo['retries']}, errors {lo['errors']}",
         f"  server CPU {lo['server_cpu_seconds']} s -> {lo['records_per_server_cpu_second']:,} records per CPU-second "
         f"(target 40,000); peak RSS {lo['server_rss_mib']['peak']} MiB; stored rows verified: {lo['stored_rows_verified']}",
+        f"  RSS peak per minute (MiB): {lo['server_rss_mib']['peak_per_minute']}"
+        + (f"; steady state {lo['server_rss_mib']['steady_first_half_peak']} -> "
+           f"{lo['server_rss_mib']['steady_second_half_peak']} MiB ({lo['server_rss_mib']['steady_growth_percent']:+} %)"
+           if "steady_growth_percent" in lo["server_rss_mib"] else ""),
         f"ceilings: protobuf parse {c['protobuf_parse']['records_per_s']:,.0f}/s, decode {c['decode']['records_per_s']:,.0f}/s, "
         f"bulk insert {c['bulk_insert']['records_per_s']:,.0f}/s",
         f"ratios: vs decode {r['ratios']['vs_decode_only']}, vs bulk insert {r['ratios']['vs_bulk_insert']}, "
@@ -415,7 +531,7 @@ def summary_text(r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["client"]:
-        print(json.dumps(role_client(Path(argv[1]), argv[2], int(argv[3]))))
+        print(json.dumps(role_client(Path(argv[1]), argv[2], int(argv[3]), argv[4], float(argv[5]))))
         return 0
     if argv[:1] == ["count"]:
         print(json.dumps(role_count(Path(argv[1]))))
@@ -430,12 +546,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=512, help="records per export request")
-    parser.add_argument("--concurrency", type=int, default=4, help="export calls in flight")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="export calls in flight (a fleet: many agents exporting at once)")
+    parser.add_argument("--transport", choices=("grpc", "http"), default="grpc",
+                        help="OTLP/gRPC, or OTLP/HTTP with protobuf bodies")
+    parser.add_argument("--duration", type=float, default=0.0,
+                        help="seconds to keep sending (the fleet again and again, as new requests); 0: one pass")
+    parser.add_argument("--enrich", action="store_true",
+                        help="run enrichment on its default timers during the run (default: off, ingest alone)")
     parser.add_argument("--label", default="ingest", help="results file name prefix")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="'' to write nothing")
     args = parser.parse_args(argv)
     results = run_benchmark(sessions=args.sessions, users=args.users, orgs=args.orgs, days=args.days, seed=args.seed,
-                            batch_size=args.batch_size, concurrency=args.concurrency,
+                            batch_size=args.batch_size, concurrency=args.concurrency, transport=args.transport,
+                            duration=args.duration, enrich=args.enrich,
                             results_dir=Path(args.results_dir) if args.results_dir else None, label=args.label)
     print(summary_text(results))
     if "path" in results:

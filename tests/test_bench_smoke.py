@@ -21,3 +21,34 @@ def test_ingest_benchmark_smoke(tmp_path: Path) -> None:
     written = json.loads(Path(results["path"]).read_text())
     assert written["dataset"]["records_total"] == results["dataset"]["records_total"]
     assert "records/s" in summary_text(results)
+
+
+def test_ingest_benchmark_smoke_http_sustained(tmp_path: Path) -> None:
+    """OTLP/HTTP, the fleet repeated as new sessions for a few seconds, enrichment on."""
+    results = run_benchmark(sessions=3, users=2, orgs=1, days=1, concurrency=4, results_dir=tmp_path,
+                            label="smoke-http", transport="http", duration=3.0, enrich=True)
+    lo = results["loomline"]
+    assert lo["errors"] == 0, lo["error_samples"]
+    assert results["params"]["transport"] == "http"
+    # repeated cycles: more records acknowledged than one pass of the fleet, all stored once
+    assert sum(lo["records_acknowledged"].values()) > results["dataset"]["records_total"]
+    assert lo["stored_rows_verified"], (lo["stored_rows"], lo["records_acknowledged"])
+    assert lo["server_rss_mib"]["peak_per_minute"]
+    assert "OTLP/http" in summary_text(results)
+
+
+def test_new_cycle_renames_every_uuid_and_keeps_the_encoding_valid() -> None:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    from bench.ingest import new_cycle
+
+    request = ExportLogsServiceRequest()
+    record = request.resource_logs.add().scope_logs.add().log_records.add()
+    sid = "91b12241-8e79-40ec-9cd3-8c6a58fb7d90"
+    for key, value in (("session.id", sid), ("prompt.id", "0a0b0c0d-8e79-40ec-9cd3-8c6a58fb7d90"), ("x", "plain")):
+        attribute = record.attributes.add()
+        attribute.key, attribute.value.string_value = key, value
+    renamed = ExportLogsServiceRequest.FromString(new_cycle(request.SerializeToString(), 7))
+    values = {kv.key: kv.value.string_value for kv in renamed.resource_logs[0].scope_logs[0].log_records[0].attributes}
+    assert values == {"session.id": "0007" + sid[4:], "prompt.id": "0007" + "0a0b0c0d-8e79-40ec-9cd3-8c6a58fb7d90"[4:],
+                      "x": "plain"}

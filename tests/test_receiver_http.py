@@ -214,3 +214,28 @@ def test_backpressure_when_queue_full(app_factory, storage):
     assert results.count(503) >= 3
     stored = storage.query_rows("SELECT uniqExact(LogAttributes['n']) FROM otel_logs WHERE LogAttributes['n'] != ''")[0][0]
     assert stored == results.count(200)
+
+
+def test_a_fleet_of_exporters_connecting_at_once(app, storage):
+    """64 exporters open their connections at the same moment: every one is served (a small
+    listen backlog would reset some of them)."""
+    import threading
+
+    signal, request = next((s, r) for name in SCENARIOS for s, r in otlp_requests(name) if s == "logs")
+    body = request.SerializeToString()
+    barrier = threading.Barrier(64)
+    statuses: list[object] = []
+
+    def export() -> None:
+        barrier.wait()
+        try:
+            statuses.append(post(app.ports["otlp_http"], f"/v1/{signal}", body)[0])
+        except OSError as exc:
+            statuses.append(exc)
+
+    threads = [threading.Thread(target=export) for _ in range(64)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert statuses == [200] * 64
