@@ -635,7 +635,8 @@ class Fleet:
         self._batchers = batchers
         user_weights = [u.weight for u in users]
         start_ns = int(spec.start.timestamp()) * 1_000_000_000
-        for i in range(spec.sessions):
+
+        def start_of(i: int) -> tuple[random.Random, _User, str, str, int]:
             rng = random.Random(f"loomline-fleet:{spec.seed}:conversation:{i}")
             user = rng.choices(users, weights=user_weights)[0]
             repo, team = rng.choice(user.projects)
@@ -643,6 +644,12 @@ class Fleet:
             if rng.random() < 0.8 and (spec.start + timedelta(days=day)).weekday() >= 5:
                 day = rng.randrange(spec.days)  # fewer weekend starts
             seconds = day * 86400 + int(min(22.5, max(7.0, rng.gauss(13.5, 3.0))) * 3600) + rng.randrange(3600)
+            return rng, user, repo, team, seconds
+
+        # Conversations go out in order of their start, as a live fleet's telemetry arrives
+        # (each is drawn from its own seeded generator, so the order changes no content).
+        for _, i in sorted((start_of(i)[4], i) for i in range(spec.sessions)):
+            rng, user, repo, team, seconds = start_of(i)
             self._count["conversations"] += 1
             yield from self._conversation(rng, user, repo, team, start_ns + seconds * 1_000_000_000)
         for b in batchers.values():
