@@ -341,6 +341,21 @@ class Server:
     def cpu_seconds(self) -> float:
         return _proc_cpu_seconds(self.proc.pid)
 
+    def cpu_by_thread(self) -> dict[str, float]:
+        """CPU seconds per kind of thread: ``python`` (every Python thread: transports,
+        decode, the writer), and ClickHouse's own, by name (``MergeMutate`` background merges,
+        ``ThreadPool`` insert and query work, ...)."""
+        out: dict[str, float] = {}
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            name = re.sub(r"[0-9]+$", "", stat[stat.index("(") + 1:stat.rindex(")")]) or "?"
+            fields = stat.rpartition(")")[2].split()
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return out
+
     def rss_kb(self) -> tuple[int, int]:
         """(current RSS, peak RSS) in KiB."""
         return _proc_status_kb(self.proc.pid, "VmRSS"), _proc_status_kb(self.proc.pid, "VmHWM")
@@ -380,7 +395,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
 
         server = Server(tmp_path / "serve-data", tmp_path / "serve.log", transport=transport, enrich=enrich)
         try:
-            cpu0 = server.cpu_seconds()
+            cpu0, threads0 = server.cpu_seconds(), server.cpu_by_thread()
             rss_idle, _ = server.rss_kb()
             rss_samples: list[tuple[float, int]] = []  # (seconds since the start, KiB)
             sampling = threading.Event()
@@ -396,7 +411,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
                                timeout=3600 + duration)
             sampling.set()
             sampler.join()
-            cpu1 = server.cpu_seconds()
+            cpu1, threads1 = server.cpu_seconds(), server.cpu_by_thread()
             rss_now, rss_peak = server.rss_kb()
         finally:
             server.stop()
@@ -436,6 +451,10 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
             "errors": client["error_count"],
             "error_samples": client["errors"],
             "server_cpu_seconds": round(server_cpu, 3),
+            "server_cpu_seconds_by_thread": {
+                name: round(seconds_used, 2) for name, seconds_used in sorted(
+                    ((n, threads1[n] - threads0.get(n, 0.0)) for n in threads1), key=lambda kv: -kv[1])
+                if seconds_used >= 0.05},
             "records_per_server_cpu_second": round(total / server_cpu) if server_cpu else None,
             "client_cpu_seconds": round(client["client_cpu_seconds"], 3),
             "server_rss_mib": {"idle": round(rss_idle / 1024, 1), "end": round(rss_now / 1024, 1),
@@ -516,6 +535,7 @@ def summary_text(r: dict[str, Any]) -> str:
         f"retries {lo['retries']}, errors {lo['errors']}",
         f"  server CPU {lo['server_cpu_seconds']} s -> {lo['records_per_server_cpu_second']:,} records per CPU-second "
         f"(target 40,000); peak RSS {lo['server_rss_mib']['peak']} MiB; stored rows verified: {lo['stored_rows_verified']}",
+        "  server CPU by thread: " + ", ".join(f"{n} {v} s" for n, v in lo["server_cpu_seconds_by_thread"].items()),
         f"  RSS peak per minute (MiB): {lo['server_rss_mib']['peak_per_minute']}"
         + (f"; steady state {lo['server_rss_mib']['steady_first_half_peak']} -> "
            f"{lo['server_rss_mib']['steady_second_half_peak']} MiB ({lo['server_rss_mib']['steady_growth_percent']:+} %)"

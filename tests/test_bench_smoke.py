@@ -15,6 +15,7 @@ def test_ingest_benchmark_smoke(tmp_path: Path) -> None:
     assert lo["stored_rows_verified"], (lo["stored_rows"], results["dataset"]["records"])
     assert lo["records_per_s"] > 0 and lo["server_cpu_seconds"] > 0 and lo["server_rss_mib"]["peak"] > 0
     assert lo["latency_ms"]["p50"] <= lo["latency_ms"]["p99"]
+    assert lo["server_cpu_seconds_by_thread"].get("python", 0) > 0
     assert results["ceilings"]["decode"]["records_per_s"] > 0
     assert results["ceilings"]["bulk_insert"]["records_per_s"] > 0
     assert {"vs_decode_only", "vs_bulk_insert", "vs_decode_plus_insert"} <= set(results["ratios"])
