@@ -341,11 +341,11 @@ class Server:
     def cpu_seconds(self) -> float:
         return _proc_cpu_seconds(self.proc.pid)
 
-    def cpu_by_thread(self) -> dict[str, float]:
-        """CPU seconds per kind of thread: ``python`` (every Python thread: transports,
-        decode, the writer), and ClickHouse's own, by name (``MergeMutate`` background merges,
-        ``ThreadPool`` insert and query work, ...)."""
-        out: dict[str, float] = {}
+    def thread_cpu(self) -> dict[int, tuple[str, float]]:
+        """CPU seconds of each live thread, by thread id: (kind, seconds). Kinds: ``python``
+        (every Python thread: transports, decode, the writer) and ClickHouse's own threads
+        by name (``MergeMutate`` background merges, ``ThreadPool`` insert and query work...)."""
+        out: dict[int, tuple[str, float]] = {}
         for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
             try:
                 stat = (task / "stat").read_text()
@@ -353,7 +353,7 @@ class Server:
                 continue
             name = re.sub(r"[0-9]+$", "", stat[stat.index("(") + 1:stat.rindex(")")]) or "?"
             fields = stat.rpartition(")")[2].split()
-            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+            out[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
         return out
 
     def rss_kb(self) -> tuple[int, int]:
@@ -395,7 +395,9 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
 
         server = Server(tmp_path / "serve-data", tmp_path / "serve.log", transport=transport, enrich=enrich)
         try:
-            cpu0, threads0 = server.cpu_seconds(), server.cpu_by_thread()
+            cpu0 = server.cpu_seconds()
+            threads0 = server.thread_cpu()
+            threads_seen = dict(threads0)  # thread id -> (kind, CPU at its last sample)
             rss_idle, _ = server.rss_kb()
             rss_samples: list[tuple[float, int]] = []  # (seconds since the start, KiB)
             sampling = threading.Event()
@@ -404,6 +406,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
             def sample() -> None:
                 while not sampling.wait(0.5):
                     rss_samples.append((time.perf_counter() - sample_start, server.rss_kb()[0]))
+                    threads_seen.update(server.thread_cpu())  # ClickHouse's pools come and go
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
@@ -411,7 +414,8 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
                                timeout=3600 + duration)
             sampling.set()
             sampler.join()
-            cpu1, threads1 = server.cpu_seconds(), server.cpu_by_thread()
+            cpu1 = server.cpu_seconds()
+            threads_seen.update(server.thread_cpu())
             rss_now, rss_peak = server.rss_kb()
         finally:
             server.stop()
@@ -451,10 +455,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
             "errors": client["error_count"],
             "error_samples": client["errors"],
             "server_cpu_seconds": round(server_cpu, 3),
-            "server_cpu_seconds_by_thread": {
-                name: round(seconds_used, 2) for name, seconds_used in sorted(
-                    ((n, threads1[n] - threads0.get(n, 0.0)) for n in threads1), key=lambda kv: -kv[1])
-                if seconds_used >= 0.05},
+            "server_cpu_seconds_by_thread": _cpu_by_kind(threads0, threads_seen, server_cpu),
             "records_per_server_cpu_second": round(total / server_cpu) if server_cpu else None,
             "client_cpu_seconds": round(client["client_cpu_seconds"], 3),
             "server_rss_mib": {"idle": round(rss_idle / 1024, 1), "end": round(rss_now / 1024, 1),
@@ -484,24 +485,38 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
     return results
 
 
+def _cpu_by_kind(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]],
+                 total: float) -> dict[str, float]:
+    """CPU seconds per kind of thread over the run (threads sampled every 0.5 s; what a
+    thread did after its last sample is ``unattributed``)."""
+    kinds: dict[str, float] = {}
+    for tid, (name, seconds) in after.items():
+        kinds[name] = kinds.get(name, 0.0) + seconds - before.get(tid, (name, 0.0))[1]
+    kinds["unattributed"] = total - sum(kinds.values())
+    return {n: round(v, 2) for n, v in sorted(kinds.items(), key=lambda kv: -kv[1]) if v >= 0.05}
+
+
 def rss_profile(samples: list[tuple[float, int]]) -> dict[str, Any]:
-    """Peak RSS per minute, and whether memory is flat: the peak of the second half of the
-    run (after a first minute of warm-up) against the peak of the first half."""
-    per_minute: dict[int, int] = {}
+    """RSS per minute (peak and median), and whether memory is flat: after a first minute
+    of warm-up, the median and the peak of the second half of the run against the first."""
+    per_minute: dict[int, list[int]] = {}
     for t, kib in samples:
-        per_minute[int(t // 60)] = max(per_minute.get(int(t // 60), 0), kib)
+        per_minute.setdefault(int(t // 60), []).append(kib)
     out: dict[str, Any] = {
         "samples": [[round(t, 1), round(k / 1024, 1)] for t, k in samples[:: max(1, len(samples) // 60)]],
-        "peak_per_minute": [round(per_minute[m] / 1024, 1) for m in sorted(per_minute)],
+        "peak_per_minute": [round(max(v) / 1024, 1) for _, v in sorted(per_minute.items())],
+        "median_per_minute": [round(statistics.median(v) / 1024, 1) for _, v in sorted(per_minute.items())],
     }
     steady = [(t, k) for t, k in samples if t >= 60]
     if len(steady) >= 4:
         middle = steady[0][0] + (steady[-1][0] - steady[0][0]) / 2
-        first = max(k for t, k in steady if t < middle)
-        second = max(k for t, k in steady if t >= middle)
-        out["steady_first_half_peak"] = round(first / 1024, 1)
-        out["steady_second_half_peak"] = round(second / 1024, 1)
-        out["steady_growth_percent"] = round(100 * (second - first) / first, 1)
+        first = [k for t, k in steady if t < middle]
+        second = [k for t, k in steady if t >= middle]
+        for name, pick in (("median", statistics.median), ("peak", max)):
+            a, b = pick(first), pick(second)
+            out[f"steady_{name}_first_half"] = round(a / 1024, 1)
+            out[f"steady_{name}_second_half"] = round(b / 1024, 1)
+            out[f"steady_{name}_growth_percent"] = round(100 * (b - a) / a, 1)
     return out
 
 
@@ -536,10 +551,11 @@ def summary_text(r: dict[str, Any]) -> str:
         f"  server CPU {lo['server_cpu_seconds']} s -> {lo['records_per_server_cpu_second']:,} records per CPU-second "
         f"(target 40,000); peak RSS {lo['server_rss_mib']['peak']} MiB; stored rows verified: {lo['stored_rows_verified']}",
         "  server CPU by thread: " + ", ".join(f"{n} {v} s" for n, v in lo["server_cpu_seconds_by_thread"].items()),
-        f"  RSS peak per minute (MiB): {lo['server_rss_mib']['peak_per_minute']}"
-        + (f"; steady state {lo['server_rss_mib']['steady_first_half_peak']} -> "
-           f"{lo['server_rss_mib']['steady_second_half_peak']} MiB ({lo['server_rss_mib']['steady_growth_percent']:+} %)"
-           if "steady_growth_percent" in lo["server_rss_mib"] else ""),
+        f"  RSS per minute (MiB), median {lo['server_rss_mib']['median_per_minute']}, "
+        f"peak {lo['server_rss_mib']['peak_per_minute']}" + "".join(
+            f"; steady {n} {lo['server_rss_mib'][f'steady_{n}_first_half']} -> "
+            f"{lo['server_rss_mib'][f'steady_{n}_second_half']} MiB ({lo['server_rss_mib'][f'steady_{n}_growth_percent']:+} %)"
+            for n in ("median", "peak") if f"steady_{n}_growth_percent" in lo["server_rss_mib"]),
         f"ceilings: protobuf parse {c['protobuf_parse']['records_per_s']:,.0f}/s, decode {c['decode']['records_per_s']:,.0f}/s, "
         f"bulk insert {c['bulk_insert']['records_per_s']:,.0f}/s",
         f"ratios: vs decode {r['ratios']['vs_decode_only']}, vs bulk insert {r['ratios']['vs_bulk_insert']}, "
