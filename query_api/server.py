@@ -38,7 +38,9 @@ class ApiServer:
     def start(self) -> ApiServer:
         # Bind here so the port is known (and errors surface) before the thread runs.
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP (not 0): asyncio sets TCP_NODELAY only on sockets it can tell are TCP;
+        # without it every keep-alive response waited ~40 ms for the client's delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self._requested_port))

@@ -391,19 +391,28 @@ class InteractiveSession:
         raise TimeoutError(f"interactive CLI not ready after {timeout}s; screen:\n{self.screen()}")
 
     def _choose(self, screen: str, option: str) -> None:
-        """Move the ``❯`` cursor of a select list to the line starting with ``option``, then
-        Enter (and wait for the screen to change)."""
-        lines = [line.strip() for line in screen.splitlines()]
-        current = next((i for i, line in enumerate(lines) if line.startswith("\u276f")), None)
-        target = next((i for i, line in enumerate(lines) if _option_text(line).startswith(option)), None)
-        if current is not None and target is not None:
-            key = "Down" if target > current else "Up"
-            for _ in range(abs(target - current)):
-                self.send_keys(key)
+        """Move the ``❯`` cursor of a select list to the line starting with ``option``, check
+        that it is there, then Enter (and wait for the screen to change). One key at a time,
+        re-reading the screen: on a loaded machine the TUI may drop or delay a key, and an
+        Enter on the wrong line (``No, exit``) ends the CLI."""
+        original = screen
+        deadline = time.monotonic() + 20
+        while True:
+            lines = [line.strip() for line in screen.splitlines()]
+            current = next((i for i, line in enumerate(lines) if line.startswith("\u276f")), None)
+            target = next((i for i, line in enumerate(lines) if _option_text(line).startswith(option)), None)
+            if current is None or target is None or current == target:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cannot move the selection to {option!r}; screen:\n{screen}")
+            self.send_keys("Down" if target > current else "Up")
+            moved = time.monotonic() + 2
+            while time.monotonic() < moved and self.screen() == screen:
                 time.sleep(0.15)
+            screen = self.screen()
         self.send_keys("Enter")
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.screen() == screen:
+        while time.monotonic() < deadline and self.screen() in (screen, original):
             time.sleep(0.2)
 
     def close(self) -> None:
