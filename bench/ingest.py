@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.common import cpu_model, git_commit, percentile
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -292,9 +294,10 @@ def _run_role(args: list[str], timeout: float) -> dict[str, Any]:
 # the server
 
 
-def _proc_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+def _stat_cpu_seconds(stat: str) -> float:
+    """utime + stime of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line."""
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def _proc_status_kb(pid: int, key: str) -> int:
@@ -339,7 +342,7 @@ class Server:
         return f"127.0.0.1:{self.port}"
 
     def cpu_seconds(self) -> float:
-        return _proc_cpu_seconds(self.proc.pid)
+        return _stat_cpu_seconds(Path(f"/proc/{self.proc.pid}/stat").read_text())
 
     def thread_cpu(self) -> dict[int, tuple[str, float]]:
         """CPU seconds of each live thread, by thread id: (kind, seconds). Kinds: ``python``
@@ -352,8 +355,7 @@ class Server:
             except OSError:  # the thread ended meanwhile
                 continue
             name = re.sub(r"[0-9]+$", "", stat[stat.index("(") + 1:stat.rindex(")")]) or "?"
-            fields = stat.rpartition(")")[2].split()
-            out[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+            out[int(task.name)] = (name, _stat_cpu_seconds(stat))
         return out
 
     def rss_kb(self) -> tuple[int, int]:
@@ -371,11 +373,6 @@ class Server:
         self.log.close()
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 # ---------------------------------------------------------------------------------------
@@ -434,8 +431,8 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
         "benchmark": "ingest",
         "label": label,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
-        "machine": {"cpus": os.cpu_count(), "cpu_model": _cpu_model(), "python": platform.python_version(),
+        "git_commit": git_commit(),
+        "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "params": {"sessions": sessions, "users": users, "orgs": orgs, "days": days, "seed": seed,
                    "batch_size": batch_size, "concurrency": concurrency, "transport": transport,
@@ -448,8 +445,8 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
             "records_per_s": round(rate),
             "log_records_per_s": round(acked["logs"] / seconds),
             "export_calls": len(client["latencies"]),
-            "latency_ms": {"p50": round(_percentile(client["latencies"], 0.50) * 1000, 2),
-                           "p99": round(_percentile(client["latencies"], 0.99) * 1000, 2),
+            "latency_ms": {"p50": round(percentile(client["latencies"], 0.50) * 1000, 2),
+                           "p99": round(percentile(client["latencies"], 0.99) * 1000, 2),
                            "mean": round(statistics.fmean(client["latencies"]) * 1000, 2) if client["latencies"] else None},
             "retries": client["retries"],
             "errors": client["error_count"],
@@ -520,22 +517,8 @@ def rss_profile(samples: list[tuple[float, int]]) -> dict[str, Any]:
     return out
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                              text=True, check=False).stdout.strip()
-    except OSError:
-        return ""
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def summary_text(r: dict[str, Any]) -> str:

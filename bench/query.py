@@ -33,7 +33,6 @@ import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,6 +43,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench.common import cpu_model, git_commit, percentile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -1218,19 +1219,14 @@ def run_panels(storage: Any, picks: Picks, runs: int, seed: int) -> dict[str, di
 # figures
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def _stats(ms: list[float]) -> dict[str, Any]:
     return {
         "count": len(ms),
-        "p50_ms": round(_percentile(ms, 0.5), 2),
-        "p95_ms": round(_percentile(ms, 0.95), 2),
-        "p99_ms": round(_percentile(ms, 0.99), 2),
+        "p50_ms": round(percentile(ms, 0.5), 2),
+        "p95_ms": round(percentile(ms, 0.95), 2),
+        "p99_ms": round(percentile(ms, 0.99), 2),
         "max_ms": round(max(ms), 2) if ms else None,
         "mean_ms": round(statistics.fmean(ms), 2) if ms else None,
     }
@@ -1258,13 +1254,13 @@ def endpoint_figures(samples: list[Sample]) -> dict[str, dict[str, Any]]:
             "requests": len(group),
             "errors": len(errors),
             "error_samples": [f"{s.status} {s.path}" for s in errors[:5]],
-            "sql_p50_ms": round(_percentile(sql, 0.5), 2) if sql else None,
-            "sql_p95_ms": round(_percentile(sql, 0.95), 2) if sql else None,
+            "sql_p50_ms": round(percentile(sql, 0.5), 2) if sql else None,
+            "sql_p95_ms": round(percentile(sql, 0.95), 2) if sql else None,
             "queries": {
                 name: {
                     "count": len(qs),
-                    "p50_ms": round(_percentile([q["ms"] for q in qs], 0.5), 2),
-                    "p95_ms": round(_percentile([q["ms"] for q in qs], 0.95), 2),
+                    "p50_ms": round(percentile([q["ms"] for q in qs], 0.5), 2),
+                    "p95_ms": round(percentile([q["ms"] for q in qs], 0.95), 2),
                     "rows_p50": int(statistics.median([q["rows"] for q in qs])),
                 }
                 for name, qs in sorted(queries.items())
@@ -1272,8 +1268,8 @@ def endpoint_figures(samples: list[Sample]) -> dict[str, dict[str, Any]]:
             "variants": {
                 v: {
                     "count": len(ms),
-                    "p50_ms": round(_percentile(ms, 0.5), 2),
-                    "p95_ms": round(_percentile(ms, 0.95), 2),
+                    "p50_ms": round(percentile(ms, 0.5), 2),
+                    "p95_ms": round(percentile(ms, 0.95), 2),
                 }
                 for v, ms in sorted(variants.items())
             },
@@ -1402,27 +1398,8 @@ def _loadavg() -> list[float]:
         return []
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        return ""
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _versions(storage: Any) -> dict[str, str]:
@@ -1534,10 +1511,10 @@ def run_benchmark(
         "benchmark": "query",
         "label": label,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "machine": {
             "cpus": os.cpu_count(),
-            "cpu_model": _cpu_model(),
+            "cpu_model": cpu_model(),
             **versions,
             "platform": platform.platform(),
             "load_average_before": load_before,
