@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from loomline.app import Loomline
-from loomline.settings import Settings
+from settings import Settings
 from tests.serve_process import free_port
 
 RESULTS = Path(__file__).parent / "results"

@@ -970,7 +970,7 @@ def run_api(
     delayed ACK (~40 ms) on every keep-alive request."""
     import socket
 
-    from loomline.settings import Settings
+    from settings import Settings
     from query_api.server import ApiServer
 
     recorder = _Recorder()

@@ -1,6 +1,6 @@
 """Process lifetimes (CLI runs) and session segments, from events alone. Pure.
 
-What the captures show (../shared/fixtures, Claude Code 2.1.328):
+What the captures show (tests/captures, Claude Code 2.1.328):
 
 * ``event.sequence`` starts at 0 when a process starts and counts every event the process
   emits, whatever session it belongs to. A session resumed three times therefore shows

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from loomline.settings import Settings, is_loopback, parse_listen_address
+from settings import Settings, is_loopback, parse_listen_address
 from receiver.attributes import Limits
 from receiver.core import ReceiverCore
 from receiver.grpc_server import GrpcReceiver

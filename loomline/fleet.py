@@ -1,6 +1,6 @@
 """A deterministic fleet of synthetic Claude Code telemetry, as OTLP protobuf export requests.
 
-The records copy what the real captures in ``../shared/fixtures`` show, attribute by
+The records copy what the real captures in ``tests/captures`` show, attribute by
 attribute: names, value types (several numbers arrive as **strings**), resource and scope,
 bodies ``claude_code.<event>``, ``event.sequence`` restarting at each CLI process and
 continuing across ``/clear``, ``--continue`` starting under a throw-away session id, the

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from loomline.settings import Settings, SettingsError
+from settings import Settings, SettingsError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

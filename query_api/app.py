@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from loomline.settings import Settings
+from settings import Settings
 from query_api import (
     errors,
     routes_conversations,

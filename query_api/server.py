@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from loomline.settings import Settings, parse_listen_address
+from settings import Settings, parse_listen_address
 from query_api.app import create_app
 from storage.client import Storage
 

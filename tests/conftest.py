@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from loomline.app import Loomline
-from loomline.settings import Settings
+from settings import Settings
 from storage.client import Storage, open_storage
 
 _CHDB_DIR: Path | None = None

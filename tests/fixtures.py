@@ -1,4 +1,5 @@
-"""Access to the real Claude Code captures in ../shared/fixtures, for tests and tools."""
+"""Access to the real Claude Code captures in ``tests/captures/`` (see its README), for tests
+and tools. ``LOOMLINE_FIXTURES`` points at another capture folder, e.g. a fresh recording."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from google.protobuf.message import Message
 from receiver.otlp_json import parse_request, signal_for_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES_ROOT = Path(
-    os.environ.get("LOOMLINE_FIXTURES", str(REPO_ROOT.parent / "shared" / "fixtures" / "claude-code-2.1.328"))
-)
+CAPTURES_ROOT = REPO_ROOT / "tests" / "captures"
+FIXTURES_ROOT = Path(os.environ.get("LOOMLINE_FIXTURES", str(CAPTURES_ROOT / "claude-code-2.1.328")))
 SCENARIOS = sorted(p.name for p in FIXTURES_ROOT.iterdir() if (p / "otlp.jsonl").is_file()) if FIXTURES_ROOT.is_dir() else []
 
 

@@ -1,5 +1,5 @@
 """The hook bridge (`loomline hook`) against a real OTLP gRPC server, fed real Claude Code
-hook payloads from ../shared/fixtures.
+hook payloads from tests/captures.
 
 Every invocation runs as a subprocess, the way Claude Code runs it, so the tests see the
 exit status and the exact stdout (which must stay empty)."""

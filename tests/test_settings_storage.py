@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from loomline.cli import build_parser
-from loomline.settings import Settings, SettingsError
+from settings import Settings, SettingsError
 from storage.client import StorageError, open_storage, parse_dsn
 from tests.serve_process import ServeProcess
 

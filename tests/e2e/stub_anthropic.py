@@ -1,7 +1,7 @@
 """A stub of the Anthropic Messages API on loopback, for driving the real Claude Code CLI.
 
 Deterministic: every answer reports the same usage (input 1500, output 42, cache read 800,
-cache creation 200 tokens), as in the captures under ``../shared/fixtures``. Keywords in the
+cache creation 200 tokens), as in the captures under ``tests/captures``. Keywords in the
 latest user prompt steer it:
 
 - ``TOOL``: answer with one Bash ``tool_use`` (``echo hi``); after the tool result, text.

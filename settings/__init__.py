@@ -1,4 +1,5 @@
-"""One settings object for every loomline component.
+"""One settings object for every loomline component (a bottom room: every package may import
+it, it imports none of them).
 
 Every option has a CLI flag and a ``LOOMLINE_*`` environment variable. Precedence:
 flag > environment > default. Defaults work on a laptop: embedded ClickHouse (chDB)
