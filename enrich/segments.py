@@ -22,8 +22,9 @@ when the hook bridge's records name the same ``loomline.cli_run.id``.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from enrich.model import (
@@ -62,7 +63,11 @@ METRIC_START_TYPES = {"fresh": "startup", "startup": "startup", "resume": "resum
 
 @dataclass(eq=False)
 class Fragment:
-    """The events of one session inside one process."""
+    """The events of one session inside one process.
+
+    ``first_seq`` / ``last_seq`` are kept up to date by ``add`` (and ``absorb``) instead of
+    being recomputed from ``seqs``: the splitting and chaining sweeps read them for every
+    event, and recomputing made derivation quadratic in a session's size."""
 
     session_id: str
     events: list[Event] = field(default_factory=list)  # sequenced, in order
@@ -72,30 +77,65 @@ class Fragment:
     run_id: str = ""
     run_evidence: str = ""
     seqs: set[int] = field(default_factory=set)
+    first_seq: int | None = None
+    last_seq: int | None = None
+    index: int = 0  # creation order inside its session (ties in _split_session)
+    _user_id: str | None = None
+    _sorted: list[Event] | None = None  # all_events() cache, cleared when events change
+    _first_ts: int | None = None
 
-    @property
-    def first_seq(self) -> int | None:
-        return min(self.seqs) if self.seqs else None
+    def add(self, event: Event) -> None:
+        """Append a sequenced event (in time order)."""
+        seq = event.sequence
+        assert seq is not None
+        self.events.append(event)
+        self.seqs.add(seq)
+        self.first_seq = seq if self.first_seq is None else min(self.first_seq, seq)
+        self.last_seq = seq if self.last_seq is None else max(self.last_seq, seq)
+        self._user_id = None
+        self._sorted = None
+        if self._first_ts is not None and event.timestamp < self._first_ts:
+            self._first_ts = event.timestamp
 
-    @property
-    def last_seq(self) -> int | None:
-        return max(self.seqs) if self.seqs else None
+    def absorb(self, other: Fragment) -> None:
+        """Prepend a placeholder fragment's sequenced events (they came first)."""
+        self.events[:0] = [e.moved_to(self.session_id) for e in other.events]
+        self.seqs |= other.seqs
+        self.first_seq = min(s for s in (self.first_seq, other.first_seq) if s is not None) if self.seqs else None
+        self.last_seq = max(self.seqs) if self.seqs else None
+        self._user_id = None
+        self._sorted = None
+        self._first_ts = None
+
+    def attach(self, event: Event) -> None:
+        """Add an unsequenced event."""
+        self.attached.append(event)
+        self._sorted = None
+        if not self.events:
+            self._first_ts = None
 
     @property
     def first_ts(self) -> int:
-        times = [e.timestamp for e in self.events] or [e.timestamp for e in self.attached]
-        return min(times)
+        """The earliest sequenced event's time (the earliest attached one if none)."""
+        if self._first_ts is None:
+            self._first_ts = min(e.timestamp for e in (self.events or self.attached))
+        return self._first_ts
 
     @property
     def last_ts(self) -> int:
-        return max(e.timestamp for e in (*self.events, *self.attached))
+        return self.all_events()[-1].timestamp
 
     @property
     def user_id(self) -> str:
-        return next((e.user_id for e in self.events if e.user_id), "")
+        if self._user_id is None:
+            self._user_id = next((e.user_id for e in self.events if e.user_id), "")
+        return self._user_id
 
     def all_events(self) -> list[Event]:
-        return sorted((*self.events, *self.attached), key=Event.sort_key)
+        """Sequenced and attached events in time order (cached; do not modify)."""
+        if self._sorted is None:
+            self._sorted = sorted((*self.events, *self.attached), key=Event.sort_key)
+        return self._sorted
 
 
 @dataclass
@@ -126,44 +166,74 @@ def _split_session(events: list[Event]) -> list[Fragment]:
     assistant_response may be stamped a few ms after the next event), so an event joins
     the most recently active fragment that does not hold its sequence number yet and that
     it continues (up to MAX_SEQUENCE_GAP past its highest number) or fills in (within
-    MAX_SEQUENCE_GAP_US of its last event). Sequence 0 always starts a process."""
+    MAX_SEQUENCE_GAP_US of its last event). Sequence 0 always starts a process.
+
+    One sweep: fragments are indexed by their highest number (continuations) and by every
+    number their fill-in range [first - MAX_SEQUENCE_GAP, last) covers. A range grows by
+    at most MAX_SEQUENCE_GAP per event, so the index stays linear in the events."""
     fragments: list[Fragment] = []
+    by_last: dict[int, dict[int, Fragment]] = defaultdict(dict)  # last seq -> {index: fragment}
+    covering: dict[int, list[Fragment]] = defaultdict(list)
+    covered: dict[int, tuple[int, int]] = {}  # fragment index -> fill-in range indexed so far
+
+    def index(fragment: Fragment) -> None:
+        assert fragment.first_seq is not None and fragment.last_seq is not None
+        low, high = fragment.first_seq - MAX_SEQUENCE_GAP, fragment.last_seq  # [low, high)
+        old = covered.get(fragment.index)
+        new_numbers: Iterable[int]
+        if old is None:
+            new_numbers = range(low, high)
+        else:
+            new_numbers = [*range(low, old[0]), *range(old[1], high)]  # ranges only grow
+        for number in new_numbers:
+            covering[number].append(fragment)
+        covered[fragment.index] = (low, high)
+
     for event in events:
         seq = event.sequence
         assert seq is not None
         chosen: Fragment | None = None
         if seq > 0:
-            candidates = [
-                f for f in fragments
-                if seq not in f.seqs and (
-                    f.last_seq < seq <= f.last_seq + MAX_SEQUENCE_GAP  # type: ignore[operator]
-                    or (f.first_seq - MAX_SEQUENCE_GAP <= seq < f.last_seq  # type: ignore[operator]
-                        and event.timestamp - f.events[-1].timestamp <= MAX_SEQUENCE_GAP_US)
-                )
+            candidates = [f for back in range(1, MAX_SEQUENCE_GAP + 1) for f in by_last.get(seq - back, {}).values()]
+            candidates += [
+                f for f in covering.get(seq, ())
+                if seq not in f.seqs and event.timestamp - f.events[-1].timestamp <= MAX_SEQUENCE_GAP_US
             ]
             if candidates:
-                chosen = max(candidates, key=lambda f: (f.events[-1].timestamp, f.last_seq or 0))
+                chosen = max(candidates, key=lambda f: (f.events[-1].timestamp, f.last_seq or 0, -f.index))
         if chosen is None:
-            chosen = Fragment(event.session_id)
+            chosen = Fragment(event.session_id, index=len(fragments))
             fragments.append(chosen)
-        chosen.events.append(event)
-        chosen.seqs.add(seq)
+        before = chosen.last_seq
+        chosen.add(event)
+        if before != chosen.last_seq:
+            if before is not None:
+                del by_last[before][chosen.index]
+            by_last[seq][chosen.index] = chosen
+        index(chosen)
     return fragments
 
 
 def _chain(fragments: list[Fragment]) -> None:
-    """Link fragments whose sequence continues another session's (same process)."""
+    """Link fragments whose sequence continues another session's (same process).
+
+    Fragments are visited in time order; the predecessor of one starting at sequence n is
+    looked up among the fragments of the same user ending at n - 1 (an index, not a scan)."""
     ordered = sorted(fragments, key=lambda f: (f.first_ts, f.session_id, f.first_seq or 0))
+    ending: dict[tuple[int, str], list[Fragment]] = defaultdict(list)
+    for fragment in ordered:
+        if fragment.last_seq is not None:
+            ending[(fragment.last_seq, fragment.user_id)].append(fragment)
     for fragment in ordered:
         first = fragment.first_seq
         if not first:
             continue
+        start = fragment.events[0].timestamp
         candidates = [
-            p for p in ordered
-            if p.session_id != fragment.session_id and p.successor is None and p.last_seq == first - 1
-            and p.events[-1].timestamp <= fragment.events[0].timestamp + CHAIN_SKEW_US
-            and fragment.events[0].timestamp - p.events[-1].timestamp <= CHAIN_WINDOW_US
-            and p.user_id == fragment.user_id
+            p for p in ending.get((first - 1, fragment.user_id), ())
+            if p.session_id != fragment.session_id and p.successor is None
+            and p.events[-1].timestamp <= start + CHAIN_SKEW_US
+            and start - p.events[-1].timestamp <= CHAIN_WINDOW_US
         ]
         if candidates:
             predecessor = max(candidates, key=lambda p: (p.events[-1].timestamp, p.session_id))
@@ -199,8 +269,7 @@ def layout(events: list[Event]) -> Layout:
         placeholder = frags[0]
         target = placeholder.successor
         assert target is not None
-        target.events[:0] = [e.moved_to(target.session_id) for e in placeholder.events]
-        target.seqs |= placeholder.seqs
+        target.absorb(placeholder)
         target.predecessor = placeholder.predecessor
         if placeholder.predecessor is not None:
             placeholder.predecessor.successor = target
@@ -225,22 +294,16 @@ def layout(events: list[Event]) -> Layout:
             # Only bridge records / metric points: one fragment per bridge CLI run id.
             groups: dict[str, Fragment] = {}
             for event in loose:
-                groups.setdefault(event.cli_run_id, Fragment(session_id)).attached.append(event)
+                groups.setdefault(event.cli_run_id, Fragment(session_id)).attach(event)
             frags = sorted(groups.values(), key=lambda f: f.first_ts)
         else:
-            spans = [(f, f.events[0].timestamp, f.events[-1].timestamp) for f in frags]
-
-            def distance(span: tuple[Fragment, int, int], t: int) -> int:
-                return max(span[1] - t, t - span[2], 0)
-
-            def nearest_to(t: int, spans: list[tuple[Fragment, int, int]] = spans) -> tuple[Fragment, int, int]:
-                return min(spans, key=lambda span: (distance(span, t), -span[1]))
+            nearest_to = _nearest_finder(frags)
 
             far: list[Event] = []
             for event in loose:
-                nearest = nearest_to(event.timestamp)
-                if distance(nearest, event.timestamp) <= ATTACH_MAX_GAP_US or not event.is_bridge:
-                    nearest[0].attached.append(event)
+                nearest, gap = nearest_to(event.timestamp)
+                if gap <= ATTACH_MAX_GAP_US or not event.is_bridge:
+                    nearest.attach(event)
                 else:
                     far.append(event)
             # Bridge records far from any native process: with their CLI run's fragment if
@@ -250,7 +313,7 @@ def layout(events: list[Event]) -> Layout:
             unseen: dict[str, list[Event]] = defaultdict(list)
             for event in far:
                 if event.cli_run_id in by_run:
-                    by_run[event.cli_run_id].attached.append(event)
+                    by_run[event.cli_run_id].attach(event)
                 else:
                     unseen[event.cli_run_id].append(event)
             for group in unseen.values():
@@ -258,12 +321,44 @@ def layout(events: list[Event]) -> Layout:
                     frags.append(Fragment(session_id, attached=group))
                 else:
                     for event in group:
-                        nearest_to(event.timestamp)[0].attached.append(event)
+                        nearest_to(event.timestamp)[0].attach(event)
             frags.sort(key=lambda f: f.first_ts)
         fragments[session_id] = frags
 
     runs = _assign_runs([f for frags in fragments.values() for f in frags])
     return Layout(fragments=fragments, absorbed=absorbed, runs=runs)
+
+
+def _nearest_finder(frags: list[Fragment]) -> Callable[[int], tuple[Fragment, int]]:
+    """A function t -> (fragment, distance): the fragment whose span (first to last
+    sequenced event) is nearest to t, ties to the later-starting one, then to the earlier
+    in ``frags`` (which is sorted by start). Binary search plus a short walk back, instead of
+    a scan of every fragment for every event."""
+    spans = sorted(((f.events[0].timestamp, position, f.events[-1].timestamp, f) for position, f in enumerate(frags)),
+                   key=lambda span: (span[0], span[1]))
+    starts = [span[0] for span in spans]
+    reach: list[int] = []  # running max of span ends
+    for span in spans:
+        reach.append(max(span[2], reach[-1]) if reach else span[2])
+
+    def nearest(t: int) -> tuple[Fragment, int]:
+        right = bisect.bisect_right(starts, t)  # spans[right:] start after t
+        best: tuple[int, int, int, int] | None = None  # (distance, -start, position in frags, index)
+        if right < len(spans):
+            first = bisect.bisect_left(starts, starts[right])  # lowest position among equal starts
+            best = (starts[right] - t, -starts[right], spans[first][1], first)
+        for i in range(right - 1, -1, -1):
+            if best is not None and reach[i] < t - best[0]:
+                break  # nothing at or before i ends close enough to win
+            candidate = (max(t - spans[i][2], 0), -spans[i][0], spans[i][1], i)
+            if best is None or candidate < best:
+                best = candidate
+            if best[0] == 0 and (i == 0 or spans[i - 1][0] < spans[i][0]):
+                break  # inside a span; the ones before start earlier and cannot win
+        assert best is not None
+        return spans[best[3]][3], best[0]
+
+    return nearest
 
 
 def bridge_run_id(fragment: Fragment) -> str:
