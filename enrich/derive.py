@@ -247,11 +247,14 @@ def _threads(org_id: str, sessions: list[Session], session_events: dict[str, lis
     members: dict[str, list[Session]] = {}
     for session in sessions:
         members.setdefault(session.thread_id, []).append(session)
+    by_thread: dict[str, list[Compaction]] = {}
+    for compaction in compactions:
+        by_thread.setdefault(compaction.thread_id, []).append(compaction)
     threads = []
     for thread_id, group in sorted(members.items()):
         group.sort(key=lambda s: (s.thread_position, s.session_id))
         events = [e for s in group for e in session_events[s.session_id]]
-        in_thread = [c for c in compactions if c.thread_id == thread_id]
+        in_thread = by_thread.get(thread_id, [])
         closed = all(s.close_reason != OPEN for s in group)
         last = max(group, key=lambda s: (s.last_activity_at, s.session_id))
         first = group[0]

@@ -519,11 +519,12 @@ def session_segments(org_id: str, session_id: str, fragments: list[Fragment]) ->
         source, evidence = fragment_start_source(fragment, position == 0)
         starts: list[tuple[int, str, str]] = [(events[0].timestamp, source, evidence)]
         starts += [(t, "compact", ev) for t, ev in compact_starts(events) if t > events[0].timestamp]
+        times = [e.timestamp for e in events]  # sorted: all_events() is in time order
         for i, (start, seg_source, seg_evidence) in enumerate(starts):
             end = starts[i + 1][0] if i + 1 < len(starts) else None
-            inside = [e for e in events if e.timestamp >= start and (end is None or e.timestamp < end)]
-            if i == 0:
-                inside = [e for e in events if end is None or e.timestamp < end]
+            low = 0 if i == 0 else bisect.bisect_left(times, start)
+            high = len(events) if end is None else bisect.bisect_left(times, end)
+            inside = events[low:high]
             sequences = [e.sequence for e in inside if e.sequence is not None]
             segments.append(Segment(
                 org_id=org_id,
