@@ -5,12 +5,12 @@ output depends only on the set of events (not their order, batching or duplicate
 
 from __future__ import annotations
 
-import math
 import posixpath
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from enrich.bounds import cost_sum, finite_or_none, micros_sum, token_sum
 from enrich.close_reasons import OPEN, close_session
 from enrich.cost import computed_cost
 from enrich.links import bridge_links, merge_links, native_links
@@ -47,19 +47,20 @@ TITLE_LENGTH = 120
 
 def usage_of(events: Iterable[Event]) -> Usage:
     """Token and cost totals over the api_request events. Sums of floats use math.fsum, so
-    the result does not depend on the order of the events."""
+    the result does not depend on the order of the events; absurd stored values (inf, NaN,
+    1.7e308, negative) count as 0 instead of overflowing (enrich/bounds.py)."""
     requests = [e for e in events if e.event_name == API_REQUEST]
     prices = [computed_cost(e) for e in requests]
     return Usage(
-        input_tokens=sum(e.input_tokens for e in requests),
-        output_tokens=sum(e.output_tokens for e in requests),
-        cache_read_tokens=sum(e.cache_read_tokens for e in requests),
-        cache_creation_tokens=sum(e.cache_creation_tokens for e in requests),
-        cache_creation_5m_tokens=sum(e.cache_creation_5m_tokens for e in requests),
-        cache_creation_1h_tokens=sum(e.cache_creation_1h_tokens for e in requests),
-        cost_usd=math.fsum(e.cost_usd for e in requests),
-        cost_micros=sum(e.cost_micros for e in requests),
-        computed_cost_usd=math.fsum(p.usd for p in prices),
+        input_tokens=token_sum(e.input_tokens for e in requests),
+        output_tokens=token_sum(e.output_tokens for e in requests),
+        cache_read_tokens=token_sum(e.cache_read_tokens for e in requests),
+        cache_creation_tokens=token_sum(e.cache_creation_tokens for e in requests),
+        cache_creation_5m_tokens=token_sum(e.cache_creation_5m_tokens for e in requests),
+        cache_creation_1h_tokens=token_sum(e.cache_creation_1h_tokens for e in requests),
+        cost_usd=cost_sum(e.cost_usd for e in requests),
+        cost_micros=micros_sum(e.cost_micros for e in requests),
+        computed_cost_usd=cost_sum(p.usd for p in prices),
         unpriced_request_count=sum(1 for p in prices if not p.priced),
         api_request_count=len(requests),
     )
@@ -78,7 +79,7 @@ def session_compactions(org_id: str, session_id: str, thread_id: str, events: li
             org_id=org_id, session_id=session_id, compaction_key=f"{event.event_key:016x}",
             thread_id=thread_id, timestamp=event.timestamp, trigger=event.compaction_trigger,
             success=success, pre_tokens=event.pre_tokens, post_tokens=event.post_tokens,
-            duration_ms=event.duration_ms, error=event.error, prompt_id=event.prompt_id,
+            duration_ms=finite_or_none(event.duration_ms), error=event.error, prompt_id=event.prompt_id,
             evidence=EVIDENCE_NATIVE,
         ))
     finished = [e for e in events if e.event_name == BRIDGE_POST_COMPACT

@@ -25,9 +25,10 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from enrich.derive import derive
 from enrich.model import Derived, Event, event_from_row
@@ -39,10 +40,31 @@ log = logging.getLogger("loomline.enrich")
 
 VERSION_COUNT_BITS = 22
 MAX_GROUP_SESSIONS = 2000  # stop expanding a group past this (a runaway link graph)
+SEED_BATCH = 50  # dirty sessions expanded together (fewer queries); split again if one fails
+QUARANTINE_FIRST_RETRY_S = 5.0  # a group that failed is retried after this, doubling each time
+QUARANTINE_MAX_RETRY_S = 900.0
 MAX_EXPANSION_ROUNDS = 8
-WATERMARK_OVERLAP_MS = 5_000  # re-read this much before the watermark (out-of-order commits)
+WATERMARK_OVERLAP_MS = 5_000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # re-read this much before the watermark (out-of-order commits)
 
 SessionKey = tuple[str, str]  # (org id, session id)
+
+
+@dataclass
+class Quarantined:
+    """A session whose group could not be derived: kept, retried with backoff."""
+
+    error: str
+    failures: int
+    retry_at: float  # time.monotonic()
+
+
+class Metrics(Protocol):
+    """What the Enricher reports to (receiver/selfmetrics.py ReceiverMetrics has it)."""
+
+    gauges: dict[str, Callable[[], float]]
+
+    def inc(self, name: str, value: float = 1, **labels: str) -> None: ...
 
 
 def _dt(us: int) -> datetime:
@@ -63,8 +85,13 @@ def version_of(events: Iterable[Event]) -> int:
 class Enricher:
     """Keeps the derived tables up to date with the events table."""
 
-    def __init__(self, storage: Storage, idle_timeout_minutes: float = 30.0, lookback_hours: float = 24.0) -> None:
+    def __init__(self, storage: Storage, idle_timeout_minutes: float = 30.0, lookback_hours: float = 24.0,
+                 metrics: Metrics | None = None) -> None:
         self.storage = storage
+        self.metrics = metrics
+        self._quarantine: dict[SessionKey, Quarantined] = {}
+        if metrics is not None:
+            metrics.gauges["enrich_quarantined_sessions"] = lambda: float(len(self._quarantine))
         self.idle_timeout_us = int(idle_timeout_minutes * 60 * 1_000_000)
         self.lookback_us = int(lookback_hours * 3600 * 1_000_000)
         self._dirty: set[SessionKey] = set()
@@ -118,6 +145,7 @@ class Enricher:
             try:
                 dirty |= self._ingested_since_watermark()
                 dirty |= self._idle_open_sessions(now_us)
+                dirty |= self._due_for_retry()
                 return self._derive_sessions(dirty, now_us)
             except Exception:
                 self.mark_dirty(dirty)  # try again next pass
@@ -165,23 +193,107 @@ class Enricher:
                 log.exception("enrichment pass failed; retrying next interval")
             self._stop.wait(interval)
 
+    # -- quarantine ----------------------------------------------------------------------
+    def quarantined(self) -> dict[SessionKey, Quarantined]:
+        """Sessions whose group failed to derive, waiting for their next retry."""
+        with self._lock:
+            return dict(self._quarantine)
+
+    def _due_for_retry(self) -> set[SessionKey]:
+        now = time.monotonic()
+        with self._lock:
+            return {key for key, entry in self._quarantine.items() if entry.retry_at <= now}
+
+    def _held_back(self, key: SessionKey, now: float) -> bool:
+        with self._lock:
+            entry = self._quarantine.get(key)
+            return entry is not None and entry.retry_at > now
+
+    def _fail(self, org: str, group: set[str], error: BaseException) -> None:
+        """Quarantine a group: its sessions are kept (their events stay stored), skipped until
+        their retry time, and retried with exponential backoff. Logged once per group."""
+        message = f"{type(error).__name__}: {error}"[:500]
+        now = time.monotonic()
+        new = False
+        with self._lock:
+            for session in group:
+                entry = self._quarantine.get((org, session))
+                failures = entry.failures + 1 if entry else 1
+                new = new or entry is None
+                delay = min(QUARANTINE_FIRST_RETRY_S * 2 ** (failures - 1), QUARANTINE_MAX_RETRY_S)
+                self._quarantine[(org, session)] = Quarantined(message, failures, now + delay)
+        if new:
+            log.warning("enrichment quarantined %d session(s) of org %r (e.g. %r) after %s; retrying with backoff",
+                        len(group), org, min(group), message, exc_info=error)
+        else:
+            log.debug("enrichment of quarantined sessions of org %r failed again: %s", org, message)
+        if self.metrics is not None:
+            self.metrics.inc("enrich_group_failures")
+
+    def _recovered(self, org: str, group: set[str]) -> None:
+        with self._lock:
+            released = [s for s in group if self._quarantine.pop((org, s), None) is not None]
+        if released:
+            log.info("enrichment of %d quarantined session(s) of org %r succeeded", len(released), org)
+
     # -- the work ------------------------------------------------------------------------
     def _derive_sessions(self, sessions: set[SessionKey], now_us: int) -> dict[str, int]:
+        """Derive the groups of the given sessions. A group that fails is quarantined; it
+        never stops the other groups of the pass, of its org or of any other org."""
         stats: dict[str, int] = defaultdict(int)
         by_org: dict[str, set[str]] = defaultdict(set)
+        now = time.monotonic()
         for org, session in sessions:
-            if session:
-                by_org[org].add(session)
+            if not session:
+                continue
+            if self._held_back((org, session), now):
+                stats["quarantined_skipped"] += 1
+                continue
+            by_org[org].add(session)
         for org, org_sessions in sorted(by_org.items()):
             pending = set(org_sessions)
             while pending:
                 seed = min(pending)
-                group, events = self._expand(org, {seed} | set(sorted(pending)[:50]))
+                seeds = {seed} | set(sorted(pending)[:SEED_BATCH])
+                try:
+                    group, events = self._expand(org, seeds)
+                    result = self._derive_group(org, group, events, now_us)
+                except Exception as error:  # noqa: BLE001 - isolate: any failure of one group
+                    if len(seeds) > 1:
+                        # Seeds batched for fewer queries may be unrelated: derive them one
+                        # by one so only the group that fails is quarantined.
+                        done: set[str] = set()
+                        for single in sorted(seeds):
+                            pending.discard(single)
+                            if single not in done:
+                                done |= self._derive_one(org, single, now_us, stats)
+                        pending -= done
+                        continue
+                    pending -= seeds
+                    self._fail(org, seeds, error)
+                    stats["failed_groups"] += 1
+                    continue
                 pending -= group
-                for key, value in self._derive_group(org, group, events, now_us).items():
+                self._recovered(org, group)
+                for key, value in result.items():
                     stats[key] += value
         stats["dirty_sessions"] = len(sessions)
         return dict(stats)
+
+    def _derive_one(self, org: str, seed: str, now_us: int, stats: dict[str, int]) -> set[str]:
+        """Derive one seed's group; returns the sessions it covered (quarantined on failure)."""
+        group = {seed}
+        try:
+            group, events = self._expand(org, {seed})
+            result = self._derive_group(org, group, events, now_us)
+        except Exception as error:  # noqa: BLE001 - isolate: any failure of one group
+            self._fail(org, group, error)
+            stats["failed_groups"] += 1
+            return group
+        self._recovered(org, group)
+        for key, value in result.items():
+            stats[key] += value
+        return group
 
     def _load(self, org: str, sessions: set[str]) -> list[Event]:
         if not sessions:
@@ -225,19 +337,26 @@ class Enricher:
                 if fragment.successor is None and fragment.last_seq is not None:
                     probes.append((fragment.last_seq + 1, fragment.user_id,
                                    last.timestamp - CHAIN_SKEW_US, last.timestamp + CHAIN_WINDOW_US))
+        # A hostile sequence number at the edge of Int64 has no neighbour to probe for.
+        probes = [p for p in probes if INT64_MIN <= p[0] <= INT64_MAX]
         if not probes:
             return set()
+        windows: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+        for seq, user, low, high in probes:
+            windows[(seq, user)].append((low, high))
         params = {
             "org": org,
             "sessions": sorted(group),
             "low": _dt(min(p[2] for p in probes)),
             "high": _dt(max(p[3] for p in probes)),
-            "seqs": [p[0] for p in probes],
-            "users": [p[1] for p in probes],
-            "lows": [_dt(p[2]) for p in probes],
-            "highs": [_dt(p[3]) for p in probes],
+            "seqs": sorted({p[0] for p in probes}),
+            "users": sorted({p[1] for p in probes}),
         }
-        return {row[0] for row in self.storage.query_rows(load_query("enrich_sequence_neighbours"), params)}
+        found: set[str] = set()
+        for session, seq, user, ts in self.storage.query_rows(load_query("enrich_sequence_neighbours"), params):
+            if session not in found and any(low <= int(ts) <= high for low, high in windows.get((int(seq), user), ())):
+                found.add(session)
+        return found
 
     def _derive_group(self, org: str, group: set[str], events: list[Event], now_us: int) -> dict[str, int]:
         derived = derive(events, now_us, self.idle_timeout_us)

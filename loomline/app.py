@@ -57,7 +57,8 @@ class Loomline:
             self.storage = open_storage(s.clickhouse, s.database, s.retention_days)
         enrich_service = _optional("enrich.service")
         if enrich_service is not None:
-            self.enricher = enrich_service.Enricher(self.storage, idle_timeout_minutes=s.idle_timeout_minutes)
+            self.enricher = enrich_service.Enricher(self.storage, idle_timeout_minutes=s.idle_timeout_minutes,
+                                                    metrics=self.metrics)
         self.pipeline = IngestPipeline(
             self.storage,
             self.metrics,
