@@ -90,6 +90,7 @@ class Enricher:
         self.storage = storage
         self.metrics = metrics
         self._quarantine: dict[SessionKey, Quarantined] = {}
+        self.retry_first_s, self.retry_max_s = QUARANTINE_FIRST_RETRY_S, QUARANTINE_MAX_RETRY_S
         if metrics is not None:
             metrics.gauges["enrich_quarantined_sessions"] = lambda: float(len(self._quarantine))
         self.idle_timeout_us = int(idle_timeout_minutes * 60 * 1_000_000)
@@ -220,7 +221,7 @@ class Enricher:
                 entry = self._quarantine.get((org, session))
                 failures = entry.failures + 1 if entry else 1
                 new = new or entry is None
-                delay = min(QUARANTINE_FIRST_RETRY_S * 2 ** (failures - 1), QUARANTINE_MAX_RETRY_S)
+                delay = min(self.retry_first_s * 2 ** min(failures - 1, 30), self.retry_max_s)
                 self._quarantine[(org, session)] = Quarantined(message, failures, now + delay)
         if new:
             log.warning("enrichment quarantined %d session(s) of org %r (e.g. %r) after %s; retrying with backoff",
