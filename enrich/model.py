@@ -8,7 +8,9 @@ adds those).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 # Event names (events.EventName). Claude Code's own are unprefixed; the hook bridge's
 # carry the loomline. prefix (docs/hook-records.md); the metrics decoder adds one row per
@@ -45,7 +47,7 @@ EVIDENCE_INFERRED = "inferred"  # a rule over native telemetry (sequence continu
 EVIDENCE_DERIVED = "derived"  # depends on the clock (idle timeout)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the Enricher caches many of these
 class Event:
     """One row of the ``events`` table, reduced to what enrichment reads."""
 
@@ -314,3 +316,17 @@ def event_from_row(row: dict[str, object]) -> Event:
     if values.get("success") is not None:
         values["success"] = bool(values["success"])
     return Event(**values)  # type: ignore[arg-type]
+
+
+EVENT_FIELD_ORDER: tuple[str, ...] = tuple(f.name for f in fields(Event))
+
+
+def events_from_rows(column_names: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[Event]:
+    """Events from rows of enrich_load_events.sql, whose columns are Event's fields in
+    order: positional construction, no dict per row (the load is the Enricher's hottest
+    loop). Columns in another order (or a subset) are matched by name."""
+    names = tuple(column_names)
+    if names == EVENT_FIELD_ORDER:
+        return [Event(*row) for row in rows]
+    known = [(i, name) for i, name in enumerate(names) if name in EVENT_FIELD_ORDER]
+    return [Event(**{name: row[i] for i, name in known}) for row in rows]

@@ -24,14 +24,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from enrich.derive import derive
-from enrich.model import Derived, Event, event_from_row
+from enrich.model import Derived, Event, events_from_rows
 from enrich.segments import CHAIN_SKEW_US, CHAIN_WINDOW_US, dedupe, layout
 from storage.client import Storage
 from storage.sql_files import load_query
@@ -45,7 +45,14 @@ QUARANTINE_FIRST_RETRY_S = 5.0  # a group that failed is retried after this, dou
 QUARANTINE_MAX_RETRY_S = 900.0
 MAX_EXPANSION_ROUNDS = 8
 WATERMARK_OVERLAP_MS = 5_000
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # re-read this much before the watermark (out-of-order commits)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+CACHE_MAX_EVENTS = 200_000  # events kept in memory between passes (least recently used go first)
+# Background passes derive a group again only after DEBOUNCE_FACTOR times what its last
+# derivation took (a hot group costs at most ~1/DEBOUNCE_FACTOR of the enrichment thread),
+# and never later than MAX_STALENESS_S after it last was: bounded staleness.
+DEBOUNCE_FACTOR = 20.0
+MAX_STALENESS_S = 30.0
+EPOCH = datetime.fromtimestamp(0, UTC)  # re-read this much before the watermark (out-of-order commits)
 
 SessionKey = tuple[str, str]  # (org id, session id)
 
@@ -56,7 +63,7 @@ class Quarantined:
 
     error: str
     failures: int
-    retry_at: float  # time.monotonic()
+    retry_at: float  # Enricher.clock() (time.monotonic)
 
 
 class Metrics(Protocol):
@@ -86,10 +93,17 @@ class Enricher:
     """Keeps the derived tables up to date with the events table."""
 
     def __init__(self, storage: Storage, idle_timeout_minutes: float = 30.0, lookback_hours: float = 24.0,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.storage = storage
+        self.clock = clock  # seconds, monotonic: quarantine backoff and debouncing
         self.metrics = metrics
         self._quarantine: dict[SessionKey, Quarantined] = {}
+        # session -> its events (by EventKey) and the newest IngestedAt among them (ms)
+        self._cache: OrderedDict[SessionKey, tuple[dict[int, Event], int]] = OrderedDict()
+        self._cached_events = 0
+        self.cache_max_events = CACHE_MAX_EVENTS
+        self._derived_at: dict[SessionKey, tuple[float, float]] = {}  # session -> (monotonic end, seconds)
+        self.debounce_factor, self.max_staleness_s = DEBOUNCE_FACTOR, MAX_STALENESS_S
         self.retry_first_s, self.retry_max_s = QUARANTINE_FIRST_RETRY_S, QUARANTINE_MAX_RETRY_S
         if metrics is not None:
             metrics.gauges["enrich_quarantined_sessions"] = lambda: float(len(self._quarantine))
@@ -156,6 +170,7 @@ class Enricher:
         """Re-derive every session with events in the look-back window, and every open one."""
         now_us = _now_us(now)
         with self._run_lock:
+            self.clear_cache()  # read everything whole: repairs what an incremental read missed
             rows = self.storage.query_rows(load_query("enrich_reconcile_sessions"), {"since": _dt(now_us - self.lookback_us)})
             return self._derive_sessions({(org, session) for org, session in rows}, now_us)
 
@@ -163,6 +178,7 @@ class Enricher:
         """Re-derive every session in storage (tools and tests; reconcile is the periodic one)."""
         now_us = _now_us(now)
         with self._run_lock:
+            self.clear_cache()
             rows = self.storage.query_rows("SELECT DISTINCT OrgId, SessionId FROM events")
             return self._derive_sessions({(org, session) for org, session in rows}, now_us)
 
@@ -201,7 +217,7 @@ class Enricher:
             return dict(self._quarantine)
 
     def _due_for_retry(self) -> set[SessionKey]:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             return {key for key, entry in self._quarantine.items() if entry.retry_at <= now}
 
@@ -214,7 +230,7 @@ class Enricher:
         """Quarantine a group: its sessions are kept (their events stay stored), skipped until
         their retry time, and retried with exponential backoff. Logged once per group."""
         message = f"{type(error).__name__}: {error}"[:500]
-        now = time.monotonic()
+        now = self.clock()
         new = False
         with self._lock:
             for session in group:
@@ -243,7 +259,7 @@ class Enricher:
         never stops the other groups of the pass, of its org or of any other org."""
         stats: dict[str, int] = defaultdict(int)
         by_org: dict[str, set[str]] = defaultdict(set)
-        now = time.monotonic()
+        now = self.clock()
         for org, session in sessions:
             if not session:
                 continue
@@ -297,10 +313,55 @@ class Enricher:
         return group
 
     def _load(self, org: str, sessions: set[str]) -> list[Event]:
+        """Every stored event of the sessions. Sessions cached from an earlier pass read only
+        the rows stored since (IngestedAt, with the watermark's overlap for out-of-order
+        commits) and merge them by EventKey, keeping the later-stored copy as FINAL does."""
         if not sessions:
             return []
-        rows = self.storage.query_dicts(load_query("enrich_load_events"), {"org": org, "sessions": sorted(sessions)})
-        return [event_from_row(row) for row in rows]
+        cached = {s for s in sessions if (org, s) in self._cache}
+        fresh = sessions - cached
+        events: list[Event] = []
+        if fresh:
+            loaded = self._query_events(org, fresh, EPOCH)
+            by_session: dict[str, dict[int, Event]] = defaultdict(dict)
+            for event in loaded:
+                by_session[event.session_id][event.event_key] = event
+            for session in fresh:
+                self._remember((org, session), by_session.get(session, {}))
+            events.extend(loaded)
+        if cached:
+            held = {s: self._cache.pop((org, s))[0] for s in sorted(cached)}
+            self._cached_events -= sum(len(known) for known in held.values())
+            since_ms = min(max((e.ingested_at for e in known.values()), default=0) for known in held.values())
+            newer: dict[str, list[Event]] = defaultdict(list)
+            for event in self._query_events(org, cached, _dt(max(since_ms - WATERMARK_OVERLAP_MS, 0) * 1000)):
+                newer[event.session_id].append(event)
+            for session, known in held.items():
+                for event in newer.get(session, ()):
+                    current = known.get(event.event_key)
+                    if current is None or event.ingested_at >= current.ingested_at:
+                        known[event.event_key] = event
+                self._remember((org, session), known)
+                events.extend(known.values())
+        return events
+
+    def _query_events(self, org: str, sessions: set[str], since: datetime) -> list[Event]:
+        result = self.storage.client.query(load_query("enrich_load_events"),
+                                           parameters={"org": org, "sessions": sorted(sessions), "since": since})
+        return events_from_rows(result.column_names, result.result_rows)
+
+    def _remember(self, key: SessionKey, events: dict[int, Event]) -> None:
+        newest = max((e.ingested_at for e in events.values()), default=0)
+        self._cache[key] = (events, newest)
+        self._cached_events += len(events)
+        while self._cached_events > self.cache_max_events and len(self._cache) > 1:
+            _, (dropped, _) = self._cache.popitem(last=False)
+            self._cached_events -= len(dropped)
+
+    def clear_cache(self) -> None:
+        """Forget the cached events (the next pass reads every session whole)."""
+        self._cache.clear()
+        self._cached_events = 0
 
     def _expand(self, org: str, seeds: set[str]) -> tuple[set[str], list[Event]]:
         """The seeds plus every session that may be derived differently with them."""

@@ -8,7 +8,6 @@ derived and served, and /usage must answer 200 for both."""
 from __future__ import annotations
 
 import math
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -141,8 +140,9 @@ def test_failing_group_is_quarantined_counted_and_retried(server: Loomline, capl
     send(server, scenario_requests("fresh_tool", prefix="a-"), "recv-a")
     send(server, scenario_requests("compact_manual", prefix="b-"), "recv-b")
     metrics = ReceiverMetrics()
-    enricher = FaultyOrgEnricher(storage, metrics=metrics)
-    enricher.retry_first_s = 0.3
+    clock = [1000.0]
+    enricher = FaultyOrgEnricher(storage, metrics=metrics, clock=lambda: clock[0])
+    enricher.retry_first_s = 5.0
     now = storage.query_rows("SELECT max(Timestamp) FROM events")[0][0].replace(tzinfo=UTC) + timedelta(minutes=1)
     a_sessions = set(sessions_of(storage, "org-a"))
 
@@ -158,7 +158,7 @@ def test_failing_group_is_quarantined_counted_and_retried(server: Loomline, capl
         held = enricher.run_once(now=now)
         assert held.get("failed_groups", 0) == 0 and held["quarantined_skipped"] == len(a_sessions), held
         # ... after it, retried; still failing: the backoff doubles
-        time.sleep(0.35)
+        clock[0] += 5.0
         enricher.run_once(now=now)
         entry = enricher.quarantined()[("org-a", min(a_sessions))]
         assert entry.failures == 2 and "cannot derive this group" in entry.error
@@ -170,7 +170,10 @@ def test_failing_group_is_quarantined_counted_and_retried(server: Loomline, capl
 
     # the fault goes away: the next due retry derives the group and releases it
     enricher.broken_org = ""
-    time.sleep(0.65)
+    clock[0] += 9.9
+    enricher.mark_dirty({("org-a", s) for s in a_sessions})
+    assert enricher.run_once(now=now)["quarantined_skipped"] == len(a_sessions)  # backoff now 10 s
+    clock[0] += 0.1
     healed = enricher.run_once(now=now)
     assert healed.get("failed_groups", 0) == 0 and not enricher.quarantined(), healed
     assert storage.query_rows("SELECT count() FROM llm_sessions FINAL WHERE org_id = 'org-a'")[0][0] >= 1

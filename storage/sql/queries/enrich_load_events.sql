@@ -1,20 +1,31 @@
--- Every event of some sessions of one tenant, as enrichment reads them (enrich/model.py
--- event_from_row). FINAL collapses a record stored twice (exporter retry) to one row.
+-- Every event of some sessions of one tenant, as enrichment reads them. The columns are
+-- in the order of enrich/model.py Event's fields (events_from_rows builds each Event from
+-- its row positionally: no dict per row), named after those fields.
+-- FINAL collapses a record stored twice (exporter retry) to one row.
+-- {since:DateTime64(3)}: only rows stored after this (the Enricher's per-session cache
+-- holds the older ones); the epoch for all.
 SELECT
-    OrgId, SessionId, EventKey, EventName,
-    toUnixTimestamp64Micro(Timestamp) AS timestamp_us,
-    Sequence, PromptId, Model, QuerySource, CostUsd, CostMicros,
-    InputTokens, OutputTokens, CacheReadTokens, CacheCreationTokens,
-    CacheCreation5mTokens, CacheCreation1hTokens, DurationMs, ToolName,
-    Success, StatusCode, Attempt, Error, CommandName, HookName, CompactionTrigger,
-    PreTokens, PostTokens, Source, Reason, CliRunId, ParentSessionId, Cwd,
-    if(ProjectId != '', ProjectId, ResourceAttributes['project.id']) AS ProjectId,
+    OrgId AS org_id, SessionId AS session_id, EventKey AS event_key, EventName AS event_name,
+    toUnixTimestamp64Micro(Timestamp) AS timestamp,
+    Sequence AS sequence, PromptId AS prompt_id, Model AS model, QuerySource AS query_source,
+    CostUsd AS cost_usd, CostMicros AS cost_micros,
+    InputTokens AS input_tokens, OutputTokens AS output_tokens, CacheReadTokens AS cache_read_tokens,
+    CacheCreationTokens AS cache_creation_tokens, CacheCreation5mTokens AS cache_creation_5m_tokens,
+    CacheCreation1hTokens AS cache_creation_1h_tokens, DurationMs AS duration_ms, ToolName AS tool_name,
+    Success AS success, StatusCode AS status_code, Attempt AS attempt, Error AS error,
+    CommandName AS command_name, HookName AS hook_name, CompactionTrigger AS compaction_trigger,
+    PreTokens AS pre_tokens, PostTokens AS post_tokens, Source AS source, Reason AS reason,
+    CliRunId AS cli_run_id, ParentSessionId AS parent_session_id, Cwd AS cwd,
+    if(ProjectId != '', ProjectId, ResourceAttributes['project.id']) AS project_id,
     if(Attributes['loomline.project.name'] != '', Attributes['loomline.project.name'],
        ResourceAttributes['project.name']) AS project_name,
-    GitBranch, AgentName, UserId, UserEmail, AccountUuid, OrganizationId,
-    TerminalType, AppVersion, ServiceName, Prompt,
+    GitBranch AS git_branch, AgentName AS agent_name, UserId AS user_id, UserEmail AS user_email,
+    AccountUuid AS account_uuid, OrganizationId AS organization_id, TerminalType AS terminal_type,
+    AppVersion AS app_version, ServiceName AS service_name,
     ResourceAttributes['host.name'] AS host,
-    toUnixTimestamp64Milli(IngestedAt) AS ingested_ms
+    Prompt AS prompt,
+    toUnixTimestamp64Milli(IngestedAt) AS ingested_at
 FROM events FINAL
 WHERE OrgId = {org:String} AND SessionId IN {sessions:Array(String)}
+  AND IngestedAt >= {since:DateTime64(3)}
 ORDER BY SessionId, Timestamp, EventKey

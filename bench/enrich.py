@@ -1,0 +1,286 @@
+"""Enrichment benchmark (issue 16 item 3, issue 19's enrichment target).
+
+Two parts, both printed with the machine's load average and written to bench/results/:
+
+* **derive**: the pure derivation (enrich/derive.py) of one group of N events, N = 1k,
+  10k, 100k, for three shapes: ``issue`` (the hostile-input report: user_prompt events
+  with event.sequence 0, 5, 10, ... in one session: every event its own fragment),
+  ``hot`` (one long Claude Code process: prompts, API requests, tool calls, sequence
+  contiguous, record times slightly out of order) and ``fleet`` (sessions from the fleet
+  generator, loomline/fleet.py, derived as one group). Time per event and its ratio to
+  the 1k figure of the same shape: flat means linear.
+* **e2e**: through storage (embedded chDB): N records of a few hot sessions are ingested
+  through the receiver's decode and the ingest pipeline in export-sized batches, and the
+  Enricher runs a pass after every batch, as the live loop does under load. Reports the
+  Enricher's CPU per ingested record (process CPU time of the passes: Python plus the
+  in-process ClickHouse threads serving its queries and inserts), overall and per tenth of
+  the run (flat = the cost of a pass does not grow with the session).
+
+    python -m bench.enrich                   # 1k, 10k, 100k; e2e 20k records
+    python -m bench.enrich --quick           # small sizes (tests/test_bench_enrich_smoke.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+
+from bench.common import REPO_ROOT, cpu_model, git_commit
+from enrich.derive import derive
+from enrich.model import Event, event_from_row
+
+T0_US = 1_790_000_000_000_000  # 2026-09-21
+MIX = ("user_prompt", "api_request", "tool_decision", "tool_result", "api_request", "assistant_response")
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+# -- shapes for the pure derivation -------------------------------------------------------
+def issue_shape(n: int) -> list[Event]:
+    """The report's request: user_prompt events, event.sequence 0, 5, 10, ... (one session)."""
+    return [Event("o", "s-issue", i + 1, "user_prompt", T0_US + i * 1000, sequence=i * 5, user_id="u",
+                  prompt_id=f"p{i}") for i in range(n)]
+
+
+def hot_shape(n: int, seed: int = 1) -> list[Event]:
+    """One long process of one session: contiguous sequence, a realistic event mix, record
+    times a few ms out of sequence order now and then."""
+    rng = random.Random(seed)
+    events = []
+    for i in range(n):
+        name = MIX[i % len(MIX)]
+        jitter = rng.randint(0, 3000) if rng.random() < 0.1 else 0
+        extra: dict[str, Any] = {}
+        if name == "api_request":
+            extra = {"model": "claude-opus-5-5", "cost_usd": 0.008, "cost_micros": 8000, "input_tokens": 100 + i % 50,
+                     "output_tokens": 50, "cache_read_tokens": 1000}
+        elif name == "tool_result":
+            extra = {"tool_name": "Bash", "success": True}
+        events.append(Event("o", "s-hot", i + 1, name, T0_US + i * 200_000 + jitter, sequence=i, user_id="u",
+                            prompt_id=f"p{i // len(MIX)}", **extra))
+    return events
+
+
+def decode_rows(requests: Any) -> list[dict[str, Any]]:
+    from receiver.attributes import Limits
+    from receiver.batch import DecodeContext
+    from receiver.decode import decode_request
+
+    rows: list[dict[str, Any]] = []
+    for signal, request in requests:
+        table = decode_request(signal, request, Limits(), DecodeContext()).tables.get("events")
+        if table:
+            names = list(table)
+            rows += [dict(zip(names, values, strict=True)) for values in zip(*(table[k] for k in names), strict=True)]
+    return rows
+
+
+_fleet_cache: dict[int, list[Event]] = {}
+
+
+def fleet_shape(n: int) -> list[Event]:
+    """Whole sessions of one fleet org (one user: resumes, /clear, compactions, hooks) until
+    at least n events; derived as one group."""
+    from loomline.fleet import generate
+
+    sessions = max(3, n // 250)
+    if sessions not in _fleet_cache:
+        rows = decode_rows(generate(seed=7, orgs=1, users=1, sessions=sessions, days=max(1, sessions // 20),
+                                    prompts_per_run=8.0, hook_bridge_share=1.0))
+        _fleet_cache[sessions] = sorted((event_from_row(r) for r in rows), key=lambda e: (e.session_id, e.timestamp))
+    events = _fleet_cache[sessions]
+    by_session: dict[str, list[Event]] = {}
+    for e in events:
+        by_session.setdefault(e.session_id, []).append(e)
+    chosen: list[Event] = []
+    for session in sorted(by_session, key=lambda s: by_session[s][0].timestamp):
+        if len(chosen) >= n:
+            break
+        chosen += by_session[session]
+    return chosen
+
+
+SHAPES: dict[str, Callable[[int], list[Event]]] = {"issue": issue_shape, "hot": hot_shape, "fleet": fleet_shape}
+
+
+def bench_derive(sizes: list[int], shapes: list[str]) -> list[dict[str, Any]]:
+    results = []
+    for shape in shapes:
+        base: float | None = None
+        for n in sizes:
+            events = SHAPES[shape](n)
+            now = max(e.timestamp for e in events) + 60_000_000
+            start = time.process_time()
+            derived = derive(events, now)
+            seconds = time.process_time() - start
+            per_event = seconds / len(events) * 1e6
+            base = base or per_event
+            row = {"shape": shape, "events": len(events), "cpu_seconds": round(seconds, 3),
+                   "us_per_event": round(per_event, 2), "ratio_to_first": round(per_event / base, 2),
+                   "sessions": len(derived.sessions), "segments": len(derived.segments), "load": load()}
+            results.append(row)
+            print(f"derive {shape:5} {row['events']:>7} events  {seconds:7.3f} s  {per_event:6.1f} µs/event"
+                  f"  x{row['ratio_to_first']:<5} segments {row['segments']:>6}  load {row['load']}", flush=True)
+    return results
+
+
+# -- end to end through storage ------------------------------------------------------------
+def _kv(key: str, value: Any) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
+
+
+def hot_requests(records: int, sessions: int, batch: int, org: str = "bench") -> list[ExportLogsServiceRequest]:
+    """Export requests of ``sessions`` hot sessions, each one long Claude Code process,
+    interleaved, ``batch`` records per request."""
+    requests = []
+    request = ExportLogsServiceRequest()
+    scope = None
+    for i in range(records):
+        if scope is None or len(scope.log_records) >= batch:
+            request = ExportLogsServiceRequest()
+            resource = request.resource_logs.add()
+            resource.resource.attributes.extend([_kv("service.name", "claude-code"), _kv("service.version", "2.1.332"),
+                                                 _kv("organization.id", org), _kv("host.name", "bench")])
+            scope = resource.scope_logs.add()
+            scope.scope.name = "com.anthropic.claude_code.events"
+            requests.append(request)
+        session, seq = i % sessions, i // sessions
+        name = MIX[seq % len(MIX)]
+        ts_ns = (T0_US + seq * 200_000 + session * 7) * 1000
+        attrs = [_kv("session.id", f"hot-{session:03d}"), _kv("user.id", f"user-{session % 3}"),
+                 _kv("event.name", name), _kv("event.sequence", seq),
+                 _kv("event.timestamp", datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat().replace("+00:00", "Z")),
+                 _kv("prompt.id", f"p-{session}-{seq // len(MIX)}")]
+        if name == "api_request":
+            attrs += [_kv("model", "claude-opus-5-5"), _kv("cost_usd", "0.008"), _kv("input_tokens", "100"),
+                      _kv("output_tokens", "50"), _kv("cache_read_tokens", "1000"), _kv("duration_ms", "900")]
+        elif name == "tool_result":
+            attrs += [_kv("tool_name", "Bash"), _kv("success", "true")]
+        scope.log_records.append(LogRecord(time_unix_nano=ts_ns, observed_time_unix_nano=ts_ns,
+                                           body=AnyValue(string_value=f"claude_code.{name}"), attributes=attrs))
+    return requests
+
+
+_data_dir = ""
+
+
+def bench_e2e(records: int, sessions: int, batch: int, mode: str) -> dict[str, Any]:
+    from enrich.service import Enricher
+    from receiver.attributes import Limits
+    from receiver.batch import DecodeContext
+    from receiver.decode import decode_request
+    from receiver.pipeline import IngestPipeline
+    from storage.client import open_storage
+
+    global _data_dir
+    _data_dir = _data_dir or tempfile.mkdtemp(prefix="loomline-bench-enrich-")  # chDB: one directory per process
+    storage = open_storage(f"chdb://{_data_dir}", f"bench_{mode.replace('-', '_')}_{os.getpid()}")
+    enricher = Enricher(storage)
+    pipeline = IngestPipeline(storage, on_stored=enricher.mark_dirty, linger_seconds=0.0)
+    pipeline.start()
+    requests = hot_requests(records, sessions, batch)
+    now = datetime.fromtimestamp((T0_US + records // sessions * 200_000) / 1e6 + 60, UTC)
+    per_batch: list[float] = []
+    enrich_cpu = ingest_cpu = 0.0
+    stored = 0
+    try:
+        for request in requests:
+            start = time.process_time()
+            decoded = decode_request("logs", request, Limits(), DecodeContext())
+            pipeline.submit(decoded).result(timeout=120)
+            ingest_cpu += time.process_time() - start
+            stored += decoded.accepted
+            start = time.process_time()
+            if mode == "every-batch":
+                enricher.run_once(now=now)
+            else:
+                enricher.run_background_pass(now=now)
+            spent = time.process_time() - start
+            enrich_cpu += spent
+            per_batch.append(spent / decoded.accepted * 1e6)
+        start = time.process_time()
+        enricher.run_once(now=now)  # flush: everything derived at the end
+        enrich_cpu += time.process_time() - start
+        derived = storage.query_rows("SELECT count(), sum(event_count) FROM llm_sessions FINAL")[0]
+    finally:
+        pipeline.stop()
+        storage.command(f"DROP DATABASE IF EXISTS `{storage.info.database}`")
+        storage.close()
+    tenth = max(1, len(per_batch) // 10)
+    deciles = [round(sum(per_batch[i:i + tenth]) / len(per_batch[i:i + tenth]), 1)
+               for i in range(0, len(per_batch), tenth)][:10]
+    result = {
+        "mode": mode, "records": stored, "sessions": sessions, "batch": batch,
+        "events_per_session": stored // sessions,
+        "enrich_cpu_seconds": round(enrich_cpu, 3), "ingest_cpu_seconds": round(ingest_cpu, 3),
+        "enrich_us_per_record": round(enrich_cpu / stored * 1e6, 1),
+        "us_per_record_by_tenth": deciles,
+        "last_to_first_tenth": round(deciles[-1] / deciles[0], 2) if deciles and deciles[0] else None,
+        "derived_sessions": int(derived[0]), "derived_events": int(derived[1] or 0), "load": load(),
+    }
+    print(f"e2e {mode:12} {stored} records, {sessions} sessions of {stored // sessions}, batches of {batch}:"
+          f" enrichment {result['enrich_us_per_record']} µs CPU/record"
+          f" (ingest {ingest_cpu / stored * 1e6:.0f}); per tenth {deciles}; load {result['load']}", flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--shapes", default="issue,hot,fleet")
+    parser.add_argument("--e2e-records", type=int, default=20_000)
+    parser.add_argument("--e2e-sessions", type=int, default=4)
+    parser.add_argument("--e2e-batch", type=int, default=500)
+    parser.add_argument("--e2e-modes", default="every-batch,background")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for the smoke test")
+    parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "bench" / "results")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.e2e_records, args.e2e_batch = "200,800", 600, 100
+    results = run(
+        [int(s) for s in args.sizes.split(",")], args.shapes.split(","),
+        args.e2e_records, args.e2e_sessions, args.e2e_batch, args.e2e_modes.split(","), args.results_dir,
+    )
+    print(f"results: {results['path']}")
+    return 0
+
+
+def run(sizes: list[int], shapes: list[str], e2e_records: int, e2e_sessions: int, e2e_batch: int,
+        modes: list[str], results_dir: Path) -> dict[str, Any]:
+    """Run both parts; returns (and writes) the results."""
+    print(f"loomline enrichment benchmark: {cpu_model()}, {os.cpu_count()} CPUs, load {load()}", flush=True)
+    results: dict[str, Any] = {
+        "commit": git_commit(), "cpu": cpu_model(), "cpus": os.cpu_count(), "load_start": load(),
+        "derive": bench_derive(sizes, shapes),
+        "e2e": [bench_e2e(e2e_records, e2e_sessions, e2e_batch, mode) for mode in modes if e2e_records],
+        "load_end": load(),
+    }
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"enrich-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    path.write_text(json.dumps(results, indent=2))
+    results["path"] = str(path)
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main())
