@@ -4,9 +4,9 @@ SESSIONS ?= 1000
 CONCURRENCY ?= 16
 FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-smoke
+.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-enrich bench-smoke
 
-bench: bench-ingest bench-ingest-http bench-query bench-hook
+bench: bench-ingest bench-ingest-http bench-query bench-hook bench-enrich
 
 bench-hook:
 	$(PYTHON) -m bench.hook_latency --runs 15
@@ -22,8 +22,11 @@ bench-memory:
 	$(PYTHON) -m bench.ingest --sessions 300 --users 100 --orgs 20 --days 30 --concurrency $(CONCURRENCY) \
 		--duration 600 --enrich --label memory
 
+bench-enrich:
+	$(PYTHON) -m bench.enrich
+
 bench-query:
 	$(PYTHON) -m bench.query
 
 bench-smoke:
-	$(PYTHON) -m pytest -q tests/test_bench_smoke.py tests/test_bench_query_smoke.py
+	$(PYTHON) -m pytest -q tests/test_bench_smoke.py tests/test_bench_query_smoke.py tests/test_bench_enrich_smoke.py

@@ -90,8 +90,10 @@ class Fragment:
         assert seq is not None
         self.events.append(event)
         self.seqs.add(seq)
-        self.first_seq = seq if self.first_seq is None else min(self.first_seq, seq)
-        self.last_seq = seq if self.last_seq is None else max(self.last_seq, seq)
+        if self.first_seq is None or seq < self.first_seq:
+            self.first_seq = seq
+        if self.last_seq is None or seq > self.last_seq:
+            self.last_seq = seq
         self._user_id = None
         self._sorted = None
         if self._first_ts is not None and event.timestamp < self._first_ts:
@@ -180,13 +182,14 @@ def _split_session(events: list[Event]) -> list[Fragment]:
         assert fragment.first_seq is not None and fragment.last_seq is not None
         low, high = fragment.first_seq - MAX_SEQUENCE_GAP, fragment.last_seq  # [low, high)
         old = covered.get(fragment.index)
-        new_numbers: Iterable[int]
         if old is None:
-            new_numbers = range(low, high)
-        else:
-            new_numbers = [*range(low, old[0]), *range(old[1], high)]  # ranges only grow
-        for number in new_numbers:
-            covering[number].append(fragment)
+            for number in range(low, high):
+                covering[number].append(fragment)
+        else:  # ranges only grow
+            for number in range(low, old[0]):
+                covering[number].append(fragment)
+            for number in range(old[1], high):
+                covering[number].append(fragment)
         covered[fragment.index] = (low, high)
 
     for event in events:
@@ -204,13 +207,14 @@ def _split_session(events: list[Event]) -> list[Fragment]:
         if chosen is None:
             chosen = Fragment(event.session_id, index=len(fragments))
             fragments.append(chosen)
-        before = chosen.last_seq
+        before, below = chosen.last_seq, chosen.first_seq
         chosen.add(event)
         if before != chosen.last_seq:
             if before is not None:
                 del by_last[before][chosen.index]
             by_last[seq][chosen.index] = chosen
-        index(chosen)
+        if before != chosen.last_seq or below != chosen.first_seq:
+            index(chosen)
     return fragments
 
 

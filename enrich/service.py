@@ -154,6 +154,16 @@ class Enricher:
     # -- passes --------------------------------------------------------------------------
     def run_once(self, now: datetime | None = None) -> dict[str, int]:
         """Derive every dirty session (and what it is linked to). Returns counts."""
+        return self._pass(now, debounce=False)
+
+    def run_background_pass(self, now: datetime | None = None) -> dict[str, int]:
+        """The background loop's pass: like run_once, but a hot group derived recently
+        waits (stays dirty) until DEBOUNCE_FACTOR x its last derivation time has passed,
+        at most MAX_STALENESS_S: under load a growing session is derived a bounded
+        number of times, not once per batch."""
+        return self._pass(now, debounce=True)
+
+    def _pass(self, now: datetime | None, debounce: bool) -> dict[str, int]:
         now_us = _now_us(now)
         with self._run_lock:
             dirty = self._take_dirty()
@@ -161,7 +171,15 @@ class Enricher:
                 dirty |= self._ingested_since_watermark()
                 dirty |= self._idle_open_sessions(now_us)
                 dirty |= self._due_for_retry()
-                return self._derive_sessions(dirty, now_us)
+                held: set[SessionKey] = set()
+                if debounce:
+                    held = {key for key in dirty if self._debounced(key)}
+                    dirty -= held
+                    self.mark_dirty(held)
+                stats = self._derive_sessions(dirty, now_us)
+                if held:
+                    stats["debounced"] = len(held)
+                return stats
             except Exception:
                 self.mark_dirty(dirty)  # try again next pass
                 raise
@@ -205,10 +223,26 @@ class Enricher:
                     self.reconcile()
                     next_reconcile = time.monotonic() + reconcile_interval
                 else:
-                    self.run_once()
+                    self.run_background_pass()
             except Exception:
                 log.exception("enrichment pass failed; retrying next interval")
             self._stop.wait(interval)
+
+    # -- debouncing ----------------------------------------------------------------------
+    def _debounced(self, key: SessionKey) -> bool:
+        last = self._derived_at.get(key)
+        if last is None:
+            return False
+        finished, seconds = last
+        return self.clock() < finished + min(seconds * self.debounce_factor, self.max_staleness_s)
+
+    def _derived(self, org: str, group: set[str], seconds: float) -> None:
+        finished = self.clock()
+        for session in group:
+            self._derived_at[(org, session)] = (finished, seconds)
+        if len(self._derived_at) > 4 * len(group) + 10_000:  # forget what no longer holds anything back
+            horizon = finished - self.max_staleness_s
+            self._derived_at = {k: v for k, v in self._derived_at.items() if v[0] >= horizon}
 
     # -- quarantine ----------------------------------------------------------------------
     def quarantined(self) -> dict[SessionKey, Quarantined]:
@@ -272,6 +306,7 @@ class Enricher:
             while pending:
                 seed = min(pending)
                 seeds = {seed} | set(sorted(pending)[:SEED_BATCH])
+                started = time.perf_counter()
                 try:
                     group, events = self._expand(org, seeds)
                     result = self._derive_group(org, group, events, now_us)
@@ -292,6 +327,7 @@ class Enricher:
                     continue
                 pending -= group
                 self._recovered(org, group)
+                self._derived(org, group, time.perf_counter() - started)
                 for key, value in result.items():
                     stats[key] += value
         stats["dirty_sessions"] = len(sessions)
@@ -300,6 +336,7 @@ class Enricher:
     def _derive_one(self, org: str, seed: str, now_us: int, stats: dict[str, int]) -> set[str]:
         """Derive one seed's group; returns the sessions it covered (quarantined on failure)."""
         group = {seed}
+        started = time.perf_counter()
         try:
             group, events = self._expand(org, {seed})
             result = self._derive_group(org, group, events, now_us)
@@ -308,6 +345,7 @@ class Enricher:
             stats["failed_groups"] += 1
             return group
         self._recovered(org, group)
+        self._derived(org, group, time.perf_counter() - started)
         for key, value in result.items():
             stats[key] += value
         return group
