@@ -360,13 +360,13 @@ class Enricher:
         fresh = sessions - cached
         events: list[Event] = []
         if fresh:
-            loaded = self._query_events(org, fresh, EPOCH)
             by_session: dict[str, dict[int, Event]] = defaultdict(dict)
-            for event in loaded:
-                by_session[event.session_id][event.event_key] = event
-            for session in fresh:
-                self._remember((org, session), by_session.get(session, {}))
-            events.extend(loaded)
+            for event in self._query_events(org, fresh, EPOCH):
+                _keep_later(by_session[event.session_id], event)
+            for session in sorted(fresh):
+                known = by_session.get(session, {})
+                self._remember((org, session), known)
+                events.extend(known.values())
         if cached:
             held = {s: self._cache.pop((org, s))[0] for s in sorted(cached)}
             self._cached_events -= sum(len(known) for known in held.values())
@@ -376,9 +376,7 @@ class Enricher:
                 newer[event.session_id].append(event)
             for session, known in held.items():
                 for event in newer.get(session, ()):
-                    current = known.get(event.event_key)
-                    if current is None or event.ingested_at >= current.ingested_at:
-                        known[event.event_key] = event
+                    _keep_later(known, event)
                 self._remember((org, session), known)
                 events.extend(known.values())
         return events
@@ -505,6 +503,13 @@ class Enricher:
             columns["version"] = [version] * len(ordered)
             columns["is_deleted"] = [1] * len(ordered)
             self.storage.insert_columns(table, columns)
+
+
+def _keep_later(known: dict[int, Event], event: Event) -> None:
+    """One copy per EventKey: the later stored one, as ReplacingMergeTree's FINAL keeps."""
+    current = known.get(event.event_key)
+    if current is None or event.ingested_at >= current.ingested_at:
+        known[event.event_key] = event
 
 
 def _now_us(now: datetime | None) -> int:
