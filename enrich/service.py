@@ -44,7 +44,7 @@ SEED_BATCH = 50  # dirty sessions expanded together (fewer queries); split again
 QUARANTINE_FIRST_RETRY_S = 5.0  # a group that failed is retried after this, doubling each time
 QUARANTINE_MAX_RETRY_S = 900.0
 MAX_EXPANSION_ROUNDS = 8
-WATERMARK_OVERLAP_MS = 5_000
+WATERMARK_OVERLAP_MS = 5_000  # re-read this much before the watermark (out-of-order commits)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 CACHE_MAX_EVENTS = 200_000  # events kept in memory between passes (least recently used go first)
 # Background passes derive a group again only after DEBOUNCE_FACTOR times what its last
@@ -52,7 +52,7 @@ CACHE_MAX_EVENTS = 200_000  # events kept in memory between passes (least recent
 # and never later than MAX_STALENESS_S after it last was: bounded staleness.
 DEBOUNCE_FACTOR = 20.0
 MAX_STALENESS_S = 30.0
-EPOCH = datetime.fromtimestamp(0, UTC)  # re-read this much before the watermark (out-of-order commits)
+EPOCH = datetime.fromtimestamp(0, UTC)
 
 SessionKey = tuple[str, str]  # (org id, session id)
 
@@ -368,9 +368,10 @@ class Enricher:
                 self._remember((org, session), known)
                 events.extend(known.values())
         if cached:
-            held = {s: self._cache.pop((org, s))[0] for s in sorted(cached)}
+            entries = {s: self._cache.pop((org, s)) for s in sorted(cached)}
+            held = {s: known for s, (known, _) in entries.items()}
             self._cached_events -= sum(len(known) for known in held.values())
-            since_ms = min(max((e.ingested_at for e in known.values()), default=0) for known in held.values())
+            since_ms = min(newest for _, newest in entries.values())
             newer: dict[str, list[Event]] = defaultdict(list)
             for event in self._query_events(org, cached, _dt(max(since_ms - WATERMARK_OVERLAP_MS, 0) * 1000)):
                 newer[event.session_id].append(event)
