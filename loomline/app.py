@@ -54,7 +54,7 @@ class Loomline:
                     f"the query API would listen on {host} with no --api-tokens: set tokens or bind to 127.0.0.1"
                 )
         if self.storage is None:
-            self.storage = open_storage(s.clickhouse, s.database, s.retention_days)
+            self.storage = open_storage(s.clickhouse, s.database, s.retention_days, cluster=s.clickhouse_cluster)
         enrich_service = _optional("enrich.service")
         if enrich_service is not None:
             self.enricher = enrich_service.Enricher(self.storage, idle_timeout_minutes=s.idle_timeout_minutes)
