@@ -69,7 +69,16 @@ class Loomline:
             self.storage = open_storage(s.clickhouse, s.database, s.retention_days, cluster=s.clickhouse_cluster)
         enrich_service = _optional("enrich.service") if "enricher" in runs else None
         if enrich_service is not None:
-            self.enricher = enrich_service.Enricher(self.storage, idle_timeout_minutes=s.idle_timeout_minutes)
+            # A process of its own among others shares the work through the database; in one
+            # --role all process the enricher is alone.
+            membership = None
+            if s.role == "enricher":
+                from enrich.membership import Membership
+
+                membership = Membership(self.storage)
+            self.enricher = enrich_service.Enricher(
+                self.storage, idle_timeout_minutes=s.idle_timeout_minutes, membership=membership
+            )
         if "receiver" in runs:
             self._start_receivers()
         if self.enricher is not None:

@@ -50,6 +50,7 @@ SHARDING_KEYS: dict[str, str] = {
     "session_links": "cityHash64(org_id, from_session_id, to_session_id)",
     "cli_runs": "cityHash64(org_id, cli_run_id)",
     "threads": "cityHash64(org_id, thread_id)",
+    "enricher_members": "cityHash64(member)",
 }
 DEFAULT_SHARDING = "cityHash64(org_id, session_id)"
 

@@ -799,3 +799,15 @@ FROM
     WHERE EventName = 'api_request' AND QuerySource != 'compact'
     GROUP BY OrgId, SessionId
 );
+
+-- 0009_enrichers.sql
+CREATE TABLE IF NOT EXISTS enricher_members_local ON CLUSTER `loomline` (
+    member      String,
+    joined_at   DateTime64(3, 'UTC'),
+    seen_at     DateTime64(3, 'UTC'),
+    is_deleted  UInt8 DEFAULT 0
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/enricher_members_local', '{replica}', seen_at, is_deleted)
+ORDER BY member;
+
+CREATE TABLE IF NOT EXISTS enricher_members ON CLUSTER `loomline` AS enricher_members_local ENGINE = Distributed(`loomline`, currentDatabase(), enricher_members_local, cityHash64(member));

@@ -827,3 +827,14 @@ FROM
     WHERE EventName = 'api_request' AND QuerySource != 'compact'
     GROUP BY OrgId, SessionId
 );
+
+-- 0009_enrichers.sql
+CREATE TABLE IF NOT EXISTS enricher_members
+(
+    member      String,
+    joined_at   DateTime64(3, 'UTC'),
+    seen_at     DateTime64(3, 'UTC'),
+    is_deleted  UInt8 DEFAULT 0
+)
+ENGINE = ReplacingMergeTree(seen_at, is_deleted)
+ORDER BY member;
