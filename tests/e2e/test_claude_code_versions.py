@@ -30,7 +30,15 @@ from typing import Any
 
 import pytest
 
-from .claude_cli import PINNED_VERSIONS, ClaudeEnv, CliUnavailable, RunResult, cli_version, ensure_cli, usd_to_micro
+from .claude_cli import (
+    PINNED_VERSIONS,
+    ClaudeEnv,
+    CliUnavailable,
+    RunResult,
+    cli_version,
+    ensure_cli,
+    usd_to_micro,
+)
 from .conftest import unavailable
 from .loomline_serve import REPO_ROOT, LoomlineServer, python_env
 from .stub_anthropic import StubAnthropic
