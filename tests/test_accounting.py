@@ -113,6 +113,23 @@ def test_fast_mode_is_priced_at_its_tier_or_left_unpriced() -> None:
     assert (price.priced, price.unpriced_reason) == (False, "speed:fast")
 
 
+# -- resume health (pure) ---------------------------------------------------------------------
+def test_failed_resume_is_told_apart() -> None:
+    """resume_continue with the continued run's request answered by an error instead."""
+    events = scenario_events("resume_continue", True)
+    healthy = derive(events, FOREVER).segments
+    assert [g.failed for g in healthy] == [False, False, False]
+    last = healthy[-1]
+    broken = [replace(e, event_name="api_error", status_code=500, error="overloaded")
+              if e.event_name == API_REQUEST and e.timestamp >= last.started_at else e for e in events]
+    (*_, failed) = derive(broken, FOREVER).segments
+    assert (failed.source, failed.failed, failed.failure) == ("continue", True, "first_request_error")
+    idle = [e for e in events if not (e.timestamp >= last.started_at and e.event_name in (
+        API_REQUEST, USER_PROMPT, "assistant_response", "loomline.user_prompt_submit", "loomline.stop"))]
+    (*_, quiet) = derive(idle, FOREVER).segments
+    assert (quiet.failed, quiet.failure) == (True, "no_activity")
+
+
 # -- subagents -------------------------------------------------------------------------------
 def test_subagent_activity_stays_in_its_session() -> None:
     derived = derive(scenario_events(SUBAGENT, True), FOREVER)
@@ -144,15 +161,19 @@ ORG_REPO = "acct-repo"
 
 
 def with_repository(request: Any) -> Any:
-    """A copy of an export request as Claude Code sends it with OTEL_METRICS_INCLUDE_REPOSITORY."""
+    """A copy of an export request as Claude Code sends it with OTEL_METRICS_INCLUDE_REPOSITORY:
+    the vcs.* attributes on every log record and metric point (seen live with 2.1.328 and
+    2.1.332, docs/e2e.md; an ssh remote is reported as https)."""
+    from tests.test_api_endpoints import _attribute_lists, _resources
+
     copy = type(request)()
     copy.CopyFrom(request)
-    for name in ("resource_logs", "resource_spans", "resource_metrics"):
-        for resource in getattr(copy, name, []):
-            for key, value in (("vcs.repository.url.full", "https://github.com/acme/api.git"),
+    for resource in _resources(copy):
+        for attributes in _attribute_lists(resource):
+            for key, value in (("vcs.repository.url.full", "https://github.com/acme/api"),
                                ("vcs.owner.name", "acme"), ("vcs.repository.name", "api"),
                                ("vcs.provider.name", "github")):
-                resource.resource.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
+                attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
     return copy
 
 
