@@ -8,7 +8,9 @@ adds those).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 # Event names (events.EventName). Claude Code's own are unprefixed; the hook bridge's
 # carry the loomline. prefix (docs/hook-records.md); the metrics decoder adds one row per
@@ -98,7 +100,6 @@ class Event:
     # Read from the raw attributes (events.Attributes / ResourceAttributes), not typed columns:
     speed: str = ""  # api_request: the service tier it was served at (normal, fast, ...)
     agent_id: str = ""  # api_request etc. of a subagent; '' for the main agent
-    prompt_length: int | None = None
     vcs_url: str = ""  # vcs.repository.url.full (OTEL_METRICS_INCLUDE_REPOSITORY=true)
     vcs_owner: str = ""
     vcs_repository: str = ""
@@ -357,10 +358,9 @@ def _bool(value: str) -> bool | None:
     return True if lowered in ("true", "1") else False if lowered in ("false", "0") else None
 
 
-ATTRIBUTE_FIELDS: dict[str, tuple[str, object]] = {
+ATTRIBUTE_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "speed": ("speed", _text),
     "agent_id": ("agent_id", _text),
-    "prompt_length": ("prompt_length", _int),
     "vcs_url": ("vcs.repository.url.full", _text),
     "vcs_owner": ("vcs.owner.name", _text),
     "vcs_repository": ("vcs.repository.name", _text),
@@ -392,7 +392,7 @@ def event_from_row(row: dict[str, object]) -> Event:
             text = row[f"attr_{field_name}"]
         else:
             text = attributes.get(key, "") or resource.get(key, "")
-        parsed = parse(str(text or ""))  # type: ignore[operator]
+        parsed = parse(str(text or ""))
         if parsed not in (None, ""):
             values[field_name] = parsed
     if values.get("success") is not None:

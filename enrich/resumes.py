@@ -21,6 +21,7 @@ Per resume segment (source resume / continue / fork):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import replace
 
 from enrich.model import (
@@ -41,20 +42,21 @@ def with_resume_health(segments: list[Segment], events: list[Event]) -> list[Seg
     if not events:
         return segments
     session_start = events[0].timestamp
+    times = [e.timestamp for e in events]  # sorted: bisect keeps many resumes linear-ish
     result: list[Segment] = []
     for segment in segments:
         if segment.source not in RESUME_SOURCES:
             result.append(segment)
             continue
-        inside = [e for e in events if segment.started_at <= e.timestamp <= segment.ended_at
-                  and (not segment.cli_run_id or not e.cli_run_id or e.cli_run_id == segment.cli_run_id)]
-        before = [e for e in events if e.timestamp < segment.started_at]
+        low, high = bisect_left(times, segment.started_at), bisect_right(times, segment.ended_at)
+        inside = [e for e in events[low:high]
+                  if not segment.cli_run_id or not e.cli_run_id or e.cli_run_id == segment.cli_run_id]
         hook = next((e for e in inside if e.event_name == BRIDGE_SESSION_START and e.source in RESUME_SOURCES), None)
         idle: float | None = None
         if hook is not None and hook.seconds_since_last_response is not None:
             idle = max(0.0, hook.seconds_since_last_response)
-        elif before:
-            idle = (segment.started_at - before[-1].timestamp) / 1_000_000
+        elif low:
+            idle = (segment.started_at - events[low - 1].timestamp) / 1_000_000
         requests = [e for e in inside if e.event_name in (API_REQUEST, API_ERROR)]
         first = requests[0] if requests else None
         activity = [e for e in inside if e.event_name in ACTIVITY_EVENTS]

@@ -17,7 +17,6 @@ SELECT
     -- raw attributes enrichment reads as text (enrich/model.py ATTRIBUTE_FIELDS)
     Attributes['speed'] AS attr_speed,
     Attributes['agent_id'] AS attr_agent_id,
-    Attributes['prompt_length'] AS attr_prompt_length,
     if(Attributes['vcs.repository.url.full'] != '', Attributes['vcs.repository.url.full'],
        ResourceAttributes['vcs.repository.url.full']) AS attr_vcs_url,
     if(Attributes['vcs.owner.name'] != '', Attributes['vcs.owner.name'],
