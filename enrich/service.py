@@ -401,6 +401,7 @@ def rows_for(derived: Derived, version: int) -> dict[str, dict[str, list[Any]]]:
             "cache_creation_1h_tokens": u.cache_creation_1h_tokens,
             "cost_usd": u.cost_usd, "cost_micros": u.cost_micros, "computed_cost_usd": u.computed_cost_usd,
             "api_request_count": u.api_request_count,
+            "unpriced_reasons": dict(u.unpriced_reasons),
         }
 
     for s in derived.sessions:
@@ -424,6 +425,9 @@ def rows_for(derived: Derived, version: int) -> dict[str, dict[str, list[Any]]]:
             "tool_call_count": s.tool_call_count, "tool_error_count": s.tool_error_count,
             "active_time_seconds": s.active_time_seconds, "first_prompt": s.first_prompt,
             "event_count": s.event_count, "has_hook_evidence": int(s.has_hook_evidence),
+            "injected_prompt_count": s.injected_prompt_count, "repository": s.repository,
+            "repository_provider": s.repository_provider, "subagent_count": s.subagent_count,
+            "subagent_request_count": s.subagent_request_count, "subagent_cost_usd": s.subagent_cost_usd,
         })
     for g in derived.segments:
         add("session_segments", {
@@ -431,6 +435,10 @@ def rows_for(derived: Derived, version: int) -> dict[str, dict[str, list[Any]]]:
             "source": g.source, "started_at": _dt(g.started_at), "ended_at": _dt(g.ended_at),
             "cli_run_id": g.cli_run_id, "first_sequence": g.first_sequence, "last_sequence": g.last_sequence,
             "event_count": g.event_count, "evidence": g.evidence,
+            "idle_before_seconds": g.idle_before_seconds, "session_age_seconds": g.session_age_seconds,
+            "cache_likely_expired": None if g.cache_likely_expired is None else int(g.cache_likely_expired),
+            "estimated_cache_write_usd": g.estimated_cache_write_usd, "context_tokens": g.context_tokens,
+            "cache_write_tokens": g.cache_write_tokens, "failed": int(g.failed), "failure": g.failure,
         })
     for k in derived.links:
         add("session_links", {
@@ -464,5 +472,8 @@ def rows_for(derived: Derived, version: int) -> dict[str, dict[str, list[Any]]]:
             "close_reason": t.close_reason, "status": t.status, "title": t.title,
             "user_id": t.user_id, "user_email": t.user_email, "project_id": t.project_id,
             "project_name": t.project_name, "agent_name": t.agent_name, "models": list(t.models),
+            "unpriced_request_count": t.usage.unpriced_request_count,
+            "injected_prompt_count": t.injected_prompt_count, "repository": t.repository,
+            "git_branch": t.git_branch,
         })
     return {table: dict(columns) for table, columns in tables.items()}
