@@ -23,7 +23,10 @@ import grpc
 import pytest
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 
-from loomline import hook
+from bridge.context import GitInfo, fork_parent, git_info, last_compaction, normalize_remote
+from bridge.options import HookOptions
+from bridge.record import EVENT_NAMES, HookContext, HookRecord, build_record, event_name_for
+from bridge.send import deliver
 from tests.fixtures import FIXTURES_ROOT, hook_payloads
 
 SCENARIOS = sorted(p.name for p in FIXTURES_ROOT.glob("*") if (p / "hooks.jsonl").is_file())
@@ -201,7 +204,7 @@ def test_every_fixture_payload_becomes_one_record(scenario: str, receiver: GrpcR
     assert spooled(tmp_path) == []
     for payload, record in zip(payloads, records, strict=True):
         attrs = record["attributes"]
-        expected_name = hook.EVENT_NAMES[payload["hook_event_name"]]
+        expected_name = EVENT_NAMES[payload["hook_event_name"]]
         assert record["body"] == expected_name
         assert attrs["event.name"] == expected_name
         assert attrs["hook_event_name"] == payload["hook_event_name"]
@@ -397,9 +400,9 @@ def test_breaker_skips_network_right_after_a_failure(tmp_path: Path) -> None:
 
 def test_spooled_record_resends_byte_identical() -> None:
     payload = fixture_payloads("fork")[4]
-    record = hook.build_record(payload, hook.HookContext(host="h", time_unix_nano=1_795_000_000_123_456_789,
+    record = build_record(payload, HookContext(host="h", time_unix_nano=1_795_000_000_123_456_789,
                                                          cli_run_pid=42, cli_run_started_ms=1_795_000_000_000))
-    again = hook.HookRecord.from_json(record.to_json())
+    again = HookRecord.from_json(record.to_json())
     assert again == record
     assert again.to_export_request().SerializeToString() == record.to_export_request().SerializeToString()
 
@@ -408,13 +411,13 @@ def test_spool_is_bounded_oldest_dropped(tmp_path: Path) -> None:
     server = GrpcReceiver().start()
     endpoint = server.endpoint
     server.stop()
-    options = hook.HookOptions(endpoint=endpoint, spool_dir=tmp_path / "spool", log_file=tmp_path / "hook.log",
+    options = HookOptions(endpoint=endpoint, spool_dir=tmp_path / "spool", log_file=tmp_path / "hook.log",
                                spool_max_records=3, retry_after=0, timeout=0.5)
-    records = [hook.build_record({"hook_event_name": "Stop", "session_id": f"s{i}"},
-                                 hook.HookContext(time_unix_nano=1_000 + i)) for i in range(5)]
+    records = [build_record({"hook_event_name": "Stop", "session_id": f"s{i}"},
+                                 HookContext(time_unix_nano=1_000 + i)) for i in range(5)]
     for record in records:
-        assert hook.deliver(record, options) is False
-    kept = [hook.HookRecord.from_json(p.read_text()) for p in sorted((tmp_path / "spool").glob("*.json"))]
+        assert deliver(record, options) is False
+    kept = [HookRecord.from_json(p.read_text()) for p in sorted((tmp_path / "spool").glob("*.json"))]
     assert [r.attributes["session.id"] for r in kept] == ["s2", "s3", "s4"]
     assert "dropped the 1 oldest" in (tmp_path / "hook.log").read_text()
 
@@ -497,21 +500,21 @@ def test_hook_delivers_repeatedly_without_hanging(receiver: GrpcReceiver, tmp_pa
 
 
 def test_event_names() -> None:
-    assert hook.event_name_for("SessionStart") == "loomline.session_start"
-    assert hook.event_name_for("UserPromptSubmit") == "loomline.user_prompt_submit"
-    assert hook.event_name_for("FooBar") == "loomline.foo_bar"
-    assert hook.event_name_for("PreMCPCall") == "loomline.pre_mcp_call"
+    assert event_name_for("SessionStart") == "loomline.session_start"
+    assert event_name_for("UserPromptSubmit") == "loomline.user_prompt_submit"
+    assert event_name_for("FooBar") == "loomline.foo_bar"
+    assert event_name_for("PreMCPCall") == "loomline.pre_mcp_call"
 
 
 def test_build_record_is_pure_and_follows_the_contract() -> None:
     payload = {"session_id": "s", "hook_event_name": "SessionEnd", "reason": "clear", "prompt_id": "p",
                "cwd": "/w", "stop_hook_active": False, "estimated_cache_write_usd": 0.0127,
                "context_tokens": 2542, "prompt": "secret", "tool_input": {"command": "ls"}}
-    context = hook.HookContext(host="box", time_unix_nano=1_795_287_670_000_000_000, cli_run_pid=7,
+    context = HookContext(host="box", time_unix_nano=1_795_287_670_000_000_000, cli_run_pid=7,
                                cli_run_started_ms=1_795_287_669_564, project_id="github.com/acme/api",
                                project_name="api", git_branch="main")
-    record = hook.build_record(payload, context)
-    assert record == hook.build_record(payload, context)
+    record = build_record(payload, context)
+    assert record == build_record(payload, context)
     attrs = record.attributes
     assert record.body == attrs["event.name"] == "loomline.session_end"
     assert attrs["event.timestamp"] == "2026-11-21T19:01:10.000000Z"
@@ -521,7 +524,7 @@ def test_build_record_is_pure_and_follows_the_contract() -> None:
     assert attrs["loomline.cli_run.id"] == "box:7:1795287669564"
     assert (attrs["loomline.project.id"], attrs["git.branch"]) == ("github.com/acme/api", "main")
     assert "prompt" not in attrs and "tool_input" not in attrs
-    with_prompts = hook.build_record(payload, hook.HookContext(include_prompts=True))
+    with_prompts = build_record(payload, HookContext(include_prompts=True))
     assert with_prompts.attributes["prompt"] == "secret"
 
 
@@ -534,7 +537,7 @@ def test_build_record_is_pure_and_follows_the_contract() -> None:
     ("file:///srv/git/proj.git", "/srv/git/proj"),
 ])
 def test_normalize_remote(url: str, expected: str) -> None:
-    assert hook.normalize_remote(url) == expected
+    assert normalize_remote(url) == expected
 
 
 def test_git_info_reads_git_files(tmp_path: Path) -> None:
@@ -546,8 +549,8 @@ def test_git_info_reads_git_files(tmp_path: Path) -> None:
         '[remote "origin"]\n\turl = https://bob:ghp_secret@github.com/acme/api.git\n'
         '\tfetch = +refs/heads/*:refs/remotes/origin/*\n')
     (repo / "src" / "deep").mkdir(parents=True)
-    info = hook.git_info(str(repo / "src" / "deep"))
-    assert info == hook.GitInfo("github.com/acme/api", "api", "feature/x")
+    info = git_info(str(repo / "src" / "deep"))
+    assert info == GitInfo("github.com/acme/api", "api", "feature/x")
     assert "secret" not in info.project_id
 
     # A worktree: .git is a file pointing at the real git dir, config in the common dir.
@@ -558,31 +561,31 @@ def test_git_info_reads_git_files(tmp_path: Path) -> None:
     (wt_git / "HEAD").write_text("ref: refs/heads/hotfix\n")
     (wt_git / "commondir").write_text("../..\n")
     (worktree / ".git").write_text(f"gitdir: {wt_git}\n")
-    assert hook.git_info(str(worktree)) == hook.GitInfo("github.com/acme/api", "api", "hotfix")
+    assert git_info(str(worktree)) == GitInfo("github.com/acme/api", "api", "hotfix")
 
     # No remote: the work tree path; detached HEAD: no branch.
     (repo / ".git" / "config").write_text("[core]\n\tbare = false\n")
     (repo / ".git" / "HEAD").write_text("0123456789abcdef0123456789abcdef01234567\n")
-    assert hook.git_info(str(repo / "src")) == hook.GitInfo(str(repo), "repo", "")
-    assert hook.git_info(str(tmp_path / "plain")) == hook.GitInfo(str(tmp_path / "plain"), "plain", "")
+    assert git_info(str(repo / "src")) == GitInfo(str(repo), "repo", "")
+    assert git_info(str(tmp_path / "plain")) == GitInfo(str(tmp_path / "plain"), "plain", "")
 
 
 def test_git_info_agrees_with_git(tmp_path: Path) -> None:
     repo = tmp_path / "real"
     subprocess.run(["git", "init", "-q", "-b", "trunk", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", "git@github.com:acme/real.git"], check=True)
-    assert hook.git_info(str(repo)) == hook.GitInfo("github.com/acme/real", "real", "trunk")
+    assert git_info(str(repo)) == GitInfo("github.com/acme/real", "real", "trunk")
 
 
 def test_transcript_readers_on_fixtures() -> None:
     fork = FIXTURES_ROOT / "fork" / "transcripts"
-    assert hook.fork_parent(str(fork / "c9caa1c0-3711-4c5f-9d06-232c23c3492a.jsonl"),
+    assert fork_parent(str(fork / "c9caa1c0-3711-4c5f-9d06-232c23c3492a.jsonl"),
                             "c9caa1c0-3711-4c5f-9d06-232c23c3492a") == FORK_PARENT
-    assert hook.fork_parent(str(fork / f"{FORK_PARENT}.jsonl"), FORK_PARENT) == ""
-    assert hook.fork_parent("/nonexistent.jsonl", "x") == ""
+    assert fork_parent(str(fork / f"{FORK_PARENT}.jsonl"), FORK_PARENT) == ""
+    assert fork_parent("/nonexistent.jsonl", "x") == ""
     compact = FIXTURES_ROOT / "compact_manual" / "transcripts" / "ff3923b1-3d3c-47e4-ac75-409610d1482e.jsonl"
-    assert hook.last_compaction(str(compact)) == {"pre_tokens": 2550, "post_tokens": 2545, "duration_ms": 174}
-    assert hook.last_compaction(str(fork / f"{FORK_PARENT}.jsonl")) == {}
+    assert last_compaction(str(compact)) == {"pre_tokens": 2550, "post_tokens": 2545, "duration_ms": 174}
+    assert last_compaction(str(fork / f"{FORK_PARENT}.jsonl")) == {}
 
 
 def test_fork_parent_prefers_forked_from(tmp_path: Path) -> None:
@@ -592,11 +595,11 @@ def test_fork_parent_prefers_forked_from(tmp_path: Path) -> None:
         {"type": "user", "sessionId": "new", "requestSessionId": "other",
          "forkedFrom": {"sessionId": "parent", "messageUuid": "u1"}},
     ]) + "\n")
-    assert hook.fork_parent(str(transcript), "new") == "parent"
+    assert fork_parent(str(transcript), "new") == "parent"
 
 
 def test_hook_module_import_is_light() -> None:
-    code = ("import sys, loomline.hook; "
+    code = ("import sys, bridge.hook; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'opentelemetry', 'google')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -618,7 +621,7 @@ def test_real_receiver_stores_bridge_records(app: Any, storage: Any, tmp_path: P
     )
     assert len(rows) == len(payloads)
     for payload, row in zip(payloads, rows, strict=True):
-        assert row["EventName"] == hook.EVENT_NAMES[payload["hook_event_name"]]
+        assert row["EventName"] == EVENT_NAMES[payload["hook_event_name"]]
         assert row["SessionId"] == payload["session_id"]
         assert row["Source"] == payload.get("source", "")
         assert row["Reason"] == payload.get("reason", "")
@@ -637,8 +640,23 @@ def test_real_receiver_stores_bridge_records(app: Any, storage: Any, tmp_path: P
     # A spooled record delivered twice (acknowledged, then the hook died before deleting
     # it) is stored once: the resend is byte-identical.
     payload = dict(payloads[0], session_id="dedup-check")
-    record = hook.build_record(payload, hook.HookContext(host="h", time_unix_nano=time.time_ns()))
-    options = hook.HookOptions(endpoint=endpoint, spool_dir=tmp_path / "spool2", log_file=tmp_path / "l.log")
-    assert hook.deliver(record, options) and hook.deliver(hook.HookRecord.from_json(record.to_json()), options)
+    record = build_record(payload, HookContext(host="h", time_unix_nano=time.time_ns()))
+    options = HookOptions(endpoint=endpoint, spool_dir=tmp_path / "spool2", log_file=tmp_path / "l.log")
+    assert deliver(record, options) and deliver(HookRecord.from_json(record.to_json()), options)
     stored = storage.query_rows("SELECT count() FROM events FINAL WHERE SessionId = 'dedup-check'")
     assert stored[0][0] == 1
+
+
+def test_bridge_does_not_import_the_front_door() -> None:
+    """bridge/ is a lower room: importing every module of it pulls in nothing of loomline/."""
+    code = ("import sys, bridge.hook, bridge.send, bridge.install_hooks, bridge.context; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'loomline'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_bridge_version_is_loomline_version() -> None:
+    import bridge
+    import loomline
+
+    assert bridge.__version__ == loomline.__version__

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from loomline import install_hooks
-from loomline.install_hooks import HOOK_EVENTS
+from bridge import install_hooks
+from bridge.install_hooks import HOOK_EVENTS
 
 LOOMLINE = str(Path(sys.executable).parent / "loomline")
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from loomline.hook import DEFAULT_GRPC_ENDPOINT, PROTOCOLS, parse_header
+from bridge.options import DEFAULT_GRPC_ENDPOINT, PROTOCOLS, parse_header
 
 HOOK_EVENTS: tuple[str, ...] = (
     "SessionStart", "SessionEnd", "PreCompact", "PostCompact", "Stop", "SubagentStop",

@@ -1,0 +1,296 @@
+"""What only the local machine knows about a hook: the Claude Code process that ran it (the
+CLI run), the git project and branch of ``cwd``, a fork's parent session and a compaction's
+token counts (both read from the transcript)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bridge.options import HookOptions
+from bridge.record import HookContext
+
+# Parent processes skipped when looking for Claude Code (it may run hooks through a shell).
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh", "mksh", "busybox", "env"})
+TRANSCRIPT_HEAD_BYTES = 4 * 1024 * 1024
+TRANSCRIPT_TAIL_BYTES = 4 * 1024 * 1024
+
+
+
+def _proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(command name, parent pid, start time in clock ticks since boot) from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    open_paren, close_paren = text.find("("), text.rfind(")")
+    fields = text[close_paren + 2:].split()
+    # fields[0] is field 3 (state): ppid is field 4, starttime field 22.
+    return text[open_paren + 1:close_paren], int(fields[1]), int(fields[19])
+
+
+def _boot_time() -> int | None:
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _ps_start_ms(pid: int) -> int | None:
+    """Process start time where there is no /proc (macOS): ``ps -o lstart=``."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True,
+                             text=True, timeout=0.5, check=False).stdout.strip()
+        started = datetime.strptime(" ".join(out.split()), "%a %b %d %H:%M:%S %Y")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    return int(started.timestamp() * 1000)
+
+
+def find_cli_run(start_pid: int | None = None) -> tuple[int | None, int | None]:
+    """(pid, start time in ms since the epoch) of the Claude Code process running this hook.
+
+    That is the hook's parent, or the first ancestor that is not a shell when Claude Code ran
+    the command through one."""
+    pid = os.getppid() if start_pid is None else start_pid
+    if pid <= 1:
+        return None, None
+    stat = _proc_stat(pid)
+    if stat is None:
+        return pid, _ps_start_ms(pid)
+    for _ in range(3):
+        comm, ppid, _ticks = stat
+        if comm not in SHELLS or ppid <= 1:
+            break
+        parent = _proc_stat(ppid)
+        if parent is None:
+            break
+        pid, stat = ppid, parent
+    boot = _boot_time()
+    if boot is None:
+        return pid, None
+    ticks_per_second = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return pid, boot * 1000 + stat[2] * 1000 // ticks_per_second
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    project_id: str
+    project_name: str
+    branch: str
+
+
+def _find_git_dir(start: Path) -> tuple[Path, Path] | None:
+    """(work tree root, git dir) for ``start``, following ``.git`` files (worktrees)."""
+    for folder in (start, *start.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            return folder, dot_git
+        if dot_git.is_file():
+            try:
+                text = dot_git.read_text().strip()
+            except OSError:
+                return None
+            if text.startswith("gitdir:"):
+                git_dir = Path(text[len("gitdir:"):].strip())
+                return folder, git_dir if git_dir.is_absolute() else (folder / git_dir).resolve()
+            return None
+    return None
+
+
+def _git_remotes(config_text: str) -> dict[str, str]:
+    """{remote name: url} from a git config file (the simple subset git writes itself)."""
+    remotes: dict[str, str] = {}
+    section: str | None = None
+    for raw in config_text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            match = re.match(r'\[\s*remote\s+"([^"]*)"\s*\]', line)
+            section = match.group(1) if match else None
+            continue
+        if section is not None:
+            key, sep, value = line.partition("=")
+            if sep and key.strip().lower() == "url" and section not in remotes:
+                remotes[section] = value.strip().strip('"')
+    return remotes
+
+
+def normalize_remote(url: str) -> str:
+    """A git remote as a stable project id: ``host/path`` without scheme, user, credentials,
+    port or ``.git``, so the https and ssh clones of one repository agree
+    (``https://tok@github.com/acme/api.git`` and ``git@github.com:acme/api`` →
+    ``github.com/acme/api``). Local-path remotes stay paths."""
+    from urllib.parse import urlsplit
+
+    url = url.strip()
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.scheme == "file" or not parts.hostname:
+            path = parts.path
+            return path.rstrip("/").removesuffix(".git") or path
+        host, path = parts.hostname.lower(), parts.path
+    else:
+        match = re.match(r"^(?:[^@/]+@)?([^:/]+):(.*)$", url)
+        if not match:  # a local path
+            return url.rstrip("/").removesuffix(".git") or url
+        host, path = match.group(1).lower(), match.group(2)
+    path = path.strip("/").removesuffix(".git")
+    return f"{host}/{path}" if path else host
+
+
+def git_info(cwd: str) -> GitInfo:
+    """Project identity and branch for ``cwd``, read from the .git files (no subprocess).
+
+    Project id: the normalized ``origin`` remote (else the first remote), else the work
+    tree's absolute path, else ``cwd`` itself."""
+    if not cwd:
+        return GitInfo("", "", "")
+    start = Path(cwd)
+    found = _find_git_dir(start) if start.is_absolute() else None
+    if found is None:
+        return GitInfo(cwd, start.name, "")
+    root, git_dir = found
+    branch = ""
+    with contextlib.suppress(OSError):
+        head = (git_dir / "HEAD").read_text().strip()
+        if head.startswith("ref:"):
+            branch = head[4:].strip().removeprefix("refs/heads/")
+    common_dir = git_dir
+    with contextlib.suppress(OSError):
+        common = (git_dir / "commondir").read_text().strip()
+        common_dir = Path(common) if Path(common).is_absolute() else (git_dir / common).resolve()
+    remotes: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        remotes = _git_remotes((common_dir / "config").read_text())
+    remote = remotes.get("origin") or next(iter(remotes.values()), "")
+    if remote:
+        project_id = normalize_remote(remote)
+        return GitInfo(project_id, project_id.rstrip("/").rsplit("/", 1)[-1], branch)
+    return GitInfo(str(root), root.name, branch)
+
+
+def fork_parent(transcript_path: str, session_id: str) -> str:
+    """The session a fork was copied from, read from the head of the fork's transcript.
+
+    Evidence, per line: ``forkedFrom.sessionId``, else a ``requestSessionId`` or
+    ``sessionId`` that is not the fork's own (lines copied from the parent). Empty when the
+    transcript does not exist yet or names no other session."""
+    try:
+        handle = open(transcript_path, "rb")  # noqa: SIM115 - closed below
+    except OSError:
+        return ""
+    with handle:
+        head = handle.read(TRANSCRIPT_HEAD_BYTES)
+    for raw in head.splitlines():
+        if b"essionId" not in raw:
+            continue
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(line, dict):
+            continue
+        forked = line.get("forkedFrom")
+        if isinstance(forked, dict) and forked.get("sessionId") and forked["sessionId"] != session_id:
+            return str(forked["sessionId"])
+        for key in ("requestSessionId", "sessionId"):
+            other = line.get(key)
+            if isinstance(other, str) and other and other != session_id:
+                return other
+    return ""
+
+
+def last_compaction(transcript_path: str) -> dict[str, int]:
+    """pre_tokens, post_tokens, duration_ms of the newest ``compact_boundary`` in the
+    transcript (read from its tail), or {} if there is none."""
+    try:
+        with open(transcript_path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - TRANSCRIPT_TAIL_BYTES))
+            tail = handle.read()
+    except OSError:
+        return {}
+    for raw in reversed(tail.splitlines()):
+        if b'"compact_boundary"' not in raw:
+            continue
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        meta = line.get("compactMetadata") if isinstance(line, dict) else None
+        if not isinstance(meta, dict):
+            continue
+        result: dict[str, int] = {}
+        for src, dst in (("preTokens", "pre_tokens"), ("postTokens", "post_tokens"),
+                         ("durationMs", "duration_ms")):
+            value = meta.get(src)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                result[dst] = int(value)
+        return result
+    return {}
+
+
+def _pending_fork_marker(spool_dir: Path, session_id: str) -> Path:
+    safe = re.sub(r"[^0-9A-Za-z_.-]", "_", session_id)[:200]
+    return spool_dir / ".pending-fork" / safe
+
+
+def gather_context(payload: Mapping[str, Any], options: HookOptions, now_ns: int | None = None) -> HookContext:
+    """Read the local facts for one payload: CLI run, git project, fork parent, compaction.
+
+    A fork's transcript may not hold the copied lines yet when SessionStart(fork) runs; then
+    a marker is left and the next hook of that session looks again (and carries the parent)."""
+    host = socket.gethostname()
+    pid, started_ms = find_cli_run()
+    info = git_info(str(payload.get("cwd") or ""))
+    event = payload.get("hook_event_name")
+    source = payload.get("source")
+    session_id = str(payload.get("session_id") or "")
+    transcript = str(payload.get("transcript_path") or "")
+    parent = ""
+    if session_id and transcript:
+        marker = _pending_fork_marker(options.spool_dir, session_id)
+        if event == "SessionStart" and source == "fork":
+            parent = fork_parent(transcript, session_id)
+            if not parent:
+                with contextlib.suppress(OSError):
+                    marker.parent.mkdir(parents=True, exist_ok=True)
+                    marker.write_text(transcript)
+        elif marker.exists():
+            parent = fork_parent(transcript, session_id)
+            if parent or event == "SessionEnd":
+                with contextlib.suppress(OSError):
+                    marker.unlink()
+    compaction: dict[str, int] = {}
+    if transcript and (event == "PostCompact" or (event == "SessionStart" and source == "compact")):
+        compaction = last_compaction(transcript)
+    return HookContext(
+        host=host,
+        time_unix_nano=time.time_ns() if now_ns is None else now_ns,
+        include_prompts=options.include_prompts,
+        cli_run_pid=pid,
+        cli_run_started_ms=started_ms,
+        project_id=info.project_id,
+        project_name=info.project_name,
+        git_branch=info.branch,
+        parent_session_id=parent,
+        compaction=compaction,
+    )
+
