@@ -292,5 +292,6 @@ def gather_context(payload: Mapping[str, Any], options: HookOptions, now_ns: int
         git_branch=info.branch,
         parent_session_id=parent,
         compaction=compaction,
+        org_id=options.org,
     )
 

@@ -40,6 +40,7 @@ from bridge.options import (
     CONFIG_ENV,
     DEFAULT_GRPC_ENDPOINT,
     DEFAULT_HTTP_ENDPOINT,
+    ORG_ENV,
     PROTOCOLS,
     HookOptions,
     load_options,
@@ -62,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="header sent with each export, e.g. authorization=Bearer TOKEN (repeatable)")
     parser.add_argument("--include-prompts", action="store_true", default=None,
                         help="also send prompt, summary and last assistant message text")
+    parser.add_argument("--org", default=None, metavar="ORG_ID",
+                        help=f"organization id sent as organization.id on every record "
+                             f"(default ${ORG_ENV}, else the config file's org, else none: the "
+                             f"receiver's token or default org decides)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="export timeout (default 1.0; SessionEnd hooks get 1.5 s in all)")
     parser.add_argument("--spool-dir", default=None, metavar="DIR",

@@ -16,6 +16,8 @@ DEFAULT_GRPC_ENDPOINT = "http://127.0.0.1:4317"
 DEFAULT_HTTP_ENDPOINT = "http://127.0.0.1:4318/v1/logs"
 PROTOCOLS = ("grpc", "http/protobuf")
 CONFIG_ENV = "LOOMLINE_HOOK_CONFIG"
+ORG_ENV = "LOOMLINE_HOOK_ORG"
+ORG_MAX_CHARS = 256
 
 
 
@@ -27,8 +29,8 @@ def default_config_path() -> Path:
 @dataclass(frozen=True)
 class HookOptions:
     """How the hook sends: flags > config file (``LOOMLINE_HOOK_CONFIG`` or
-    ``~/.config/loomline/hook.json``) > defaults. Not OTEL_*: Claude Code strips those from
-    hook processes."""
+    ``~/.config/loomline/hook.json``) > defaults (the org: ``--org`` > ``LOOMLINE_HOOK_ORG``
+    > config ``org``). Not OTEL_*: Claude Code strips those from hook processes."""
 
     endpoint: str = ""
     protocol: str = "grpc"
@@ -40,6 +42,7 @@ class HookOptions:
     spool_max_records: int = 5000
     spool_max_bytes: int = 20 * 1024 * 1024
     retry_after: float = 5.0  # seconds to skip the network after a failed send
+    org: str = ""  # sent as organization.id on every record ("" = the receiver decides)
 
     @property
     def resolved_endpoint(self) -> str:
@@ -61,8 +64,19 @@ def parse_header(text: str) -> tuple[str, str]:
 _CONFIG_KEYS = {
     "endpoint": str, "protocol": str, "include_prompts": bool, "timeout": float,
     "spool_dir": Path, "log_file": Path, "spool_max_records": int, "spool_max_bytes": int,
-    "retry_after": float,
+    "retry_after": float, "org": str,
 }
+
+
+def check_org(org: str) -> str:
+    """``org`` stripped; ValueError when it cannot be an organization id (too long, control
+    characters)."""
+    org = org.strip()
+    if len(org) > ORG_MAX_CHARS:
+        raise ValueError(f"org is longer than {ORG_MAX_CHARS} characters")
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in org):
+        raise ValueError(f"org contains control characters: {org!r}")
+    return org
 
 
 def load_options(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> HookOptions:
@@ -85,6 +99,8 @@ def load_options(args: argparse.Namespace, environ: Mapping[str, str] | None = N
             elif key in _CONFIG_KEYS:
                 kind = _CONFIG_KEYS[key]
                 values[key] = Path(str(value)).expanduser() if kind is Path else kind(value)
+    if env.get(ORG_ENV):
+        values["org"] = env[ORG_ENV]
     for key in _CONFIG_KEYS:
         flag_value = getattr(args, key, None)
         if flag_value is not None:
@@ -94,6 +110,8 @@ def load_options(args: argparse.Namespace, environ: Mapping[str, str] | None = N
         headers[key] = value
     if headers:
         values["headers"] = tuple(headers.items())
+    if "org" in values:
+        values["org"] = check_org(str(values["org"]))
     options = HookOptions(**values)
     if options.protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {options.protocol!r}")

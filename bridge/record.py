@@ -116,6 +116,7 @@ class HookContext:
     git_branch: str = ""
     parent_session_id: str = ""
     compaction: Mapping[str, int] = field(default_factory=dict)  # pre_tokens, post_tokens, duration_ms
+    org_id: str = ""  # --org: sent as organization.id
 
 
 def event_name_for(hook_event_name: str) -> str:
@@ -168,6 +169,8 @@ def build_record(payload: Mapping[str, Any], context: HookContext) -> HookRecord
         if value is None:
             continue
         attributes[RENAMED_FIELDS.get(key, key)] = value
+    if context.org_id:
+        attributes["organization.id"] = context.org_id
     if context.cli_run_pid is not None:
         attributes["loomline.cli_run.id"] = cli_run_id(
             context.host, context.cli_run_pid, context.cli_run_started_ms

@@ -152,12 +152,13 @@ def hook_env(home: Path) -> dict[str, str]:
     return env
 
 
-def run_hook(stdin: bytes | str, home: Path, *args: str, timeout: float = 30) -> tuple[subprocess.CompletedProcess[bytes], float]:
+def run_hook(stdin: bytes | str, home: Path, *args: str, timeout: float = 30,
+             env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[bytes], float]:
     data = stdin.encode() if isinstance(stdin, str) else stdin
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "loomline", "hook", *args],
-        input=data, capture_output=True, env=hook_env(home), timeout=timeout, check=False,
+        input=data, capture_output=True, env={**hook_env(home), **(env or {})}, timeout=timeout, check=False,
     )
     return result, time.monotonic() - started
 
@@ -300,6 +301,31 @@ def test_config_file_supplies_endpoint_and_headers(receiver: GrpcReceiver, tmp_p
     (record,) = receiver.collector.records()
     assert record["attributes"]["prompt"] == "please run TOOL"
     assert receiver.collector.metadata[0]["authorization"] == "Bearer cfg"
+
+
+def test_org_from_flag_env_or_config(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    """--org > LOOMLINE_HOOK_ORG > the config file's org; sent as organization.id."""
+    payload = json.dumps(fixture_payloads("fresh_tool")[0])
+    config = tmp_path / ".config" / "loomline" / "hook.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"endpoint": receiver.endpoint, "org": "org-config"}))
+    assert_quiet_success(run_hook(payload, tmp_path)[0])
+    assert_quiet_success(run_hook(payload, tmp_path, env={"LOOMLINE_HOOK_ORG": "org-env"})[0])
+    assert_quiet_success(run_hook(payload, tmp_path, "--org", "org-flag", env={"LOOMLINE_HOOK_ORG": "org-env"})[0])
+    config.write_text(json.dumps({"endpoint": receiver.endpoint}))
+    assert_quiet_success(run_hook(payload, tmp_path)[0])
+    records = receiver.collector.records()
+    assert [r["attributes"].get("organization.id") for r in records] == ["org-config", "org-env", "org-flag", None]
+
+
+def test_org_reaches_loomline_as_the_records_org(app: Any, storage: Any, tmp_path: Path) -> None:
+    """The real receiver stores a bridge record with --org under that org, not 'default'."""
+    endpoint = f"http://127.0.0.1:{app.ports['otlp_grpc']}"
+    payload = fixture_payloads("fresh_tool")[0]
+    assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", endpoint, "--org", "acme")[0])
+    rows = storage.query_rows("SELECT OrgId, EventName FROM events FINAL WHERE SessionId = {s:String}",
+                              {"s": payload["session_id"]})
+    assert rows == [("acme", "loomline.session_start")]
 
 
 def test_http_protobuf_protocol(tmp_path: Path) -> None:
