@@ -10,14 +10,14 @@ import os
 import re
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bridge.options import HookOptions
-from bridge.record import HookContext
+from bridge.record import HookContext, HookRecord
 
 # Parent processes skipped when looking for Claude Code (it may run hooks through a shell).
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh", "mksh", "busybox", "env"})
@@ -216,35 +216,119 @@ def fork_parent(transcript_path: str, session_id: str) -> str:
     return ""
 
 
-def last_compaction(transcript_path: str) -> dict[str, int]:
-    """pre_tokens, post_tokens, duration_ms of the newest ``compact_boundary`` in the
-    transcript (read from its tail), or {} if there is none."""
+def _read_tail(transcript_path: str) -> bytes | None:
     try:
         with open(transcript_path, "rb") as handle:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
             handle.seek(max(0, size - TRANSCRIPT_TAIL_BYTES))
-            tail = handle.read()
+            return handle.read()
     except OSError:
-        return {}
-    for raw in reversed(tail.splitlines()):
+        return None
+
+
+def _boundary_tokens(meta: Mapping[str, Any]) -> dict[str, int]:
+    result: dict[str, int] = {}
+    for src, dst in (("preTokens", "pre_tokens"), ("postTokens", "post_tokens"),
+                     ("durationMs", "duration_ms")):
+        value = meta.get(src)
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 2**53:
+            result[dst] = int(value)
+    return result
+
+
+def _json_line(raw: bytes) -> dict[str, Any] | None:
+    try:
+        line = json.loads(raw)
+    except ValueError:
+        return None
+    return line if isinstance(line, dict) else None
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """One ``compact_boundary`` line of a transcript."""
+
+    uuid: str
+    prompt_id: str  # promptId of the compact summary written right after it ("" if none yet)
+    tokens: dict[str, int]  # pre_tokens, post_tokens, duration_ms
+
+
+def compaction_boundaries(transcript_path: str) -> list[Boundary]:
+    """Every ``compact_boundary`` in the transcript's tail, oldest first.
+
+    A boundary names no prompt itself; the compact summary Claude Code writes right after
+    it (``isCompactSummary``) carries the compaction's ``promptId``, which is also the
+    ``prompt_id`` of that compaction's PreCompact / SessionStart(compact) / PostCompact
+    hooks."""
+    tail = _read_tail(transcript_path)
+    if not tail:
+        return []
+    lines = tail.splitlines()
+    found: list[Boundary] = []
+    for index, raw in enumerate(lines):
         if b'"compact_boundary"' not in raw:
             continue
-        try:
-            line = json.loads(raw)
-        except ValueError:
+        line = _json_line(raw)
+        if line is None or line.get("subtype") != "compact_boundary":
             continue
-        meta = line.get("compactMetadata") if isinstance(line, dict) else None
-        if not isinstance(meta, dict):
-            continue
-        result: dict[str, int] = {}
-        for src, dst in (("preTokens", "pre_tokens"), ("postTokens", "post_tokens"),
-                         ("durationMs", "duration_ms")):
-            value = meta.get(src)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                result[dst] = int(value)
-        return result
-    return {}
+        meta = line.get("compactMetadata")
+        prompt_id = ""
+        for later in lines[index + 1:index + 16]:
+            if b'"compact_boundary"' in later:
+                break
+            if b"isCompactSummary" not in later:
+                continue
+            summary = _json_line(later)
+            if summary and summary.get("isCompactSummary") is True and isinstance(summary.get("promptId"), str):
+                prompt_id = summary["promptId"]
+                break
+        found.append(Boundary(str(line.get("uuid") or ""), prompt_id,
+                              _boundary_tokens(meta) if isinstance(meta, dict) else {}))
+    return found
+
+
+def last_compaction(transcript_path: str) -> dict[str, int]:
+    """pre_tokens, post_tokens, duration_ms of the newest ``compact_boundary`` in the
+    transcript (read from its tail), or {} if there is none."""
+    boundaries = compaction_boundaries(transcript_path)
+    return dict(boundaries[-1].tokens) if boundaries else {}
+
+
+def match_compaction(boundaries: Sequence[Boundary], prompt_id: str,
+                     known: Sequence[str] = ()) -> dict[str, int] | None:
+    """The tokens of *this* compaction's boundary, or None while it is not in the transcript.
+
+    With the hook's ``prompt_id``: the newest boundary whose compact summary has that
+    prompt id. Without one (older Claude Code): the newest boundary not in ``known`` (the
+    boundaries that were already there when the hook ran). Never an earlier compaction's:
+    at PostCompact Claude Code has not written this compaction's boundary yet, so 'the
+    newest boundary' would be the previous one."""
+    if prompt_id:
+        for boundary in reversed(boundaries):
+            if boundary.prompt_id == prompt_id:
+                return dict(boundary.tokens)
+        return None
+    fresh = [b for b in boundaries if b.uuid not in set(known)]
+    return dict(fresh[-1].tokens) if fresh else None
+
+
+def resolve_pending(record: HookRecord, now_ns: int | None = None) -> HookRecord | None:
+    """``record`` completed with what it was waiting for, or None to keep waiting.
+
+    A compaction record waits for its boundary until ``until_ns``; then it goes out without
+    token counts (never with another compaction's)."""
+    spec = record.pending.get("compaction")
+    if not isinstance(spec, dict):
+        return record.completed({})
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    tokens = match_compaction(compaction_boundaries(str(spec.get("transcript") or "")),
+                              str(spec.get("prompt_id") or ""), [str(u) for u in spec.get("known") or []])
+    if tokens is not None:
+        return record.completed(tokens)
+    if now_ns >= int(spec.get("until_ns") or 0):
+        return record.completed({})
+    return None
 
 
 def _pending_fork_marker(spool_dir: Path, session_id: str) -> Path:
@@ -278,12 +362,22 @@ def gather_context(payload: Mapping[str, Any], options: HookOptions, now_ns: int
             if parent or event == "SessionEnd":
                 with contextlib.suppress(OSError):
                     marker.unlink()
+    now_ns = time.time_ns() if now_ns is None else now_ns
     compaction: dict[str, int] = {}
+    pending: dict[str, Any] = {}
     if transcript and (event == "PostCompact" or (event == "SessionStart" and source == "compact")):
-        compaction = last_compaction(transcript)
+        prompt_id = str(payload.get("prompt_id") or "")
+        boundaries = compaction_boundaries(transcript)
+        found = match_compaction(boundaries, prompt_id) if prompt_id else None
+        if found is not None:
+            compaction = found
+        else:  # not written yet: the sender attaches it when it appears
+            pending = {"transcript": transcript, "prompt_id": prompt_id,
+                       "known": [] if prompt_id else [b.uuid for b in boundaries],
+                       "until_ns": now_ns + int(options.compaction_wait * 1e9)}
     return HookContext(
         host=host,
-        time_unix_nano=time.time_ns() if now_ns is None else now_ns,
+        time_unix_nano=now_ns,
         include_prompts=options.include_prompts,
         cli_run_pid=pid,
         cli_run_started_ms=started_ms,
@@ -293,5 +387,6 @@ def gather_context(payload: Mapping[str, Any], options: HookOptions, now_ns: int
         parent_session_id=parent,
         compaction=compaction,
         org_id=options.org,
+        pending_compaction=pending,
     )
 

@@ -9,13 +9,12 @@ Claude Code process that ran the hook (the CLI run), the git project and branch 
 
 It must never get in Claude Code's way: nothing on stdout (SessionStart and
 UserPromptSubmit stdout goes into the model's context), exit status 0 whatever happens,
-and a few hundred milliseconds at most. When the receiver cannot be reached the record goes
-to a bounded spool on disk that the next successful invocation sends first, oldest first.
-Records are frozen when built (timestamp included), so a resend is byte-identical and the
-receiver's dedup drops a double delivery.
-
-Imports stay light at module level; the OpenTelemetry SDK and gRPC are imported only when a
-record is actually sent.
+and fast: the hook imports nothing heavy (no OpenTelemetry SDK, protobuf or gRPC), writes
+its record to the spool and hands delivery to a detached sender process (bridge.send)
+that outlives it; the sender also sends whatever earlier hooks left in the spool, oldest
+first. A hook killed right after the spool write (Claude Code's time limit) still has its
+record delivered. Records are frozen when built (timestamp included), so a resend is
+byte-identical and the receiver's dedup drops a double delivery.
 
 Pure entry points for other components and tests (no I/O, no network):
 ``build_record(payload, context) -> HookRecord`` and ``HookRecord.to_export_request()``
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.context import gather_context
-from bridge.log import FileLogHandler, log, state_home
+from bridge.log import log, state_home
 from bridge.options import (
     CONFIG_ENV,
     DEFAULT_GRPC_ENDPOINT,
@@ -45,9 +44,11 @@ from bridge.options import (
     HookOptions,
     load_options,
 )
-from bridge.record import EVENT_NAMES, build_record, event_name_for
-from bridge.send import deliver
+from bridge.record import EVENT_NAMES, HookRecord, build_record, event_name_for
+from bridge.send import flush, start_sender
+from bridge.spool import Spool
 
+STALL_ENV = "LOOMLINE_HOOK_TEST_STALL_AFTER_SPOOL"
 WATCHDOG_GRACE = 0.35  # seconds past --timeout before the hook gives up (SessionEnd: 1.5 s in all)
 
 
@@ -68,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default ${ORG_ENV}, else the config file's org, else none: the "
                              f"receiver's token or default org decides)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="export timeout (default 1.0; SessionEnd hooks get 1.5 s in all)")
+                        help="export timeout of each send (default 1.0)")
     parser.add_argument("--spool-dir", default=None, metavar="DIR",
                         help="where records wait while the receiver is unreachable "
                              "(default ~/.local/state/loomline/spool)")
@@ -77,8 +78,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spool-max-bytes", type=int, default=None, metavar="N",
                         help="spool bound in bytes; the oldest are dropped (default 20 MiB)")
     parser.add_argument("--retry-after", type=float, default=None, metavar="SECONDS",
-                        help="after a failed send, spool without trying the network for this long "
-                             "(default 5)")
+                        help="the detached sender's first wait after a failed send; it doubles, "
+                             "at most 30 s (default 5)")
+    parser.add_argument("--sender-linger", type=float, default=None, metavar="SECONDS",
+                        help="how long the detached sender keeps retrying an unreachable receiver "
+                             "before leaving records in the spool for the next hook (default 120)")
+    parser.add_argument("--compaction-wait", type=float, default=None, metavar="SECONDS",
+                        help="how long the sender waits for a compaction's boundary to appear in "
+                             "the transcript before sending its record without tokens (default 10)")
     parser.add_argument("--log-file", default=None, metavar="PATH",
                         help="local log (default ~/.local/state/loomline/hook.log)")
     parser.add_argument("--config", default=None, metavar="PATH",
@@ -139,7 +146,6 @@ def run(args: argparse.Namespace) -> int:
                 log(log_file, f"ERROR bad options, using defaults: {exc}")
                 options = HookOptions()
             log_file = options.log_file
-            FileLogHandler.install(log_file)
             raw = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
             # Bounds our own work, counted from when Claude Code has handed over the payload.
             watchdog = _start_watchdog(options.timeout + WATCHDOG_GRACE, log_file)
@@ -151,8 +157,22 @@ def run(args: argparse.Namespace) -> int:
             if payload["hook_event_name"] not in EVENT_NAMES:
                 log(log_file, f"INFO unknown hook event {payload['hook_event_name']!r}: sent as "
                                f"{event_name_for(payload['hook_event_name'])}")
+            # The sender starts before anything is written: a hook killed from here on (Claude
+            # Code's time limit) still has its spooled record delivered.
+            sender = start_sender(options)
             record = build_record(payload, gather_context(payload, options))
-            deliver(record, options)
+            spooled = _spool(record, options)
+            _test_stall()
+            if sender is not None:
+                try:
+                    if not spooled:  # the spool is unusable: hand the record over instead
+                        sender.stdin.write(record.to_json().encode("utf-8"))
+                    sender.stdin.close()  # EOF: the sender starts sending
+                except (OSError, ValueError) as exc:
+                    log(log_file, f"WARNING sender gone ({exc!r}): sending from the hook")
+                    sender = None
+            if sender is None:  # no detached sender: one bounded send from here
+                flush(options, extra=None if spooled else record)
             elapsed = time.monotonic() - started
             if elapsed > 0.5:
                 log(log_file, f"WARNING slow hook: {elapsed * 1000:.0f} ms for {record.body}")
@@ -162,6 +182,26 @@ def run(args: argparse.Namespace) -> int:
         if watchdog is not None:
             watchdog.cancel()
     return 0
+
+
+def _spool(record: HookRecord, options: HookOptions) -> bool:
+    """Write ``record`` to the spool; False (logged) when it cannot be written."""
+    spool = Spool(options.spool_dir, options.spool_max_records, options.spool_max_bytes, options.log_file)
+    try:
+        spool.append(record)
+    except (OSError, ValueError) as exc:  # disk full, read-only, unencodable
+        log(options.log_file, f"WARNING spool unusable ({exc!r}): sending {record.body} directly")
+        return False
+    return True
+
+
+def _test_stall() -> None:
+    """Test hook (tests/test_hook.py): sleep after the spool write so a test can SIGKILL the
+    hook exactly there, as Claude Code's time limit would."""
+    stall = os.environ.get(STALL_ENV)
+    if stall:
+        with contextlib.suppress(ValueError):
+            time.sleep(float(stall))
 
 
 def _start_watchdog(seconds: float, log_file: Path) -> Any:

@@ -41,7 +41,9 @@ class HookOptions:
     log_file: Path = field(default_factory=lambda: state_home() / "hook.log")
     spool_max_records: int = 5000
     spool_max_bytes: int = 20 * 1024 * 1024
-    retry_after: float = 5.0  # seconds to skip the network after a failed send
+    retry_after: float = 5.0  # the detached sender's first wait after a failed send (doubles, at most 30 s)
+    sender_linger: float = 120.0  # how long the detached sender keeps retrying before leaving the spool
+    compaction_wait: float = 10.0  # how long to wait for a compaction's boundary in the transcript
     org: str = ""  # sent as organization.id on every record ("" = the receiver decides)
 
     @property
@@ -64,7 +66,7 @@ def parse_header(text: str) -> tuple[str, str]:
 _CONFIG_KEYS = {
     "endpoint": str, "protocol": str, "include_prompts": bool, "timeout": float,
     "spool_dir": Path, "log_file": Path, "spool_max_records": int, "spool_max_bytes": int,
-    "retry_after": float, "org": str,
+    "retry_after": float, "org": str, "sender_linger": float, "compaction_wait": float,
 }
 
 
@@ -117,6 +119,29 @@ def load_options(args: argparse.Namespace, environ: Mapping[str, str] | None = N
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {options.protocol!r}")
     if options.timeout <= 0:
         raise ValueError("timeout must be positive")
+    if min(options.retry_after, options.sender_linger, options.compaction_wait) < 0:
+        raise ValueError("retry_after, sender_linger and compaction_wait must not be negative")
     return options
 
 
+
+
+def options_to_json(options: HookOptions) -> str:
+    """``options`` as JSON, for handing them to the detached sender."""
+    data: dict[str, Any] = {}
+    for key in ("endpoint", "protocol", "include_prompts", "timeout", "spool_max_records",
+                "spool_max_bytes", "retry_after", "sender_linger", "compaction_wait", "org"):
+        data[key] = getattr(options, key)
+    data["spool_dir"] = str(options.spool_dir)
+    data["log_file"] = str(options.log_file)
+    data["headers"] = [list(pair) for pair in options.headers]
+    return json.dumps(data)
+
+
+def options_from_json(text: str) -> HookOptions:
+    """The inverse of ``options_to_json``."""
+    data = json.loads(text)
+    data["spool_dir"] = Path(data["spool_dir"])
+    data["log_file"] = Path(data["log_file"])
+    data["headers"] = tuple((str(k), str(v)) for k, v in data["headers"])
+    return HookOptions(**data)

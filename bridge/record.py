@@ -46,6 +46,9 @@ class HookRecord:
     body: str
     attributes: dict[str, str | int | float]
     resource: dict[str, str]
+    # What the sender must still fill in before the first send (never exported), e.g.
+    # {"compaction": {...}} while this compaction's boundary is not in the transcript yet.
+    pending: dict[str, Any] = field(default_factory=dict)
 
     @property
     def event_name(self) -> str:
@@ -53,17 +56,24 @@ class HookRecord:
 
     def to_json(self) -> str:
         """Compact JSON (the spool format); ``from_json`` gives back an equal record."""
-        return json.dumps(
-            {"v": 1, "time_unix_nano": self.time_unix_nano, "body": self.body,
-             "attributes": self.attributes, "resource": self.resource},
-            separators=(",", ":"), ensure_ascii=False,
-        )
+        data: dict[str, Any] = {"v": 1, "time_unix_nano": self.time_unix_nano, "body": self.body,
+                                "attributes": self.attributes, "resource": self.resource}
+        if self.pending:
+            data["pending"] = self.pending
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> HookRecord:
         data = json.loads(text)
+        pending = data.get("pending") or {}
         return cls(int(data["time_unix_nano"]), str(data["body"]), dict(data["attributes"]),
-                   dict(data["resource"]))
+                   dict(data["resource"]), dict(pending) if isinstance(pending, dict) else {})
+
+    def completed(self, extra: Mapping[str, str | int | float]) -> HookRecord:
+        """This record with ``extra`` attributes added and nothing pending (built once, before
+        the first send, so resends stay byte-identical)."""
+        return HookRecord(self.time_unix_nano, self.body, {**self.attributes, **extra},
+                          dict(self.resource))
 
     def to_readable(self) -> Any:
         """The SDK's ``ReadableLogRecord`` for this record (imports the SDK)."""
@@ -117,6 +127,9 @@ class HookContext:
     parent_session_id: str = ""
     compaction: Mapping[str, int] = field(default_factory=dict)  # pre_tokens, post_tokens, duration_ms
     org_id: str = ""  # --org: sent as organization.id
+    # This compaction's boundary is not in the transcript yet: what the sender needs to find
+    # it later (transcript, prompt id, boundaries already there, until when to wait).
+    pending_compaction: Mapping[str, Any] = field(default_factory=dict)
 
 
 def event_name_for(hook_event_name: str) -> str:
@@ -140,12 +153,23 @@ def _iso(time_unix_nano: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (valid in JSON's ``\\udXXX`` escapes, not in UTF-8)
+    replaced by U+FFFD, so the record can be written to the spool and encoded as protobuf."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def _attribute_value(value: Any) -> str | int | float | None:
     """OTLP attribute value per the contract: ints stay ints, floats doubles, bools and
     strings strings; containers and null are not sent."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float | str):
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, int | float):
         return value
     return None
 
@@ -155,12 +179,12 @@ def build_record(payload: Mapping[str, Any], context: HookContext) -> HookRecord
 
     ``payload`` is the JSON Claude Code wrote to the hook's stdin; ``context.time_unix_nano``
     is the record's time (``0`` means 'now' is the caller's business: pass a real time)."""
-    hook_event_name = str(payload.get("hook_event_name") or "")
+    hook_event_name = clean_text(str(payload.get("hook_event_name") or ""))
     name = event_name_for(hook_event_name)
     attributes: dict[str, str | int | float] = {
         "event.name": name,
         "event.timestamp": _iso(context.time_unix_nano),
-        "session.id": str(payload.get("session_id") or ""),
+        "session.id": clean_text(str(payload.get("session_id") or "")),
     }
     for key, raw in payload.items():
         if key == "session_id" or (key in SENSITIVE_FIELDS and not context.include_prompts):
@@ -168,7 +192,7 @@ def build_record(payload: Mapping[str, Any], context: HookContext) -> HookRecord
         value = _attribute_value(raw)
         if value is None:
             continue
-        attributes[RENAMED_FIELDS.get(key, key)] = value
+        attributes[clean_text(RENAMED_FIELDS.get(key, key))] = value
     if context.org_id:
         attributes["organization.id"] = context.org_id
     if context.cli_run_pid is not None:
@@ -189,6 +213,8 @@ def build_record(payload: Mapping[str, Any], context: HookContext) -> HookRecord
     for key in ("pre_tokens", "post_tokens", "duration_ms"):
         if key in context.compaction:
             attributes[key] = int(context.compaction[key])
-    resource = {"service.name": SERVICE_NAME, "service.version": __version__, "host.name": context.host}
-    return HookRecord(context.time_unix_nano, name, attributes, resource)
+    resource = {"service.name": SERVICE_NAME, "service.version": __version__,
+                "host.name": clean_text(context.host)}
+    pending = {"compaction": dict(context.pending_compaction)} if context.pending_compaction else {}
+    return HookRecord(context.time_unix_nano, name, attributes, resource, pending)
 

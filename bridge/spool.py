@@ -54,13 +54,34 @@ class Spool:
             return []
 
     def append(self, record: HookRecord) -> Path:
+        """Write ``record`` as a new spool file (atomic rename). Raises OSError (disk full,
+        read-only or missing directory) or ValueError (a record that cannot be encoded);
+        either way no file is left behind."""
+        data = record.to_json().encode("utf-8")  # before any file exists: fails clean
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{record.time_unix_nano:020d}-{os.getpid()}-{time.perf_counter_ns() % 10**9:09d}"
         tmp = self.directory / (name + ".tmp")
-        tmp.write_text(record.to_json(), encoding="utf-8")
         final = self.directory / (name + ".json")
-        os.replace(tmp, final)
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         return final
+
+    def rewrite(self, path: Path, record: HookRecord) -> None:
+        """Replace a spooled record by its completed version (atomic rename; lock held)."""
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_bytes(record.to_json().encode("utf-8"))
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
 
     def enforce_bounds(self) -> None:
         """Drop the oldest records beyond the record and byte bounds, and files left half
