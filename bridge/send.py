@@ -29,6 +29,7 @@ SENDER_ENV = "LOOMLINE_HOOK_SENDER"  # the options, handed from the hook to its 
 MAX_RETRY_WAIT = 30.0
 PENDING_POLL = 0.2  # seconds between looks at a transcript for a compaction's boundary
 PIPE_MAX_BYTES = 64 * 1024 * 1024
+NICE = "/usr/bin/nice"
 
 
 def make_exporter(options: HookOptions, timeout: float | None = None) -> Any:
@@ -199,9 +200,12 @@ def start_sender(options: HookOptions) -> Any:
 
     env = dict(os.environ)
     env[SENDER_ENV] = options_to_json(options)
+    # Low priority from the first instruction: its start-up must not slow the hook down
+    # (on a busy machine the hook's own start-up is what Claude Code waits for).
+    nice = [NICE, "-n", "10"] if os.path.exists(NICE) else []
     try:
         return subprocess.Popen(
-            [sys.executable, "-P", "-c", "from bridge.send import main; main()"],
+            [*nice, sys.executable, "-P", "-c", "from bridge.send import main; main()"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, close_fds=True, cwd="/", env=env,
         )
@@ -218,8 +222,6 @@ def main() -> None:
         log(Path(os.devnull), f"{exc}")
         return
     try:
-        with contextlib.suppress(OSError):
-            os.nice(5)  # Claude Code and its hooks go first
         data = b""
         with contextlib.suppress(OSError, ValueError):
             data = sys.stdin.buffer.read(PIPE_MAX_BYTES)  # returns at the hook's EOF
