@@ -717,10 +717,10 @@ def test_bridge_version_is_loomline_version() -> None:
 
 
 @pytest.fixture
-def full_spool_dir(tmp_path: Path) -> Iterator[Path]:
-    """A spool directory on a file system with no space left: a tiny tmpfs, filled up, so
-    writes fail with OSError(28) as on a full disk. Where mounting is not allowed, a file
-    size limit of 0 (RLIMIT_FSIZE, inherited by the hook) makes writes fail the same way."""
+def full_spool_dir(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
+    """(spool directory, on a full tmpfs?). A tiny tmpfs, filled up, makes writes fail with
+    OSError(28) as on a full disk. Where mounting is not allowed (not root), the test runs
+    the hook with a file size limit of 0 instead (RLIMIT_FSIZE: writes fail with EFBIG)."""
     mount_point = tmp_path / "full"
     mount_point.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount_point)],
@@ -735,24 +735,35 @@ def full_spool_dir(tmp_path: Path) -> Iterator[Path]:
                 handle.flush()
             assert excinfo.value.errno == 28
             probe.unlink()
-        yield mount_point
+        spool = mount_point / "spool"
+        with contextlib.suppress(OSError):
+            spool.mkdir()
+        yield spool, mounted
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, check=False)
 
 
-def test_full_spool_falls_back_to_sending_directly(receiver: GrpcReceiver, full_spool_dir: Path, tmp_path: Path) -> None:
-    spool = full_spool_dir / "spool"
-    spool.mkdir(exist_ok=True)
+NO_FILE_SPACE = ("import resource, runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+                 "resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)); sys.argv = ['loomline', *sys.argv[1:]]; "
+                 "runpy.run_module('loomline', run_name='__main__')")
+
+
+def test_full_spool_falls_back_to_sending_directly(receiver: GrpcReceiver, full_spool_dir: tuple[Path, bool],
+                                                   tmp_path: Path) -> None:
+    spool, mounted = full_spool_dir
     payload = next(p for p in fixture_payloads("interactive_clear_exit") if p["hook_event_name"] == "SessionEnd")
-    result, _ = run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint, "--spool-dir", str(spool),
-                         delivered=False)
+    args = ["hook", "--endpoint", receiver.endpoint, "--spool-dir", str(spool)]
+    argv = [sys.executable, "-m", "loomline", *args] if mounted else [sys.executable, "-c", NO_FILE_SPACE, *args]
+    result = subprocess.run(argv, input=json.dumps(payload).encode(), capture_output=True, env=hook_env(tmp_path),
+                            timeout=30, check=False)
     assert_quiet_success(result)
     wait_for(lambda: len(receiver.collector.records()) == 1, "the unspooled record to arrive")
     (record,) = receiver.collector.records()
     assert record["attributes"]["reason"] == payload["reason"]
-    assert list(spool.iterdir()) == [] or all(p.name == ".lock" for p in spool.iterdir())  # no stray .tmp
-    assert "spool unusable" in log_text(tmp_path)
+    assert [p.name for p in spool.iterdir() if p.name != ".lock"] == []  # no stray .tmp, nothing half written
+    if mounted:  # (with no file space at all, the log cannot be written either)
+        assert "spool unusable" in log_text(tmp_path) and "28" in log_text(tmp_path)
 
 
 def test_unwritable_spool_falls_back_to_sending_directly(receiver: GrpcReceiver, tmp_path: Path) -> None:
