@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -336,12 +335,23 @@ def _pending_fork_marker(spool_dir: Path, session_id: str) -> Path:
     return spool_dir / ".pending-fork" / safe
 
 
+def _hostname() -> str:
+    """The host name, as ``socket.gethostname()`` gives it, without importing socket (the
+    hook's start-up time is what Claude Code waits for)."""
+    try:
+        return os.uname().nodename
+    except AttributeError:  # no uname (Windows)
+        import socket
+
+        return socket.gethostname()
+
+
 def gather_context(payload: Mapping[str, Any], options: HookOptions, now_ns: int | None = None) -> HookContext:
     """Read the local facts for one payload: CLI run, git project, fork parent, compaction.
 
     A fork's transcript may not hold the copied lines yet when SessionStart(fork) runs; then
     a marker is left and the next hook of that session looks again (and carries the parent)."""
-    host = socket.gethostname()
+    host = _hostname()
     pid, started_ms = find_cli_run()
     info = git_info(str(payload.get("cwd") or ""))
     event = payload.get("hook_event_name")
