@@ -23,7 +23,6 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeL
 
 from receiver.attributes import Limits
 from receiver.core import ReceiverCore, Status
-from receiver.decode import RequestLimits
 from receiver.pipeline import IngestPipeline
 from settings import Settings, SettingsError
 from tests.fixtures import otlp_requests
@@ -365,6 +364,8 @@ def _big_json(attributes: int) -> bytes:
 
 @pytest.fixture
 def core(storage):
+    from receiver.decode import RequestLimits
+
     pipeline = IngestPipeline(storage, linger_seconds=0.0)
     pipeline.start()
     yield ReceiverCore(pipeline, Limits(), tokens={"big": "orgBig", "small": "orgSmall"}, store_timeout=60,
@@ -470,3 +471,60 @@ def test_cursor_with_a_400_digit_key_is_422():
             with pytest.raises(ApiError) as info:
                 decode_cursor(cursor, fhash, types)
             assert info.value.status == 422
+
+
+# -- 9. exports never 500 on stored data -----------------------------------------------------
+
+def test_exports_answer_on_counts_stored_at_the_int64_limit(app, storage):
+    """Rows written straight into the table (as an older receiver would have stored them),
+    bypassing the decode-time bounds."""
+    import httpx
+
+    from receiver.attributes import Limits as DecodeLimits
+    from receiver.batch import DecodeContext
+    from receiver.decode import decode_request
+    from receiver.store import store_batch
+    from tests.test_api_endpoints import enrich
+
+    huge = 2**63 - 1
+    placed = False
+    for signal, request in otlp_requests("resume_continue"):
+        if signal != "logs":
+            continue
+        batch = decode_request("logs", request, DecodeLimits(), DecodeContext())
+        events = batch.tables["events"]
+        # One api_request at the limit, the others zero: the session's own totals still
+        # fit their columns, every sum or product the API computes over them does not.
+        for index, name in enumerate(events["EventName"]):
+            if name != "api_request":
+                continue
+            value = 0 if placed else huge
+            placed = True
+            for column in ("InputTokens", "OutputTokens", "CacheReadTokens", "CacheCreationTokens", "CostMicros"):
+                events[column][index] = value
+            events["CostUsd"][index] = float("inf") if value else 0.0
+        store_batch(storage, batch)
+    assert placed
+    enrich(app)
+    assert count(storage, "SELECT count() FROM llm_sessions FINAL") >= 1  # derived: the exports have rows to render
+    base = f"http://127.0.0.1:{app.ports['api']}/api/v1/default"
+    session = storage.query_rows("SELECT any(SessionId) FROM events")[0][0]
+    with httpx.Client(timeout=60) as client:
+        for path in ("/llm_sessions", "/conversations", "/usage", f"/llm_sessions/{session}/events",
+                     "/usage?group_by=model"):
+            for fmt in ("json", "csv", "parquet"):
+                joiner = "&" if "?" in path else "?"
+                response = client.get(f"{base}{path}{joiner}format={fmt}")
+                assert response.status_code == 200, (path, fmt, response.text[:300])
+        assert client.get(f"{base}/llm_sessions/{session}").status_code == 200
+        threads = client.get(f"{base}/conversations").json()["data"]
+        assert threads and all(client.get(f"{base}/conversations/{t['thread_id']}").status_code == 200 for t in threads)
+
+
+def test_year_one_timestamps_render_with_four_digit_years():
+    from datetime import UTC, datetime
+
+    from query_api.exports import iso
+
+    assert iso(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00.000000Z"
+    assert iso(datetime(2026, 12, 2, 19, 1, 2, 345678)) == "2026-12-02T19:01:02.345678Z"
