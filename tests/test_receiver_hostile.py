@@ -364,12 +364,9 @@ def _big_json(attributes: int) -> bytes:
 
 @pytest.fixture
 def core(storage):
-    from receiver.decode import RequestLimits
-
     pipeline = IngestPipeline(storage, linger_seconds=0.0)
     pipeline.start()
-    yield ReceiverCore(pipeline, Limits(), tokens={"big": "orgBig", "small": "orgSmall"}, store_timeout=60,
-                       request_limits=RequestLimits())
+    yield ReceiverCore(pipeline, Limits(), tokens={"big": "orgBig", "small": "orgSmall"}, store_timeout=60)
     pipeline.stop()
 
 
@@ -386,7 +383,11 @@ def test_tiny_export_is_not_queued_behind_a_large_decode(core, storage):
     thread = threading.Thread(target=send_big)
     thread.start()
     try:
-        _wait_for(lambda: core.metrics.gauges["decoding_requests_large"]() == 1 or big_done.is_set(), "the big decode to start")
+        decoding = core.metrics.gauges.get("decoding_requests_large")
+        if decoding is None:  # a receiver without the gauge: give the big request a head start
+            time.sleep(1.0)
+        else:
+            _wait_for(lambda: decoding() == 1 or big_done.is_set(), "the big decode to start")
         small = prompt("tiny").SerializeToString()
         for _ in range(3):
             outcome = core.export("logs", small, "protobuf", "Bearer small", "test")
