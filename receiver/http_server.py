@@ -249,7 +249,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_status(http_status, grpc_code, outcome.message, reply_encoding, headers)
 
     def _discard_body(self) -> None:
-        """Read (and drop) a small body so keep-alive stays in sync; close on large ones."""
+        """Read (and drop) a small body so keep-alive stays in sync; close on large ones
+        and on chunked ones (not worth parsing just to drop)."""
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            return
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
