@@ -4,12 +4,12 @@ SESSIONS ?= 1000
 CONCURRENCY ?= 16
 FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-enrich bench-smoke
+.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-enrich bench-smoke
 
 bench: bench-ingest bench-ingest-http bench-query bench-hook bench-enrich
 
 bench-hook:
-	$(PYTHON) -m bench.hook_latency --runs 15
+	$(PYTHON) -m bench.hook_latency
 
 bench-ingest:
 	$(PYTHON) -m bench.ingest $(FLEET)
@@ -22,6 +22,11 @@ bench-memory:
 	$(PYTHON) -m bench.ingest --sessions 300 --users 100 --orgs 20 --days 30 --concurrency $(CONCURRENCY) \
 		--duration 600 --enrich --label memory
 
+# bytes on disk per million events (capacity arithmetic, docs/scale-out.md)
+bench-storage:
+	$(PYTHON) -m bench.storage_size --sessions 1000 --orgs 20 --users 200 --days 30
+
+# derivation from 1k to 100k events, and enrichment CPU per ingested record (docs/benchmarks.md)
 bench-enrich:
 	$(PYTHON) -m bench.enrich
 

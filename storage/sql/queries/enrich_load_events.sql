@@ -1,6 +1,7 @@
 -- Every event of some sessions of one tenant, as enrichment reads them. The columns are
--- in the order of enrich/model.py Event's fields (events_from_rows builds each Event from
--- its row positionally: no dict per row), named after those fields.
+-- enrich/model.py LOAD_COLUMN_ORDER: Event's typed fields in order (events_from_rows builds
+-- each Event from its row positionally: no dict per row), the raw attributes as text
+-- (attr_<field>, ATTRIBUTE_FIELDS), then ingested_at.
 -- No FINAL: a record stored twice (exporter retry, before a merge) comes back twice and
 -- the Enricher keeps one copy per EventKey, the later stored (what FINAL keeps); FINAL
 -- here cost more CPU than the rest of an incremental read.
@@ -26,6 +27,22 @@ SELECT
     AppVersion AS app_version, ServiceName AS service_name,
     ResourceAttributes['host.name'] AS host,
     Prompt AS prompt,
+    -- raw attributes enrichment reads as text (enrich/model.py ATTRIBUTE_FIELDS)
+    Attributes['speed'] AS attr_speed,
+    Attributes['agent_id'] AS attr_agent_id,
+    if(Attributes['vcs.repository.url.full'] != '', Attributes['vcs.repository.url.full'],
+       ResourceAttributes['vcs.repository.url.full']) AS attr_vcs_url,
+    if(Attributes['vcs.owner.name'] != '', Attributes['vcs.owner.name'],
+       ResourceAttributes['vcs.owner.name']) AS attr_vcs_owner,
+    if(Attributes['vcs.repository.name'] != '', Attributes['vcs.repository.name'],
+       ResourceAttributes['vcs.repository.name']) AS attr_vcs_repository,
+    if(Attributes['vcs.provider.name'] != '', Attributes['vcs.provider.name'],
+       ResourceAttributes['vcs.provider.name']) AS attr_vcs_provider,
+    Attributes['seconds_since_last_response'] AS attr_seconds_since_last_response,
+    Attributes['context_tokens'] AS attr_context_tokens,
+    Attributes['prompt_cache_likely_expired'] AS attr_cache_likely_expired,
+    Attributes['estimated_cache_write_usd'] AS attr_estimated_cache_write_usd,
+    Attributes['is_async'] AS attr_is_async,
     toUnixTimestamp64Milli(IngestedAt) AS ingested_at
 FROM events
 WHERE OrgId = {org:String} AND SessionId IN {sessions:Array(String)}
