@@ -5,7 +5,8 @@ checks (older rows, another writer, a direct insert): one api_request with
 ``cost_usd = 1.7e308`` must not make a session's total infinite (``math.fsum`` raises
 OverflowError on that) or stop its group from being derived. A value outside its bound is
 garbage, not a large figure: it counts as 0 in every sum. Bounds are generous: no real
-Claude Code request comes near them.
+Claude Code request comes near them. They are the receiver's decode-time bounds
+(docs/limits.md), so rows stored before those existed sum the same as rows stored since.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-MAX_RECORD_COST_USD = 1_000_000.0  # one API request; above this (or < 0, inf, NaN) counts as 0
-MAX_RECORD_COST_MICROS = 1_000_000 * 1_000_000
-MAX_RECORD_TOKENS = 10**12  # one API request's tokens of one kind
+MAX_RECORD_COST_USD = 100_000.0  # one API request; above this (or < 0, inf, NaN) counts as 0
+MAX_RECORD_COST_MICROS = 100_000 * 1_000_000
+MAX_RECORD_TOKENS = 10**10  # one API request's tokens of one kind
 INT64_MAX = 2**63 - 1
 UINT64_MAX = 2**64 - 1
 

@@ -14,7 +14,7 @@
 --   strictly after; limit UInt32
 -- Sessions not derived yet still count: user falls back to the event's own user id.
 -- Stored values outside the per-request bounds of enrich/bounds.py (inf, NaN, 1.7e308,
--- negative costs; token counts over 1e12) count as 0, as they do in the derived tables, so
+-- negative costs, over $100,000; token counts over 1e10: docs/limits.md) count as 0, as they do in the derived tables, so
 -- a sum never overflows to a value JSON cannot carry.
 SELECT
     k_period AS period, k_period_s AS period_s, k_thread AS thread_id, k_session AS session_id,
@@ -42,12 +42,12 @@ FROM
         anyIf(s.project_name, {g_project:UInt8} = 1) AS project_name,
         count() AS api_request_count,
         uniqExact(e.SessionId) AS session_count,
-        sum(if(e.InputTokens <= 1000000000000, e.InputTokens, 0)) AS input_tokens,
-        sum(if(e.OutputTokens <= 1000000000000, e.OutputTokens, 0)) AS output_tokens,
-        sum(if(e.CacheReadTokens <= 1000000000000, e.CacheReadTokens, 0)) AS cache_read_tokens,
-        sum(if(e.CacheCreationTokens <= 1000000000000, e.CacheCreationTokens, 0)) AS cache_creation_tokens,
-        sum(if(isFinite(e.CostUsd) AND e.CostUsd BETWEEN 0 AND 1000000, e.CostUsd, 0)) AS cost_usd,
-        sum(if(e.CostMicros BETWEEN 0 AND 1000000000000, e.CostMicros, 0)) AS cost_micros
+        sum(if(e.InputTokens <= 10000000000, e.InputTokens, 0)) AS input_tokens,
+        sum(if(e.OutputTokens <= 10000000000, e.OutputTokens, 0)) AS output_tokens,
+        sum(if(e.CacheReadTokens <= 10000000000, e.CacheReadTokens, 0)) AS cache_read_tokens,
+        sum(if(e.CacheCreationTokens <= 10000000000, e.CacheCreationTokens, 0)) AS cache_creation_tokens,
+        sum(if(isFinite(e.CostUsd) AND e.CostUsd BETWEEN 0 AND 100000, e.CostUsd, 0)) AS cost_usd,
+        sum(if(e.CostMicros BETWEEN 0 AND 100000000000, e.CostMicros, 0)) AS cost_micros
     FROM events AS e FINAL
     LEFT JOIN
     (
