@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hook": ("loomline.hook", "Claude Code command hook: forward the hook's JSON (stdin) as an OTLP log record"),
     "install-hooks": ("loomline.install_hooks", "add loomline's hook to Claude Code settings"),
     "demo": ("loomline.demo", "fill a loomline database with a realistic synthetic fleet"),
+    "import": ("importer.command", "import Claude Code transcripts (~/.claude/projects) into loomline"),
 }
 
 
