@@ -27,6 +27,7 @@ from enrich.model import (
     EVIDENCE_DERIVED,
     EVIDENCE_HOOK,
     EVIDENCE_NATIVE,
+    EVIDENCE_TRANSCRIPT,
     USER_PROMPT,
     Event,
 )
@@ -69,7 +70,8 @@ def close_session(
     ends = [e for e in recent if e.event_name == BRIDGE_SESSION_END]
     if ends:
         end = ends[-1]
-        return Closure(BRIDGE_REASONS.get(end.reason, "other"), end.timestamp, EVIDENCE_HOOK)
+        evidence = EVIDENCE_TRANSCRIPT if end.imported else EVIDENCE_HOOK
+        return Closure(BRIDGE_REASONS.get(end.reason, "other"), end.timestamp, evidence)
 
     prompts = [e for e in recent if e.event_name == USER_PROMPT]
     if prompts and prompts[-1].command_name in COMMAND_REASONS:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from enrich.close_reasons import OPEN, close_session
 from enrich.cost import computed_cost
+from enrich.imported import without_superseded
 from enrich.links import bridge_links, merge_links, native_links
 from enrich.model import (
     API_ERROR,
@@ -25,6 +26,7 @@ from enrich.model import (
     COMPACTION,
     EVIDENCE_HOOK,
     EVIDENCE_NATIVE,
+    EVIDENCE_TRANSCRIPT,
     TOOL_RESULT,
     USER_PROMPT,
     Compaction,
@@ -79,7 +81,7 @@ def session_compactions(org_id: str, session_id: str, thread_id: str, events: li
             thread_id=thread_id, timestamp=event.timestamp, trigger=event.compaction_trigger,
             success=success, pre_tokens=event.pre_tokens, post_tokens=event.post_tokens,
             duration_ms=event.duration_ms, error=event.error, prompt_id=event.prompt_id,
-            evidence=EVIDENCE_NATIVE,
+            evidence=EVIDENCE_TRANSCRIPT if event.imported else EVIDENCE_NATIVE,
         ))
     finished = [e for e in events if e.event_name == BRIDGE_POST_COMPACT
                 or (e.event_name == BRIDGE_SESSION_START and e.source == "compact")]
@@ -136,7 +138,7 @@ def _project(events: list[Event]) -> tuple[str, str]:
 
 def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_IDLE_TIMEOUT_US) -> Derived:
     """All derived rows for the sessions the events belong to (plus what they link to)."""
-    unique = dedupe(events)
+    unique = without_superseded(dedupe(events))  # telemetry wins over imported transcripts
     if not unique:
         return Derived()
     org_id = unique[0].org_id
@@ -227,7 +229,7 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
             active_time_seconds=_active_seconds(frags),
             first_prompt=_first(e.prompt for e in prompts if not e.command_name),
             event_count=len(evs),
-            has_hook_evidence=any(e.is_bridge for e in evs),
+            has_hook_evidence=any(e.is_bridge and not e.imported for e in evs),
         ))
 
     threads = _threads(org_id, sessions, session_events, all_compactions)

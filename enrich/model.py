@@ -43,6 +43,9 @@ EVIDENCE_HOOK = "hook"  # the hook bridge's lifecycle records
 EVIDENCE_NATIVE = "native"  # Claude Code's own telemetry
 EVIDENCE_INFERRED = "inferred"  # a rule over native telemetry (sequence continuity, position)
 EVIDENCE_DERIVED = "derived"  # depends on the clock (idle timeout)
+# Records `loomline import` made from Claude Code's transcripts (attribute
+# loomline.evidence=transcript): weaker than telemetry and hooks for what both describe.
+EVIDENCE_TRANSCRIPT = "transcript"
 
 
 @dataclass(frozen=True)
@@ -95,11 +98,16 @@ class Event:
     service_name: str = ""
     host: str = ""
     prompt: str = ""
+    evidence: str = ""  # 'transcript' for imported records, '' for telemetry and hooks
     ingested_at: int = 0  # ms since the epoch; only feeds the row version
 
     @property
     def is_bridge(self) -> bool:
         return self.event_name.startswith(BRIDGE_PREFIX)
+
+    @property
+    def imported(self) -> bool:
+        return self.evidence == EVIDENCE_TRANSCRIPT
 
     def sort_key(self) -> tuple[int, int, int]:
         """A total order: time, then sequence, then the event key (ties are real: many
@@ -310,6 +318,7 @@ def event_from_row(row: dict[str, object]) -> Event:
     values["project_name"] = row.get("project_name", attributes.get("loomline.project.name", "") or resource.get("project.name", ""))
     if not values.get("project_id"):
         values["project_id"] = resource.get("project.id", "")
+    values["evidence"] = str(row["evidence"] if "evidence" in row else attributes.get("loomline.evidence", ""))
     values["ingested_at"] = int(row.get("ingested_ms", 0) or 0)  # type: ignore[call-overload]
     if values.get("success") is not None:
         values["success"] = bool(values["success"])

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"loomline import: {exc}", file=sys.stderr)
         return 2
 
-    sink = None
+    sink: OtlpSink | StorageSink | None = None
     note = ""
     if not args.dry_run:
         try:
@@ -83,11 +83,12 @@ def run(args: argparse.Namespace) -> int:
                 except SettingsError as exc:
                     print(f"loomline import: {exc}", file=sys.stderr)
                     return 2
-                sink = StorageSink(settings.clickhouse, settings.database, org=args.org or "default")
-                note = f"written to {sink.storage.info.safe} database {settings.database}, org {sink.org}"
-                print(f"loomline import: no server at {args.endpoint}: writing to {sink.storage.info.safe}"
-                      if args.clickhouse is None else f"loomline import: writing to {sink.storage.info.safe}",
-                      file=sys.stderr)
+                direct = StorageSink(settings.clickhouse, settings.database, org=args.org or "default")
+                sink = direct
+                where = direct.storage.info.safe
+                note = f"written to {where} database {settings.database}, org {direct.org}"
+                print(f"loomline import: no server at {args.endpoint}: writing to {where}"
+                      if args.clickhouse is None else f"loomline import: writing to {where}", file=sys.stderr)
         except Exception as exc:
             print(f"loomline import: cannot open the destination: {exc}", file=sys.stderr)
             return 1

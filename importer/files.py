@@ -83,7 +83,7 @@ def read_lines(path: Path, offset: int, stats: dict[str, int] | None = None,
                 newline = chunk.find(b"\n", start)
                 if newline < 0:
                     piece = chunk[start:]
-                    if not too_long:
+                    if piece and not too_long:
                         pending.append(piece)
                         pending_len += len(piece)
                         if pending_len > max_line_bytes:

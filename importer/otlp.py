@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from importer.transcript import Record
@@ -26,7 +26,7 @@ def log_record(record: Record) -> LogRecord:
     proto = LogRecord(time_unix_nano=record.time_unix_nano, observed_time_unix_nano=record.time_unix_nano,
                       event_name=record.event_name)
     proto.body.string_value = record.body
-    proto.attributes.extend(KeyValue(key=k, value={"string_value": v}) for k, v in record.attributes.items())
+    proto.attributes.extend(KeyValue(key=k, value=AnyValue(string_value=v)) for k, v in record.attributes.items())
     return proto
 
 
@@ -43,10 +43,10 @@ def export_request(records: Sequence[Record], scope_version: str = "") -> Export
         by_version.setdefault(record.version, []).append(record)
     for version in sorted(by_version):
         resource_logs = request.resource_logs.add()
-        attrs = [KeyValue(key="service.name", value={"string_value": SERVICE_NAME})]
+        attrs = [KeyValue(key="service.name", value=AnyValue(string_value=SERVICE_NAME))]
         if version:
-            attrs.append(KeyValue(key="service.version", value={"string_value": version}))
-        attrs.append(KeyValue(key="loomline.import.source", value={"string_value": "transcript"}))
+            attrs.append(KeyValue(key="service.version", value=AnyValue(string_value=version)))
+        attrs.append(KeyValue(key="loomline.import.source", value=AnyValue(string_value="transcript")))
         resource_logs.resource.attributes.extend(attrs)
         scope_logs = resource_logs.scope_logs.add()
         scope_logs.scope.name = SCOPE_NAME

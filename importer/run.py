@@ -88,7 +88,7 @@ class Progress:
         self.total_files = total_files
         self.stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last = 0.0
+        self._last = time.monotonic()
 
     def update(self, force: bool = False) -> None:
         now = time.monotonic()

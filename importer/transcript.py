@@ -91,6 +91,8 @@ class SessionInfo:
     parent_session_id: str = ""  # fork parent
     first_command: str = ""  # slash command of the first prompt ('clear' after /clear)
     first_prompt_seen: bool = False
+    clear_ms: int = 0  # time of the /clear that started this session
+    clear_uuid: str = ""
 
     def touch(self, ms: int) -> None:
         if not self.first_ms or ms < self.first_ms:
@@ -401,10 +403,15 @@ class TranscriptState:
             attrs["cwd"] = line["cwd"]
         if isinstance(line.get("gitBranch"), str) and line["gitBranch"]:
             attrs["git.branch"] = line["gitBranch"]
-        record = self._record(ms, "user_prompt", session_id, attrs)
         if info is not None and not info.first_prompt_seen:
             info.first_prompt_seen = True
             info.first_command = command
+            if command == "clear":
+                # Claude Code writes the /clear into the new session's transcript; its
+                # telemetry (and loomline) count it as the last prompt of the cleared one.
+                info.clear_ms, info.clear_uuid = ms, str(attrs.get("message.uuid", ""))
+                return []
+        record = self._record(ms, "user_prompt", session_id, attrs)
         if not prompt_id:
             return [record]
         # A fork copies its parent's prompt lines under the fork's new prompt id, before
@@ -453,7 +460,8 @@ class TranscriptState:
             if key in self._requests:
                 return []
             self._requests.remember(key, "")
-        creation = usage.get("cache_creation") if isinstance(usage.get("cache_creation"), dict) else {}
+        raw_creation = usage.get("cache_creation")
+        creation: dict[str, Any] = raw_creation if isinstance(raw_creation, dict) else {}
         figures = (
             _int(usage.get("input_tokens")), _int(usage.get("output_tokens")),
             _int(usage.get("cache_read_input_tokens")), _int(usage.get("cache_creation_input_tokens")),
@@ -506,7 +514,8 @@ class TranscriptState:
     def _system(self, line: dict[str, Any], ms: int, session_id: str) -> list[Record]:
         if line.get("subtype") != "compact_boundary":
             return []
-        meta = line.get("compactMetadata") if isinstance(line.get("compactMetadata"), dict) else {}
+        raw_meta = line.get("compactMetadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         attrs: dict[str, str] = {"prompt.id": self.prompt_id}
         trigger = meta.get("trigger")
         if isinstance(trigger, str):
@@ -590,6 +599,14 @@ def lifecycle_records(sessions: dict[str, SessionInfo], user_id: str = "",
             if before:
                 cleared = max(before, key=lambda o: (o.last_ms, o.session_id))
                 parent = cleared.session_id
+                when = info.clear_ms or info.first_ms
+                prompt = {"session.id": cleared.session_id, "event.name": "user_prompt",
+                          "event.timestamp": iso(when), "prompt_length": "6", "message.uuid": info.clear_uuid,
+                          "command_name": "clear", "origin.kind": "human", "loomline.prompt.injected": "false"}
+                if user_id:
+                    prompt["user.id"] = user_id
+                prompt["loomline.evidence"] = EVIDENCE
+                yield Record(when * 1_000_000, "user_prompt", prompt, cleared.session_id, cleared.version)
                 end = {"session.id": cleared.session_id, "event.name": "loomline.session_end",
                        "event.timestamp": iso(info.first_ms), "reason": "clear"}
                 if user_id:

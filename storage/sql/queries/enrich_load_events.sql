@@ -14,6 +14,7 @@ SELECT
     GitBranch, AgentName, UserId, UserEmail, AccountUuid, OrganizationId,
     TerminalType, AppVersion, ServiceName, Prompt,
     ResourceAttributes['host.name'] AS host,
+    Attributes['loomline.evidence'] AS evidence,
     toUnixTimestamp64Milli(IngestedAt) AS ingested_ms
 FROM events FINAL
 WHERE OrgId = {org:String} AND SessionId IN {sessions:Array(String)}
