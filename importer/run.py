@@ -2,9 +2,10 @@
 
 One pass reads every file from where the last pass stopped (``offsets``), so ``--watch``
 is the same pass repeated: new lines appended by Claude Code are read once, a line still
-being written waits for its newline. Records go out in batches per file, so re-importing an
-unchanged file sends byte-identical requests (the raw tables' insert dedup drops them; the
-events table drops duplicate records on EventKey in any case).
+being written waits for its newline. Records go out in batches of BATCH_RECORDS, files in a
+stable order, so re-importing an unchanged history sends byte-identical requests (the raw
+tables' insert dedup drops them; the events table drops duplicate records on EventKey in
+any case).
 """
 
 from __future__ import annotations
@@ -128,6 +129,15 @@ class Importer:
         self.states: dict[str, TranscriptState] = {}
         self.progress_stream = progress_stream
         self._counted_files: set[str] = set()
+        self._buffer: list[Record] = []
+
+    def _queue(self, records: list[Record], flush: bool = False) -> None:
+        """Send in batches of BATCH_RECORDS across files (few large requests and inserts);
+        the batches of an unchanged history are the same on every run."""
+        self._buffer.extend(records)
+        while len(self._buffer) >= BATCH_RECORDS or (flush and self._buffer):
+            batch, self._buffer = self._buffer[:BATCH_RECORDS], self._buffer[BATCH_RECORDS:]
+            self._send(batch)
 
     def _in_window(self, record: Record) -> bool:
         ms = record.time_unix_nano // 1_000_000
@@ -162,7 +172,8 @@ class Importer:
                 break
             new_lines += self._read_file(transcript, final, progress)
         if new_lines or final:
-            self._send(list(lifecycle_records(self.sessions, self.options.user_id)))
+            self._queue(list(lifecycle_records(self.sessions, self.options.user_id)))
+        self._queue([], flush=True)
         progress.update(force=True)
         progress.done()
         return new_lines
@@ -182,7 +193,6 @@ class Importer:
             self.summary.files += 1
         offset = self.offsets.get(key, 0)
         stats: dict[str, int] = {}
-        batch: list[Record] = []
         count = 0
         try:
             for line in read_lines(transcript.path, offset, stats):
@@ -198,10 +208,8 @@ class Importer:
                     self.summary.skips.add("truncated last line (no newline)")
                     continue
                 records = state.feed(line.data)
-                batch.extend(records)
-                if len(batch) >= BATCH_RECORDS:
-                    self._send(batch)
-                    batch = []
+                if records:
+                    self._queue(records)
                 progress.update()
         except OSError as exc:
             self.summary.skips.add(f"unreadable file ({exc.strerror or exc})")
@@ -209,8 +217,7 @@ class Importer:
             self.summary.skips.add("line longer than 64 MiB", stats["long_lines"])
         self.offsets[key] = offset
         if final or not count:  # end of the import, or the file went idle for a pass
-            batch.extend(state.finish())
-        self._send(batch)
+            self._queue(state.finish())
         return count
 
     def watch(self, stop: threading.Event, interval: float = 1.0, max_passes: int | None = None,

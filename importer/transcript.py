@@ -54,6 +54,7 @@ IGNORED_TYPES = frozenset({
     "summary", "custom-title", "agent-name", "tag", "pr-link", "worktree-state",
     "content-replacement",
 })
+FAST_SKIP_TYPES = IGNORED_TYPES - {"attachment"}
 HANDLED_TYPES = frozenset({"user", "assistant", "system", "cost-state", "api-request"})
 NOT_PROMPT_PREFIXES = ("<local-command-stdout>", "<local-command-stderr>", "<local-command-caveat>")
 _COMMAND = re.compile(r"<command-name>/?([^<\s]+)</command-name>")
@@ -209,6 +210,16 @@ class TranscriptState:
     # -- public ------------------------------------------------------------------------
     def feed(self, raw: bytes) -> list[Record]:
         """Records for one line (bytes without the newline). Never raises on bad input."""
+        # Most bytes of a transcript are lines that yield nothing (request shapes and blobs,
+        # attachments with system prompts and tool listings): recognise them without
+        # parsing. A quote cannot appear unescaped inside a JSON string, so these byte
+        # patterns can only be the line's own keys.
+        if raw.startswith(b'{"type":"'):
+            end = raw.find(b'"', 9, 64)
+            if end > 0 and raw[9:end].decode("ascii", "replace") in FAST_SKIP_TYPES:
+                return []
+        elif raw.startswith(b'{"parentUuid":') and b',"attachment":{' in raw[:300]:
+            return []
         try:
             line = json.loads(raw.decode("utf-8", "replace"))
         except (ValueError, RecursionError):
