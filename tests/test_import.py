@@ -111,6 +111,8 @@ def test_import_matches_telemetry_and_merges_without_double_counting(tenants: Lo
         assert {c: got[c] for c in TOKEN_COLUMNS} == {c: want[c] for c in TOKEN_COLUMNS}, session_id
         assert got["computed_cost_usd"] == pytest.approx(want["computed_cost_usd"], abs=1e-6)
         assert got["cost_usd"] == 0  # a transcript reports no cost: computed only
+        # ... and the computed cost is what Claude Code charged, to the price table's rounding
+        assert got["computed_cost_usd"] == pytest.approx(want["cost_usd"], abs=1e-6)
         assert (got["cwd"], got["git_branch"]) == ("/home/dev/project", "master")
         assert got["app_version"] == want["app_version"]
         assert got["started_at"] <= want["last_activity_at"] and got["last_activity_at"] >= want["started_at"]
