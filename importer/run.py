@@ -130,6 +130,7 @@ class Importer:
         self.progress_stream = progress_stream
         self._counted_files: set[str] = set()
         self._buffer: list[Record] = []
+        self._lifecycle_sent: set[tuple[int, tuple[tuple[str, str], ...]]] = set()
 
     def _queue(self, records: list[Record], flush: bool = False) -> None:
         """Send in batches of BATCH_RECORDS across files (few large requests and inserts);
@@ -172,7 +173,14 @@ class Importer:
                 break
             new_lines += self._read_file(transcript, final, progress)
         if new_lines or final:
-            self._queue(list(lifecycle_records(self.sessions, self.options.user_id)))
+            # Re-made every pass (a later line can change them); send only what changed.
+            fresh = []
+            for record in lifecycle_records(self.sessions, self.options.user_id):
+                identity = (record.time_unix_nano, tuple(record.attributes.items()))
+                if identity not in self._lifecycle_sent:
+                    self._lifecycle_sent.add(identity)
+                    fresh.append(record)
+            self._queue(fresh)
         self._queue([], flush=True)
         progress.update(force=True)
         progress.done()

@@ -44,8 +44,8 @@ from typing import Any
 EVIDENCE = "transcript"
 CLAUDE_PREFIX = "claude_code."
 # Lines jumping back in time by more than this are copies of older lines (a fork's prefix);
-# Claude Code's own lines are out of order by a few hundred milliseconds at most.
-COPIED_SKEW_MS = 1_000
+# Claude Code's own lines are out of order by 200 ms at most in the captures.
+COPIED_SKEW_MS = 500
 MAX_REMEMBERED = 4096  # request ids, tool names and query sources kept per file
 # Types Claude Code writes that carry nothing loomline uses (known, so not "unknown").
 IGNORED_TYPES = frozenset({
@@ -54,7 +54,7 @@ IGNORED_TYPES = frozenset({
     "summary", "custom-title", "agent-name", "tag", "pr-link", "worktree-state",
     "content-replacement",
 })
-FAST_SKIP_TYPES = IGNORED_TYPES - {"attachment"}
+FAST_SKIP_TYPES = IGNORED_TYPES - {"attachment", "queue-operation"}
 HANDLED_TYPES = frozenset({"user", "assistant", "system", "cost-state", "api-request"})
 NOT_PROMPT_PREFIXES = ("<local-command-stdout>", "<local-command-stderr>", "<local-command-caveat>")
 _COMMAND = re.compile(r"<command-name>/?([^<\s]+)</command-name>")
@@ -230,7 +230,10 @@ class TranscriptState:
             return []
         kind = line.get("type")
         if kind in IGNORED_TYPES:
-            self._observe_time(line)
+            # Their times count for telling a fork's copied lines (older) from its own.
+            ms = self._observe_time(line)
+            if ms is not None:
+                self.max_ms = max(self.max_ms, ms)
             return []
         if kind not in HANDLED_TYPES:
             self.skips.add(f"unknown line type {str(kind)[:40]!r}")

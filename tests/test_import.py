@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -115,7 +118,11 @@ def test_import_matches_telemetry_and_merges_without_double_counting(tenants: Lo
         assert got["computed_cost_usd"] == pytest.approx(want["cost_usd"], abs=1e-6)
         assert (got["cwd"], got["git_branch"]) == ("/home/dev/project", "master")
         assert got["app_version"] == want["app_version"]
-        assert got["started_at"] <= want["last_activity_at"] and got["last_activity_at"] >= want["started_at"]
+        # The transcript starts at the first prompt, telemetry when the process starts (an
+        # interactive user types for a few seconds first); the end is the last line written
+        # (an interactive /exit is not written: telemetry sees it later).
+        assert -1 < (got["started_at"] - want["started_at"]).total_seconds() < 10, session_id
+        assert -1 < (want["last_activity_at"] - got["last_activity_at"]).total_seconds() < 5, session_id
     for org in ("both", "rev"):
         merged = sessions(storage, org)
         assert sorted(merged) == sorted(tel), org
@@ -197,6 +204,43 @@ def test_cli_writes_straight_into_storage_when_no_server_runs(chdb_dsn: str, dat
     assert cli_main(["import", transcripts, "--dry-run", "--since", "2026-11-21T19:01:05Z"]) == 0
     dry = capsys.readouterr().err
     assert "would import:" in dry and "outside --since/--until:" in dry
+
+
+def test_cli_sends_to_a_running_server_with_its_token(tenants: Loomline, storage: Storage,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    transcripts = str(CAPTURES_ROOT / "claude-code-2.1.332" / "subagent" / "transcripts")
+    endpoint = f"http://127.0.0.1:{tenants.ports['otlp_http']}"
+    assert cli_main(["import", transcripts, "--endpoint", endpoint, "--token", "nope"]) == 1
+    assert "refused the token (401)" in capsys.readouterr().err
+    assert cli_main(["import", transcripts, "--endpoint", endpoint, "--token", "imp", "--org", "ignored"]) == 0
+    err = capsys.readouterr().err
+    assert "--org is ignored over OTLP" in err and "imported: 8 records" in err
+    derive_now(tenants)
+    assert list(sessions(storage, "imp")) == ["249043e7-ea79-429b-8eb7-a13f3d4d64ce"]
+    assert sessions(storage, "ignored") == {}
+
+
+def test_cli_watch_stops_on_sigint(tmp_path: Path) -> None:
+    source = CAPTURES_ROOT / "claude-code-2.1.328" / "fresh_tool" / "transcripts" / "30d50448-249e-4f22-ae04-2ca239e29606.jsonl"
+    lines = source.read_bytes().splitlines(keepends=True)
+    target = tmp_path / source.name
+    target.write_bytes(b"".join(lines[:3]))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loomline.cli", "import", str(tmp_path), "--watch", "--interval", "0.1", "--dry-run"],
+        stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        time.sleep(1.5)
+        with open(target, "ab") as handle:
+            handle.write(b"".join(lines[3:]))
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "watching for new lines" in err
+    assert "would import: 5 records" in err  # prompt, two requests, tool result, session start
 
 
 def test_hostile_files(tmp_path: Path) -> None:
