@@ -40,11 +40,20 @@ CAPTURES = REPO_ROOT / "tests" / "captures"
 _TIMESTAMP = re.compile(rb'"timestamp":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"')
 
 
-def templates() -> list[tuple[str, bytes]]:
+def templates(dense: bool = False) -> list[tuple[str, bytes]]:
+    """The captures' main transcripts; ``dense``: only the lines that become records
+    (prompts, assistant turns, tool results, compactions, cost states), the worst case for
+    the importer (real histories sit between the two)."""
     found = []
     for path in sorted(CAPTURES.glob("claude-code-*/*/transcripts/*.jsonl")):
         if not path.name.startswith("agent-"):
-            found.append((path.stem, path.read_bytes()))
+            data = path.read_bytes()
+            if dense:
+                keep = [line for line in data.splitlines(keepends=True)
+                        if any(f'"type":"{kind}"'.encode() in line for kind in ("user", "assistant", "system", "cost-state"))
+                        and b',"attachment":{' not in line[:300]]
+                data = b"".join(keep)
+            found.append((path.stem, data))
     return found
 
 
@@ -58,9 +67,9 @@ def _shift(data: bytes, seconds: int) -> bytes:
     return _TIMESTAMP.sub(replace, data)
 
 
-def generate(root: Path, size_bytes: int) -> dict[str, int]:
+def generate(root: Path, size_bytes: int, dense: bool = False) -> dict[str, int]:
     """Write the history; returns its file, line and byte counts."""
-    sources = templates()
+    sources = templates(dense)
     written = files = lines = 0
     big_target = size_bytes // 4
     big_id = str(uuid.uuid4())
@@ -137,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size-mb", "--size", type=float, default=50.0, help="history size in MB (issue: 1024)")
     parser.add_argument("--store", action="store_true", help="also import into a fresh chDB database")
+    parser.add_argument("--dense", action="store_true",
+                        help="only transcript lines that become records (the importer's worst case)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "ROOT", "DSN"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -146,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="loomline-import-bench-") as tmp:
         full, quarter = Path(tmp) / "full", Path(tmp) / "quarter"
         started = time.perf_counter()
-        history = generate(full, int(args.size_mb * 1e6))
-        generate(quarter, int(args.size_mb * 1e6 / 4))
+        history = generate(full, int(args.size_mb * 1e6), args.dense)
+        generate(quarter, int(args.size_mb * 1e6 / 4), args.dense)
         print(f"generated {history['bytes'] / 1e6:.0f} MB: {history['files']} files, {history['lines']} lines "
               f"in {time.perf_counter() - started:.1f} s")
         results = {"baseline": measure("baseline", full), "import": measure("import", full),
@@ -172,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     out = RESULTS / f"import-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.write_text(json.dumps({
         "commit": git_commit(), "cpu": cpu_model(), "cores": os.cpu_count(), "size_mb": args.size_mb,
+        "dense": args.dense,
         "history": history, "results": results, "summary": summary,
         "load_average_before": load_before, "load_average_after": load_after,
     }, indent=2))

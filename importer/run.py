@@ -14,6 +14,7 @@ import json
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -23,6 +24,7 @@ from importer.sinks import SendResult, Sink
 from importer.transcript import Record, SessionInfo, Skips, TranscriptState, lifecycle_records
 
 BATCH_RECORDS = 2000
+MAX_OPEN_STATES = 256
 
 
 @dataclass
@@ -126,7 +128,10 @@ class Importer:
         self.summary = Summary()
         self.sessions: dict[str, SessionInfo] = {}
         self.offsets: dict[str, int] = {}
-        self.states: dict[str, TranscriptState] = {}
+        # Reader state of the files most recently read (--watch goes on where a file
+        # stopped); a file idle for longer starts afresh at its offset. Bounded, so memory
+        # does not grow with the number of files.
+        self.states: OrderedDict[str, TranscriptState] = OrderedDict()
         self.progress_stream = progress_stream
         self._counted_files: set[str] = set()
         self._buffer: list[Record] = []
@@ -196,6 +201,9 @@ class Importer:
                 sessions=self.sessions, skips=self.summary.skips,
             )
             self.states[key] = state
+            while len(self.states) > MAX_OPEN_STATES:
+                self.states.popitem(last=False)
+        self.states.move_to_end(key)
         if key not in self._counted_files:
             self._counted_files.add(key)
             self.summary.files += 1
@@ -226,6 +234,8 @@ class Importer:
         self.offsets[key] = offset
         if final or not count:  # end of the import, or the file went idle for a pass
             self._queue(state.finish())
+        if final:
+            del self.states[key]
         return count
 
     def watch(self, stop: threading.Event, interval: float = 1.0, max_passes: int | None = None,
