@@ -46,7 +46,8 @@ CLAUDE_PREFIX = "claude_code."
 # Lines jumping back in time by more than this are copies of older lines (a fork's prefix);
 # Claude Code's own lines are out of order by 200 ms at most in the captures.
 COPIED_SKEW_MS = 500
-MAX_REMEMBERED = 4096  # request ids, tool names and query sources kept per file
+MAX_REMEMBERED = 4096
+MAX_MS = 2**63 // 1_000_000 - 1  # OTLP times are nanoseconds in 64 bits  # request ids, tool names and query sources kept per file
 # Types Claude Code writes that carry nothing loomline uses (known, so not "unknown").
 IGNORED_TYPES = frozenset({
     "attachment", "api-request-shape", "api-request-blob", "tools-used", "last-prompt",
@@ -309,6 +310,9 @@ class TranscriptState:
             return self._cost_state(line, session_id)
         if ms is None:
             self.skips.add(f"{kind} line without a timestamp")
+            return []
+        if not 0 < ms < MAX_MS:
+            self.skips.add(f"{kind} line with an impossible timestamp")
             return []
         parent = self._parent_named(line, session_id)
         copied = bool(parent) or bool(self.max_ms and ms < self.max_ms - COPIED_SKEW_MS)

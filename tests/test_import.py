@@ -251,6 +251,8 @@ def test_hostile_files(tmp_path: Path) -> None:
     hostile.write_bytes(
         b"not json at all\n" + b'{"type":"brand-new-line-type","x":1}\n' + b"[1,2]\n"
         + lines[0] + b'{"type":"user","message":{"content":"caf\xe9 \xff"},"timestamp":"2026-11-21T19:00:59.000Z","promptId":"p0","sessionId":"s"}\n'
+        + b'{"type":"user","message":{"content":"old"},"timestamp":"0001-01-01T00:00:00Z","sessionId":"s"}\n'
+        + b'{"type":"assistant","message":{"usage":{"input_tokens":1e400,"output_tokens":-5}},"timestamp":"2026-11-21T19:01:00.700Z"}\n'
         + b"".join(lines[1:]) + lines[2][: len(lines[2]) // 2]  # truncated last line
     )
     importer = Importer(None, Options(paths=[str(tmp_path)], dry_run=True), progress_stream=open(os.devnull, "w"))
@@ -260,6 +262,7 @@ def test_hostile_files(tmp_path: Path) -> None:
     assert reasons["unknown line type 'brand-new-line-type'"] == 1
     assert reasons["line is not a JSON object"] == 1
     assert reasons["truncated last line (no newline)"] == 1
+    assert reasons["user line with an impossible timestamp"] == 1
     assert importer.summary.records >= 5  # everything else still imported
 
 
