@@ -411,6 +411,10 @@ class TranscriptState:
         attrs["prompt_length"] = str(len(shown))
         if self.include_prompts:
             attrs["prompt"] = shown
+        elif kind != "human" and shown.startswith("<") and 0 < shown.find(">") < 64:
+            # Claude Code's own text, not the person's: its leading tag is what tells an
+            # injected prompt apart (enrich/prompts.py reads the prompt text).
+            attrs["prompt"] = shown[: shown.find(">") + 1]
         if isinstance(line.get("uuid"), str):
             attrs["message.uuid"] = line["uuid"]
         if command:

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from settings import Settings
 from query_api import (
     errors,
+    routes_accounting,
     routes_conversations,
     routes_health,
     routes_sessions,
@@ -43,7 +44,7 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
     app.state.metrics = metrics
     errors.install(app)
     app.include_router(routes_health.router)
-    for module in (routes_conversations, routes_sessions, routes_usage):
+    for module in (routes_conversations, routes_sessions, routes_usage, routes_accounting):
         app.include_router(module.router, responses=schemas.ERROR_RESPONSES)
 
     if metrics is not None and hasattr(metrics, "inc"):

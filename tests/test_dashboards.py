@@ -333,10 +333,10 @@ def test_every_worked_example_in_docs_runs(storage_):
 
 
 def test_views_migration_is_idempotent(storage_):
-    from storage.client import _migration_files
+    from storage.client import migration_files
     from storage.sql_files import split_statements
 
-    text = next(t for _, name, t in _migration_files() if name == "0004_views.sql")
+    text = next(t for _, name, t in migration_files() if name == "0004_views.sql")
     for statement in split_statements(text):
         storage_.command(statement)
     assert storage_.query_rows("SELECT count() FROM v_llm_sessions")[0][0] > 0

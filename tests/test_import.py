@@ -38,6 +38,7 @@ SCENARIOS = [
         "interactive_clear_exit", "resume_continue")),
     *(f"claude-code-2.1.332/{name}" for name in ("fork", "fresh_tool", "subagent")),
 ]
+EXIT_NOT_IN_TRANSCRIPT = {"8d4481b2-5233-48d4-91f0-55e8f6e18046": 1}  # interactive_clear_exit's /exit
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
                  "cache_creation_5m_tokens", "cache_creation_1h_tokens")
 
@@ -112,6 +113,11 @@ def test_import_matches_telemetry_and_merges_without_double_counting(tenants: Lo
         assert got["thread_id"] == want["thread_id"]
         # Same token totals; cost computed from the same tokens with the same price table.
         assert {c: got[c] for c in TOKEN_COLUMNS} == {c: want[c] for c in TOKEN_COLUMNS}, session_id
+        # What the person typed, and what Claude Code injected (a task notification). An
+        # interactive /exit is not written to the transcript (docs/import.md).
+        exits = EXIT_NOT_IN_TRANSCRIPT.get(session_id, 0)
+        assert (got["user_prompt_count"] + exits, got["injected_prompt_count"]) == (
+            want["user_prompt_count"], want["injected_prompt_count"]), session_id
         assert got["computed_cost_usd"] == pytest.approx(want["computed_cost_usd"], abs=1e-6)
         assert got["cost_usd"] == 0  # a transcript reports no cost: computed only
         # ... and the computed cost is what Claude Code charged, to the price table's rounding
@@ -130,7 +136,8 @@ def test_import_matches_telemetry_and_merges_without_double_counting(tenants: Lo
             got = merged[session_id]
             # Telemetry wins where both describe a prompt: nothing counted twice.
             for column in (*TOKEN_COLUMNS, "cost_usd", "computed_cost_usd", "api_request_count",
-                           "user_prompt_count", "tool_call_count", "api_error_count", "compaction_count"):
+                           "user_prompt_count", "injected_prompt_count", "tool_call_count", "api_error_count",
+                           "compaction_count", "subagent_request_count"):
                 assert got[column] == pytest.approx(want[column]), (org, session_id, column)
             assert got["thread_id"] == want["thread_id"]
     # Importing again adds nothing.

@@ -8,6 +8,8 @@ SELECT
     s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_creation_tokens,
     s.cost_usd, s.computed_cost_usd, s.user_prompt_count, s.api_request_count,
     s.tool_call_count, s.api_error_count,
+    s.injected_prompt_count, s.unpriced_request_count, s.unpriced_reasons, s.repository,
+    s.repository_provider, s.subagent_count, s.subagent_request_count, s.subagent_cost_usd,
     s.project_id, s.project_name, s.user_id, s.user_email, s.git_branch, s.cwd,
     ifNull(t.session_count, 0) AS total_in_thread,
     ifNull(t.compaction_count, 0) AS total_compactions_in_thread

@@ -1,0 +1,813 @@
+-- loomline schema, cluster loomline. Apply in order; every statement is idempotent.
+
+-- schema_migrations
+CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER `loomline` (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/schema_migrations', '{replica}') ORDER BY version;
+
+-- 0001_raw_tables.sql
+CREATE TABLE IF NOT EXISTS otel_logs_local ON CLUSTER `loomline` (
+    Timestamp           DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimestampTime       DateTime DEFAULT toDateTime(Timestamp),
+    ObservedTimestamp   DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TraceId             String CODEC(ZSTD(1)),
+    SpanId              String CODEC(ZSTD(1)),
+    TraceFlags          UInt8,
+    SeverityText        LowCardinality(String) CODEC(ZSTD(1)),
+    SeverityNumber      UInt8,
+    ServiceName         LowCardinality(String) CODEC(ZSTD(1)),
+    Body                String CODEC(ZSTD(1)),
+    ResourceSchemaUrl   LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes  Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeSchemaUrl      LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeName           String CODEC(ZSTD(1)),
+    ScopeVersion        LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeAttributes     Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    LogAttributes       Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    EventName           String CODEC(ZSTD(1)),
+    OrgId               LowCardinality(String) CODEC(ZSTD(1)),
+    SessionId           String MATERIALIZED LogAttributes['session.id'] CODEC(ZSTD(1)),
+    INDEX idx_session_id SessionId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/otel_logs_local', '{replica}')
+PARTITION BY toDate(TimestampTime)
+PRIMARY KEY (OrgId, ServiceName, TimestampTime)
+ORDER BY (OrgId, ServiceName, TimestampTime, Timestamp)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS otel_logs ON CLUSTER `loomline` AS otel_logs_local ENGINE = Distributed(`loomline`, currentDatabase(), otel_logs_local, cityHash64(OrgId, LogAttributes['session.id']));
+
+CREATE TABLE IF NOT EXISTS otel_traces_local ON CLUSTER `loomline` (
+    Timestamp           DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TraceId             String CODEC(ZSTD(1)),
+    SpanId              String CODEC(ZSTD(1)),
+    ParentSpanId        String CODEC(ZSTD(1)),
+    TraceState          String CODEC(ZSTD(1)),
+    SpanName            LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind            LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName         LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes  Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName           String CODEC(ZSTD(1)),
+    ScopeVersion        String CODEC(ZSTD(1)),
+    SpanAttributes      Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    Duration            UInt64 CODEC(ZSTD(1)),
+    StatusCode          LowCardinality(String) CODEC(ZSTD(1)),
+    StatusMessage       String CODEC(ZSTD(1)),
+    `Events.Timestamp`  Array(DateTime64(9)) CODEC(ZSTD(1)),
+    `Events.Name`       Array(LowCardinality(String)) CODEC(ZSTD(1)),
+    `Events.Attributes` Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1)),
+    `Links.TraceId`     Array(String) CODEC(ZSTD(1)),
+    `Links.SpanId`      Array(String) CODEC(ZSTD(1)),
+    `Links.TraceState`  Array(String) CODEC(ZSTD(1)),
+    `Links.Attributes`  Array(Map(LowCardinality(String), String)) CODEC(ZSTD(1)),
+    OrgId               LowCardinality(String) CODEC(ZSTD(1)),
+    SessionId           String MATERIALIZED SpanAttributes['session.id'] CODEC(ZSTD(1)),
+    INDEX idx_session_id SessionId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/otel_traces_local', '{replica}')
+PARTITION BY toDate(Timestamp)
+ORDER BY (OrgId, ServiceName, SpanName, toDateTime(Timestamp))
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS otel_traces ON CLUSTER `loomline` AS otel_traces_local ENGINE = Distributed(`loomline`, currentDatabase(), otel_traces_local, cityHash64(OrgId, SpanAttributes['session.id']));
+
+CREATE TABLE IF NOT EXISTS otel_metrics_sum_local ON CLUSTER `loomline` (
+    ResourceAttributes     Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceSchemaUrl      String CODEC(ZSTD(1)),
+    ScopeName              String CODEC(ZSTD(1)),
+    ScopeVersion           String CODEC(ZSTD(1)),
+    ScopeAttributes        Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount  UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl         String CODEC(ZSTD(1)),
+    ServiceName            LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName             String CODEC(ZSTD(1)),
+    MetricDescription      String CODEC(ZSTD(1)),
+    MetricUnit             String CODEC(ZSTD(1)),
+    Attributes             Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix          DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimeUnix               DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    Value                  Float64 CODEC(ZSTD(1)),
+    Flags                  UInt32 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    IsMonotonic            Bool CODEC(Delta(1), ZSTD(1)),
+    OrgId                  LowCardinality(String) CODEC(ZSTD(1)),
+    SessionId              String MATERIALIZED Attributes['session.id'] CODEC(ZSTD(1)),
+    INDEX idx_session_id SessionId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/otel_metrics_sum_local', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (OrgId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_sum ON CLUSTER `loomline` AS otel_metrics_sum_local ENGINE = Distributed(`loomline`, currentDatabase(), otel_metrics_sum_local, cityHash64(OrgId, Attributes['session.id']));
+
+CREATE TABLE IF NOT EXISTS otel_metrics_gauge_local ON CLUSTER `loomline` (
+    ResourceAttributes     Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceSchemaUrl      String CODEC(ZSTD(1)),
+    ScopeName              String CODEC(ZSTD(1)),
+    ScopeVersion           String CODEC(ZSTD(1)),
+    ScopeAttributes        Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount  UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl         String CODEC(ZSTD(1)),
+    ServiceName            LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName             String CODEC(ZSTD(1)),
+    MetricDescription      String CODEC(ZSTD(1)),
+    MetricUnit             String CODEC(ZSTD(1)),
+    Attributes             Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix          DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimeUnix               DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    Value                  Float64 CODEC(ZSTD(1)),
+    Flags                  UInt32 CODEC(ZSTD(1)),
+    OrgId                  LowCardinality(String) CODEC(ZSTD(1)),
+    SessionId              String MATERIALIZED Attributes['session.id'] CODEC(ZSTD(1)),
+    INDEX idx_session_id SessionId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/otel_metrics_gauge_local', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (OrgId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_gauge ON CLUSTER `loomline` AS otel_metrics_gauge_local ENGINE = Distributed(`loomline`, currentDatabase(), otel_metrics_gauge_local, cityHash64(OrgId, Attributes['session.id']));
+
+CREATE TABLE IF NOT EXISTS otel_metrics_histogram_local ON CLUSTER `loomline` (
+    ResourceAttributes     Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceSchemaUrl      String CODEC(ZSTD(1)),
+    ScopeName              String CODEC(ZSTD(1)),
+    ScopeVersion           String CODEC(ZSTD(1)),
+    ScopeAttributes        Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount  UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl         String CODEC(ZSTD(1)),
+    ServiceName            LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName             String CODEC(ZSTD(1)),
+    MetricDescription      String CODEC(ZSTD(1)),
+    MetricUnit             String CODEC(ZSTD(1)),
+    Attributes             Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix          DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimeUnix               DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    Count                  UInt64 CODEC(Delta(8), ZSTD(1)),
+    Sum                    Float64 CODEC(ZSTD(1)),
+    BucketCounts           Array(UInt64) CODEC(ZSTD(1)),
+    ExplicitBounds         Array(Float64) CODEC(ZSTD(1)),
+    Flags                  UInt32 CODEC(ZSTD(1)),
+    Min                    Float64 CODEC(ZSTD(1)),
+    Max                    Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    OrgId                  LowCardinality(String) CODEC(ZSTD(1)),
+    SessionId              String MATERIALIZED Attributes['session.id'] CODEC(ZSTD(1)),
+    INDEX idx_session_id SessionId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/otel_metrics_histogram_local', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (OrgId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_histogram ON CLUSTER `loomline` AS otel_metrics_histogram_local ENGINE = Distributed(`loomline`, currentDatabase(), otel_metrics_histogram_local, cityHash64(OrgId, Attributes['session.id']));
+
+CREATE TABLE IF NOT EXISTS otel_metrics_exponential_histogram_local ON CLUSTER `loomline` (
+    ResourceAttributes     Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName              String CODEC(ZSTD(1)),
+    ScopeVersion           String CODEC(ZSTD(1)),
+    ServiceName            LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName             String CODEC(ZSTD(1)),
+    MetricDescription      String CODEC(ZSTD(1)),
+    MetricUnit             String CODEC(ZSTD(1)),
+    Attributes             Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix          DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimeUnix               DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    Count                  UInt64 CODEC(Delta(8), ZSTD(1)),
+    Sum                    Float64 CODEC(ZSTD(1)),
+    Scale                  Int32 CODEC(ZSTD(1)),
+    ZeroCount              UInt64 CODEC(ZSTD(1)),
+    PositiveOffset         Int32 CODEC(ZSTD(1)),
+    PositiveBucketCounts   Array(UInt64) CODEC(ZSTD(1)),
+    NegativeOffset         Int32 CODEC(ZSTD(1)),
+    NegativeBucketCounts   Array(UInt64) CODEC(ZSTD(1)),
+    Flags                  UInt32 CODEC(ZSTD(1)),
+    Min                    Float64 CODEC(ZSTD(1)),
+    Max                    Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    OrgId                  LowCardinality(String) CODEC(ZSTD(1)),
+    SessionId              String MATERIALIZED Attributes['session.id'] CODEC(ZSTD(1)),
+    INDEX idx_session_id SessionId TYPE bloom_filter(0.001) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/otel_metrics_exponential_histogram_local', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (OrgId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_exponential_histogram ON CLUSTER `loomline` AS otel_metrics_exponential_histogram_local ENGINE = Distributed(`loomline`, currentDatabase(), otel_metrics_exponential_histogram_local, cityHash64(OrgId, Attributes['session.id']));
+
+CREATE TABLE IF NOT EXISTS otel_metrics_summary_local ON CLUSTER `loomline` (
+    ResourceAttributes     Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName              String CODEC(ZSTD(1)),
+    ScopeVersion           String CODEC(ZSTD(1)),
+    ServiceName            LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName             String CODEC(ZSTD(1)),
+    MetricDescription      String CODEC(ZSTD(1)),
+    MetricUnit             String CODEC(ZSTD(1)),
+    Attributes             Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix          DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimeUnix               DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    Count                  UInt64 CODEC(Delta(8), ZSTD(1)),
+    Sum                    Float64 CODEC(ZSTD(1)),
+    `ValueAtQuantiles.Quantile` Array(Float64) CODEC(ZSTD(1)),
+    `ValueAtQuantiles.Value`    Array(Float64) CODEC(ZSTD(1)),
+    Flags                  UInt32 CODEC(ZSTD(1)),
+    OrgId                  LowCardinality(String) CODEC(ZSTD(1)),
+    SessionId              String MATERIALIZED Attributes['session.id'] CODEC(ZSTD(1)),
+    INDEX idx_session_id SessionId TYPE bloom_filter(0.001) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/otel_metrics_summary_local', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (OrgId, ServiceName, MetricName, Attributes, toUnixTimestamp64Nano(TimeUnix))
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_summary ON CLUSTER `loomline` AS otel_metrics_summary_local ENGINE = Distributed(`loomline`, currentDatabase(), otel_metrics_summary_local, cityHash64(OrgId, Attributes['session.id']));
+
+-- 0002_events.sql
+CREATE TABLE IF NOT EXISTS events_local ON CLUSTER `loomline` (
+    OrgId                 LowCardinality(String),
+    SessionId             String,
+    EventKey              UInt64,
+    EventName             LowCardinality(String),
+    Timestamp             DateTime64(6, 'UTC') CODEC(Delta(8), ZSTD(1)),
+    Sequence              Nullable(Int64),
+    PromptId              String CODEC(ZSTD(1)),
+    Model                 LowCardinality(String),
+    QuerySource           LowCardinality(String),
+    CostUsd               Float64,
+    CostMicros            Int64,
+    InputTokens           UInt64,
+    OutputTokens          UInt64,
+    CacheReadTokens       UInt64,
+    CacheCreationTokens   UInt64,
+    CacheCreation5mTokens UInt64,
+    CacheCreation1hTokens UInt64,
+    DurationMs            Nullable(Float64),
+    ToolName              LowCardinality(String),
+    ToolUseId             String CODEC(ZSTD(1)),
+    Decision              LowCardinality(String),
+    Success               Nullable(Bool),
+    StatusCode            Nullable(Int32),
+    Attempt               Nullable(Int32),
+    Error                 String CODEC(ZSTD(1)),
+    CommandName           LowCardinality(String),
+    HookName              LowCardinality(String),
+    CompactionTrigger     LowCardinality(String),
+    PreTokens             Nullable(UInt64),
+    PostTokens            Nullable(UInt64),
+
+    Source                LowCardinality(String),
+    Reason                LowCardinality(String),
+    CliRunId              String CODEC(ZSTD(1)),
+    ParentSessionId       String CODEC(ZSTD(1)),
+    Cwd                   String CODEC(ZSTD(1)),
+    ProjectId             String CODEC(ZSTD(1)),
+    GitBranch             String CODEC(ZSTD(1)),
+    AgentName             LowCardinality(String),
+
+    UserId                String CODEC(ZSTD(1)),
+    UserEmail             String CODEC(ZSTD(1)),
+    AccountUuid           String CODEC(ZSTD(1)),
+    OrganizationId        String CODEC(ZSTD(1)),
+    TerminalType          LowCardinality(String),
+    AppVersion            LowCardinality(String),
+    ServiceName           LowCardinality(String),
+    Prompt                String CODEC(ZSTD(3)),
+    Attributes            Map(LowCardinality(String), String) CODEC(ZSTD(3)),
+    ResourceAttributes    Map(LowCardinality(String), String) CODEC(ZSTD(3)),
+    IngestedAt            DateTime64(3, 'UTC') DEFAULT now64(3),
+    INDEX idx_ingested IngestedAt TYPE minmax GRANULARITY 1,
+    INDEX idx_prompt PromptId TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/events_local', '{replica}')
+PARTITION BY toYYYYMM(Timestamp)
+ORDER BY (OrgId, SessionId, Timestamp, EventKey)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS events ON CLUSTER `loomline` AS events_local ENGINE = Distributed(`loomline`, currentDatabase(), events_local, cityHash64(OrgId, SessionId));
+
+-- 0003_derived.sql
+CREATE TABLE IF NOT EXISTS llm_sessions_local ON CLUSTER `loomline` (
+    org_id                   LowCardinality(String),
+    session_id               String,
+    thread_id                String,
+    parent_thread_id         String,
+    thread_position          UInt32,
+    user_id                  String,
+    user_email               String,
+    account_uuid             String,
+    organization_id          String,
+    project_id               String,
+    project_name             String,
+    cwd                      String,
+    git_branch               String,
+    agent_name               LowCardinality(String),
+    first_model              LowCardinality(String),
+    models                   Array(String),
+    terminal_type            LowCardinality(String),
+    app_version              LowCardinality(String),
+    started_at               DateTime64(6, 'UTC'),
+    last_activity_at         DateTime64(6, 'UTC'),
+    closed_at                Nullable(DateTime64(6, 'UTC')),
+    close_reason             LowCardinality(String),
+    close_evidence           LowCardinality(String),
+    start_source             LowCardinality(String),
+    start_evidence           LowCardinality(String),
+    segment_count            UInt32,
+    resume_count             UInt32,
+    cli_run_count            UInt32,
+    compaction_count         UInt32,
+    failed_compaction_count  UInt32,
+    last_compacted_at        Nullable(DateTime64(6, 'UTC')),
+    input_tokens             UInt64,
+    output_tokens            UInt64,
+    cache_read_tokens        UInt64,
+    cache_creation_tokens    UInt64,
+    cache_creation_5m_tokens UInt64,
+    cache_creation_1h_tokens UInt64,
+    cost_usd                 Float64,
+    cost_micros              Int64,
+    computed_cost_usd        Float64,
+    unpriced_request_count   UInt32,
+    api_request_count        UInt32,
+    api_error_count          UInt32,
+    user_prompt_count        UInt32,
+    tool_call_count          UInt32,
+    tool_error_count         UInt32,
+    active_time_seconds      Float64,
+    first_prompt             String CODEC(ZSTD(3)),
+    event_count              UInt64,
+    has_hook_evidence        UInt8,
+    version                  UInt64,
+    is_deleted               UInt8 DEFAULT 0,
+    derived_at               DateTime64(3, 'UTC') DEFAULT now64(3),
+    INDEX idx_thread thread_id TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_last_activity last_activity_at TYPE minmax GRANULARITY 1
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/llm_sessions_local', '{replica}', version, is_deleted)
+ORDER BY (org_id, session_id);
+
+CREATE TABLE IF NOT EXISTS llm_sessions ON CLUSTER `loomline` AS llm_sessions_local ENGINE = Distributed(`loomline`, currentDatabase(), llm_sessions_local, cityHash64(org_id, session_id));
+
+CREATE TABLE IF NOT EXISTS session_segments_local ON CLUSTER `loomline` (
+    org_id          LowCardinality(String),
+    session_id      String,
+    segment_index   UInt32,
+    source          LowCardinality(String),
+    started_at      DateTime64(6, 'UTC'),
+    ended_at        DateTime64(6, 'UTC'),
+    cli_run_id      String,
+    first_sequence  Nullable(Int64),
+    last_sequence   Nullable(Int64),
+    event_count     UInt64,
+    evidence        LowCardinality(String),
+    version         UInt64,
+    is_deleted      UInt8 DEFAULT 0,
+    derived_at      DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/session_segments_local', '{replica}', version, is_deleted)
+ORDER BY (org_id, session_id, segment_index);
+
+CREATE TABLE IF NOT EXISTS session_segments ON CLUSTER `loomline` AS session_segments_local ENGINE = Distributed(`loomline`, currentDatabase(), session_segments_local, cityHash64(org_id, session_id));
+
+CREATE TABLE IF NOT EXISTS session_links_local ON CLUSTER `loomline` (
+    org_id           LowCardinality(String),
+    from_session_id  String,
+    to_session_id    String,
+    link_type        LowCardinality(String),
+    created_at       DateTime64(6, 'UTC'),
+    evidence         LowCardinality(String),
+    version          UInt64,
+    is_deleted       UInt8 DEFAULT 0,
+    derived_at       DateTime64(3, 'UTC') DEFAULT now64(3),
+    INDEX idx_to to_session_id TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/session_links_local', '{replica}', version, is_deleted)
+ORDER BY (org_id, from_session_id, to_session_id, link_type);
+
+CREATE TABLE IF NOT EXISTS session_links ON CLUSTER `loomline` AS session_links_local ENGINE = Distributed(`loomline`, currentDatabase(), session_links_local, cityHash64(org_id, from_session_id, to_session_id));
+
+CREATE TABLE IF NOT EXISTS compactions_local ON CLUSTER `loomline` (
+    org_id          LowCardinality(String),
+    session_id      String,
+    compaction_key  String,
+    thread_id       String,
+    timestamp       DateTime64(6, 'UTC'),
+    trigger         LowCardinality(String),
+    success         UInt8,
+    pre_tokens      Nullable(UInt64),
+    post_tokens     Nullable(UInt64),
+    duration_ms     Nullable(Float64),
+    error           String,
+    prompt_id       String,
+    evidence        LowCardinality(String),
+    version         UInt64,
+    is_deleted      UInt8 DEFAULT 0,
+    derived_at      DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/compactions_local', '{replica}', version, is_deleted)
+ORDER BY (org_id, session_id, compaction_key);
+
+CREATE TABLE IF NOT EXISTS compactions ON CLUSTER `loomline` AS compactions_local ENGINE = Distributed(`loomline`, currentDatabase(), compactions_local, cityHash64(org_id, session_id));
+
+CREATE TABLE IF NOT EXISTS cli_runs_local ON CLUSTER `loomline` (
+    org_id          LowCardinality(String),
+    cli_run_id      String,
+    started_at      DateTime64(6, 'UTC'),
+    ended_at        DateTime64(6, 'UTC'),
+    session_ids     Array(String),
+    host            String,
+    app_version     LowCardinality(String),
+    evidence        LowCardinality(String),
+    version         UInt64,
+    is_deleted      UInt8 DEFAULT 0,
+    derived_at      DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/cli_runs_local', '{replica}', version, is_deleted)
+ORDER BY (org_id, cli_run_id);
+
+CREATE TABLE IF NOT EXISTS cli_runs ON CLUSTER `loomline` AS cli_runs_local ENGINE = Distributed(`loomline`, currentDatabase(), cli_runs_local, cityHash64(org_id, cli_run_id));
+
+CREATE TABLE IF NOT EXISTS threads_local ON CLUSTER `loomline` (
+    org_id                   LowCardinality(String),
+    thread_id                String,
+    root_session_id          String,
+    parent_thread_id         String,
+    session_ids              Array(String),
+    session_count            UInt32,
+    compaction_count         UInt32,
+    failed_compaction_count  UInt32,
+    input_tokens             UInt64,
+    output_tokens            UInt64,
+    cache_read_tokens        UInt64,
+    cache_creation_tokens    UInt64,
+    cache_creation_5m_tokens UInt64,
+    cache_creation_1h_tokens UInt64,
+    cost_usd                 Float64,
+    cost_micros              Int64,
+    computed_cost_usd        Float64,
+    api_request_count        UInt32,
+    api_error_count          UInt32,
+    user_prompt_count        UInt32,
+    tool_call_count          UInt32,
+    first_activity_at        DateTime64(6, 'UTC'),
+    last_activity_at         DateTime64(6, 'UTC'),
+    closed_at                Nullable(DateTime64(6, 'UTC')),
+    close_reason             LowCardinality(String),
+    status                   LowCardinality(String),
+    title                    String CODEC(ZSTD(3)),
+    user_id                  String,
+    user_email               String,
+    project_id               String,
+    project_name             String,
+    agent_name               LowCardinality(String),
+    models                   Array(String),
+    version                  UInt64,
+    is_deleted               UInt8 DEFAULT 0,
+    derived_at               DateTime64(3, 'UTC') DEFAULT now64(3),
+    INDEX idx_last_activity last_activity_at TYPE minmax GRANULARITY 1
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/threads_local', '{replica}', version, is_deleted)
+ORDER BY (org_id, thread_id);
+
+CREATE TABLE IF NOT EXISTS threads ON CLUSTER `loomline` AS threads_local ENGINE = Distributed(`loomline`, currentDatabase(), threads_local, cityHash64(org_id, thread_id));
+
+-- 0004_views.sql
+CREATE OR REPLACE VIEW v_llm_sessions ON CLUSTER `loomline` AS
+SELECT
+    org_id,
+    session_id,
+    thread_id,
+    parent_thread_id,
+    thread_position,
+    user_id,
+    user_email,
+    account_uuid,
+    organization_id,
+    project_id,
+    project_name,
+    cwd,
+    git_branch,
+    agent_name,
+    first_model,
+    models,
+    terminal_type,
+    app_version,
+    started_at,
+    last_activity_at,
+    closed_at,
+    close_reason,
+    close_evidence,
+    start_source,
+    start_evidence,
+    close_reason = 'open' AS is_open,
+    segment_count,
+    resume_count,
+    cli_run_count,
+    compaction_count,
+    failed_compaction_count,
+    last_compacted_at,
+    input_tokens,
+    output_tokens,
+    cache_read_tokens,
+    cache_creation_tokens,
+    cache_creation_5m_tokens,
+    cache_creation_1h_tokens,
+    input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens AS total_tokens,
+    cache_read_tokens / nullIf(input_tokens + cache_read_tokens, 0) AS cache_hit_ratio,
+    cost_usd,
+    cost_micros,
+    computed_cost_usd,
+    computed_cost_usd - cost_usd AS cost_difference_usd,
+    unpriced_request_count,
+    api_request_count,
+    api_error_count,
+    user_prompt_count,
+    tool_call_count,
+    tool_error_count,
+    active_time_seconds,
+    dateDiff('second', started_at, last_activity_at) AS duration_seconds,
+    first_prompt,
+    event_count,
+    has_hook_evidence
+FROM llm_sessions FINAL
+WHERE is_deleted = 0;
+
+CREATE OR REPLACE VIEW v_conversations ON CLUSTER `loomline` AS
+SELECT
+    org_id,
+    thread_id,
+    title,
+    root_session_id,
+    parent_thread_id,
+    session_ids,
+    status,
+    close_reason,
+    user_id,
+    user_email,
+    project_id,
+    project_name,
+    agent_name,
+    models,
+    session_count,
+    compaction_count,
+    failed_compaction_count,
+    input_tokens,
+    output_tokens,
+    cache_read_tokens,
+    cache_creation_tokens,
+    cache_creation_5m_tokens,
+    cache_creation_1h_tokens,
+    input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens AS total_tokens,
+    cache_read_tokens / nullIf(input_tokens + cache_read_tokens, 0) AS cache_hit_ratio,
+    cost_usd,
+    cost_micros,
+    computed_cost_usd,
+    computed_cost_usd - cost_usd AS cost_difference_usd,
+    api_request_count,
+    api_error_count,
+    user_prompt_count,
+    tool_call_count,
+    first_activity_at,
+    last_activity_at,
+    closed_at,
+    dateDiff('second', first_activity_at, last_activity_at) AS duration_seconds
+FROM threads FINAL
+WHERE is_deleted = 0;
+
+CREATE OR REPLACE VIEW v_session_segments ON CLUSTER `loomline` AS
+SELECT
+    org_id,
+    session_id,
+    segment_index,
+    source,
+    started_at,
+    ended_at,
+    dateDiff('second', started_at, ended_at) AS duration_seconds,
+    cli_run_id,
+    first_sequence,
+    last_sequence,
+    event_count,
+    evidence
+FROM session_segments FINAL
+WHERE is_deleted = 0;
+
+CREATE OR REPLACE VIEW v_session_links ON CLUSTER `loomline` AS
+SELECT
+    org_id,
+    from_session_id,
+    to_session_id,
+    link_type,
+    created_at,
+    evidence
+FROM session_links FINAL
+WHERE is_deleted = 0;
+
+CREATE OR REPLACE VIEW v_cli_runs ON CLUSTER `loomline` AS
+SELECT
+    org_id,
+    cli_run_id,
+    started_at,
+    ended_at,
+    dateDiff('second', started_at, ended_at) AS duration_seconds,
+    session_ids,
+    length(session_ids) AS session_count,
+    host,
+    app_version,
+    evidence
+FROM cli_runs FINAL
+WHERE is_deleted = 0;
+
+CREATE OR REPLACE VIEW v_compactions ON CLUSTER `loomline` AS
+SELECT
+    c.org_id AS org_id,
+    c.session_id AS session_id,
+    c.compaction_key AS compaction_key,
+    c.thread_id AS thread_id,
+    c.timestamp AS timestamp,
+    c.trigger AS trigger,
+    c.success AS success,
+    c.pre_tokens AS pre_tokens,
+    c.post_tokens AS post_tokens,
+    if(c.success = 1 AND c.pre_tokens >= c.post_tokens, c.pre_tokens - c.post_tokens, 0) AS tokens_saved,
+    c.duration_ms AS duration_ms,
+    c.error AS error,
+    c.prompt_id AS prompt_id,
+    c.evidence AS evidence,
+    s.user_id AS user_id,
+    s.user_email AS user_email,
+    s.project_id AS project_id,
+    s.project_name AS project_name
+FROM (SELECT * FROM compactions FINAL WHERE is_deleted = 0) AS c
+LEFT JOIN
+(
+    SELECT org_id, session_id, user_id, user_email, project_id, project_name
+    FROM llm_sessions FINAL
+    WHERE is_deleted = 0
+) AS s ON c.org_id = s.org_id AND c.session_id = s.session_id;
+
+CREATE OR REPLACE VIEW v_events ON CLUSTER `loomline` AS
+SELECT
+    OrgId AS org_id,
+    SessionId AS session_id,
+    EventKey AS event_key,
+    EventName AS event_name,
+    Timestamp AS timestamp,
+    Sequence AS sequence,
+    PromptId AS prompt_id,
+    Model AS model,
+    QuerySource AS query_source,
+    CostUsd AS cost_usd,
+    CostMicros AS cost_micros,
+    InputTokens AS input_tokens,
+    OutputTokens AS output_tokens,
+    CacheReadTokens AS cache_read_tokens,
+    CacheCreationTokens AS cache_creation_tokens,
+    DurationMs AS duration_ms,
+    ToolName AS tool_name,
+    ToolUseId AS tool_use_id,
+    Decision AS decision,
+    Success AS success,
+    StatusCode AS status_code,
+    Attempt AS attempt,
+    Error AS error,
+    CommandName AS command_name,
+    HookName AS hook_name,
+    CompactionTrigger AS compaction_trigger,
+    PreTokens AS pre_tokens,
+    PostTokens AS post_tokens,
+    Source AS source,
+    Reason AS reason,
+    CliRunId AS cli_run_id,
+    UserId AS user_id,
+    UserEmail AS user_email,
+    OrganizationId AS organization_id,
+    TerminalType AS terminal_type,
+    AppVersion AS app_version,
+    Prompt AS prompt,
+    Attributes AS attributes,
+    ResourceAttributes AS resource_attributes
+FROM events FINAL;
+
+CREATE OR REPLACE VIEW v_api_requests ON CLUSTER `loomline` AS
+SELECT
+    e.OrgId AS org_id,
+    e.SessionId AS session_id,
+    s.thread_id AS thread_id,
+    e.Timestamp AS timestamp,
+    e.PromptId AS prompt_id,
+    e.Model AS model,
+    e.QuerySource AS query_source,
+    e.UserId AS user_id,
+    e.UserEmail AS user_email,
+    s.project_id AS project_id,
+    s.project_name AS project_name,
+    e.InputTokens AS input_tokens,
+    e.OutputTokens AS output_tokens,
+    e.CacheReadTokens AS cache_read_tokens,
+    e.CacheCreationTokens AS cache_creation_tokens,
+    e.InputTokens + e.OutputTokens + e.CacheReadTokens + e.CacheCreationTokens AS total_tokens,
+    e.CostUsd AS cost_usd,
+    e.CostMicros AS cost_micros,
+    e.DurationMs AS duration_ms
+FROM (SELECT * FROM events FINAL WHERE EventName = 'api_request') AS e
+LEFT JOIN
+(
+    SELECT org_id, session_id, thread_id, project_id, project_name
+    FROM llm_sessions FINAL
+    WHERE is_deleted = 0
+) AS s ON e.OrgId = s.org_id AND e.SessionId = s.session_id;
+
+CREATE OR REPLACE VIEW v_api_errors ON CLUSTER `loomline` AS
+SELECT
+    e.OrgId AS org_id,
+    e.SessionId AS session_id,
+    s.thread_id AS thread_id,
+    e.Timestamp AS timestamp,
+    e.PromptId AS prompt_id,
+    e.Model AS model,
+    e.UserId AS user_id,
+    e.UserEmail AS user_email,
+    s.project_id AS project_id,
+    s.project_name AS project_name,
+    e.StatusCode AS status_code,
+    e.Attempt AS attempt,
+    e.Error AS error,
+    e.DurationMs AS duration_ms
+FROM (SELECT * FROM events FINAL WHERE EventName = 'api_error') AS e
+LEFT JOIN
+(
+    SELECT org_id, session_id, thread_id, project_id, project_name
+    FROM llm_sessions FINAL
+    WHERE is_deleted = 0
+) AS s ON e.OrgId = s.org_id AND e.SessionId = s.session_id;
+
+CREATE OR REPLACE VIEW v_usage_daily ON CLUSTER `loomline` AS
+SELECT
+    toDate(timestamp) AS day,
+    org_id,
+    user_id,
+    any(user_email) AS user_email,
+    project_id,
+    any(project_name) AS project_name,
+    model,
+    count() AS api_request_count,
+    uniqExact(session_id) AS session_count,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(cache_read_tokens) AS cache_read_tokens,
+    sum(cache_creation_tokens) AS cache_creation_tokens,
+    sum(total_tokens) AS total_tokens,
+    cache_read_tokens / nullIf(input_tokens + cache_read_tokens, 0) AS cache_hit_ratio,
+    sum(cost_usd) AS cost_usd,
+    sum(cost_micros) AS cost_micros
+FROM v_api_requests
+GROUP BY day, org_id, user_id, project_id, model;
+
+CREATE OR REPLACE VIEW v_session_context ON CLUSTER `loomline` AS
+SELECT
+    org_id,
+    session_id,
+    last_request_at,
+    model,
+    context_tokens,
+    context_window,
+    context_tokens / context_window AS context_ratio
+FROM
+(
+    SELECT
+        OrgId AS org_id,
+        SessionId AS session_id,
+        max(Timestamp) AS last_request_at,
+        argMax(Model, Timestamp) AS model,
+        argMax(InputTokens + CacheReadTokens + CacheCreationTokens, Timestamp) AS context_tokens,
+        if(positionCaseInsensitive(argMax(Model, Timestamp), '[1m]') > 0, 1000000, 200000) AS context_window
+    FROM events FINAL
+    WHERE EventName = 'api_request' AND QuerySource != 'compact'
+    GROUP BY OrgId, SessionId
+);
+
+-- 0009_enrichers.sql
+CREATE TABLE IF NOT EXISTS enricher_members_local ON CLUSTER `loomline` (
+    member      String,
+    joined_at   DateTime64(3, 'UTC'),
+    seen_at     DateTime64(3, 'UTC'),
+    is_deleted  UInt8 DEFAULT 0
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/enricher_members_local', '{replica}', seen_at, is_deleted)
+ORDER BY member;
+
+CREATE TABLE IF NOT EXISTS enricher_members ON CLUSTER `loomline` AS enricher_members_local ENGINE = Distributed(`loomline`, currentDatabase(), enricher_members_local, cityHash64(member));
