@@ -334,3 +334,28 @@ def test_discover_puts_subagent_files_after_main_transcripts() -> None:
     found = discover([str(CAPTURES_ROOT / "claude-code-2.1.332" / "subagent" / "transcripts")])
     assert [(f.path.name, f.agent) for f in found] == [
         ("249043e7-ea79-429b-8eb7-a13f3d4d64ce.jsonl", False), ("agent-ab07d7b26fc0f57d6.jsonl", True)]
+
+
+def test_telemetry_supersedes_imported_records_per_prompt() -> None:
+    from enrich.imported import without_superseded
+    from enrich.model import Event
+
+    def event(key: int, name: str, ts: int, prompt: str = "", evidence: str = "", session: str = "s") -> Event:
+        return Event("o", session, key, name, ts, prompt_id=prompt, evidence=evidence, input_tokens=10)
+
+    native = [event(1, "api_request", 1_000_000, "p1"), event(2, "user_prompt", 900_000, "p1"),
+              event(3, "api_request", 50_000_000), event(4, "tool_result", 1_200_000, "p1")]
+    imported = [
+        event(11, "api_request", 1_100_000, "p1", "transcript"),  # same prompt: telemetry has it
+        event(12, "api_request", 9_000_000, "p2", "transcript"),  # a prompt telemetry never saw
+        event(13, "user_prompt", 905_000, "p1", "transcript"),
+        event(14, "api_request", 50_500_000, "", "transcript"),  # no prompt id: same time
+        event(15, "api_request", 90_000_000, "", "transcript"),  # no prompt id, far away
+        event(16, "api_request", 1_000_000, "p1", "transcript", session="other"),  # other session
+        event(17, "loomline.session_start", 700_000, "", "transcript"),  # no bridge start: kept
+    ]
+    kept = {e.event_key for e in without_superseded(native + imported)}
+    assert kept == {1, 2, 3, 4, 12, 15, 16, 17}
+    bridged = native + [event(5, "loomline.session_start", 800_000, "", "")]
+    assert 17 not in {e.event_key for e in without_superseded([*bridged, imported[-1]])}
+    assert without_superseded(native) == native  # no imports: untouched
