@@ -9,7 +9,7 @@ FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(C
 bench: bench-ingest bench-ingest-http bench-query bench-hook
 
 bench-hook:
-	$(PYTHON) -m bench.hook_latency --runs 15
+	$(PYTHON) -m bench.hook_latency
 
 bench-ingest:
 	$(PYTHON) -m bench.ingest $(FLEET)

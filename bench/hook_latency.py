@@ -1,11 +1,22 @@
-"""Hook bridge latency: wall time of whole ``loomline hook`` processes, as Claude Code
-sees them, against loomline's real receiver (up) and a closed port (down).
+"""Hook bridge latency: cold-start wall time of whole ``loomline hook`` processes, as
+Claude Code sees them (start to exit), under a bounded CPU load.
 
-    .venv/bin/python -m bench.hook_latency [--runs 15]
+    .venv/bin/python -m bench.hook_latency [--runs 50] [--load 4]
 
-Prints median / p95 / max per case and the machine's load average, and writes
-bench/results/hook_latency-<time>.json. Claude Code's budget for SessionEnd is 1.5 s;
-loomline aims for under 300 ms typical.
+For the measurement it starts ``--load`` busy processes (each bounded: it exits by
+itself after ``--load-seconds``), then times, in the same run:
+
+- baseline: ``python -c pass`` (the interpreter's own cold start, the floor);
+- receiver up: ``loomline hook`` (the installed console script, as install-hooks writes
+  it) on a SessionEnd payload against loomline's real receiver (in-process, chDB), and
+  how long until the detached sender had delivered everything;
+- receiver down: the same against a closed port.
+
+Prints p50 / p99 / max per case, the ratio to the baseline, the machine's load average
+before and after, and writes bench/results/hook_latency-<time>.json. Target (issue 17):
+p99 <= 150 ms at load 4 on 2 cores. Claude Code's SessionEnd budget is 1.5 s by default
+(docs/hooks.md). The cases are interleaved run by run, so each sees the same load.
+The whole run takes one to two minutes.
 """
 
 from __future__ import annotations
@@ -25,56 +36,108 @@ from settings import Settings
 from tests.serve_process import free_port
 
 RESULTS = Path(__file__).parent / "results"
+TARGET_P99_MS = 150.0
 PAYLOAD = {
     "session_id": "bench-session", "transcript_path": "/nonexistent.jsonl", "cwd": "/tmp",
-    "hook_event_name": "SessionStart", "source": "startup",
+    "hook_event_name": "SessionEnd", "reason": "prompt_input_exit",
 }
+BUSY = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
 
 
-def run_case(endpoint: str, home: Path, runs: int, extra: tuple[str, ...] = ()) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LOOMLINE_"))}
-    env["HOME"] = str(home)
+def hook_argv() -> list[str]:
+    """The command install-hooks writes: the console script next to this interpreter."""
+    script = Path(sys.executable).parent / "loomline"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "loomline"]
+
+
+def percentiles(timings: list[float]) -> dict[str, float]:
+    ordered = sorted(timings)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000, 1)
+
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 1), "p99_ms": pick(0.99),
+            "max_ms": round(ordered[-1] * 1000, 1), "runs": len(ordered)}
+
+
+def time_runs(argv: list[str], runs: int, env: dict[str, str], stdin: bytes = b"") -> list[float]:
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "loomline", "hook", "--endpoint", endpoint, *extra],
-            input=json.dumps(PAYLOAD).encode(), env=env, capture_output=True, timeout=30, check=False,
-        )
+        subprocess.run(argv, input=stdin, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=30, check=False)
         timings.append(time.perf_counter() - started)
-    timings.sort()
-    return {
-        "median_ms": round(statistics.median(timings) * 1000, 1),
-        "p95_ms": round(timings[min(len(timings) - 1, int(len(timings) * 0.95))] * 1000, 1),
-        "max_ms": round(timings[-1] * 1000, 1),
-    }
+    return timings
+
+
+def hook_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LOOMLINE_", "XDG_"))}
+    env["HOME"] = str(home)
+    return env
+
+
+def spool_files(home: Path) -> list[Path]:
+    return list((home / ".local" / "state" / "loomline" / "spool").glob("*.json"))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=50, help="runs per case (default 50)")
+    parser.add_argument("--load", type=int, default=4, help="busy processes during the measurement (default 4)")
+    parser.add_argument("--load-seconds", type=float, default=100.0,
+                        help="upper bound on the load's life (default 100 s)")
     args = parser.parse_args()
+    payload = json.dumps(PAYLOAD).encode()
+    results: dict[str, object] = {"cpus": os.cpu_count(), "load_processes": args.load,
+                                  "load_average_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load({"clickhouse": f"chdb://{tmp}/data", "otlp_http": "off", "api": "off",
                                   "otlp_grpc": "127.0.0.1:0"}, environ={})
         app = Loomline(settings).start()
+        load = [subprocess.Popen([sys.executable, "-c", BUSY, str(args.load_seconds)]) for _ in range(args.load)]
         try:
+            time.sleep(1.0)  # let the load reach the run queue
             up = f"http://127.0.0.1:{app.ports['otlp_grpc']}"
             down = f"http://127.0.0.1:{free_port()}"
-            results = {
-                "load_average_1m": os.getloadavg()[0],
-                "cpus": os.cpu_count(),
-                "receiver_up": run_case(up, Path(tmp) / "home-up", args.runs),
-                "receiver_down_first_try": run_case(down, Path(tmp) / "home-down", args.runs, ("--retry-after", "0")),
-                "receiver_down_backing_off": run_case(down, Path(tmp) / "home-down2", args.runs),
+            results["load_average_start"] = os.getloadavg()
+            home_up, home_down = Path(tmp) / "home-up", Path(tmp) / "home-down"
+            cases = {
+                "baseline": ([sys.executable, "-c", "pass"], hook_env(Path(tmp)), b""),
+                "up": ([*hook_argv(), "hook", "--endpoint", up], hook_env(home_up), payload),
+                "down": ([*hook_argv(), "hook", "--endpoint", down, "--sender-linger", "0"],
+                         hook_env(home_down), payload),
             }
+            timings: dict[str, list[float]] = {name: [] for name in cases}
+            for _ in range(args.runs):  # interleaved, so every case sees the same load
+                for name, (argv, env, stdin) in cases.items():
+                    timings[name] += time_runs(argv, 1, env, stdin)
+            drained_at = time.perf_counter()
+            while spool_files(home_up) and time.perf_counter() - drained_at < 60:
+                time.sleep(0.05)
+            left = len(spool_files(home_up))
+            drain_s = time.perf_counter() - drained_at
+            baseline, up_timings, down_timings = timings["baseline"], timings["up"], timings["down"]
+            results["load_average_end"] = os.getloadavg()
         finally:
+            for proc in load:
+                proc.kill()
+                proc.wait()
             app.stop()
+    base = percentiles(baseline)
+    results["baseline_python_c_pass"] = base
+    for name, timings in (("receiver_up", up_timings), ("receiver_down", down_timings)):
+        figures = percentiles(timings)
+        figures["p50_vs_baseline"] = round(figures["p50_ms"] / base["p50_ms"], 2)
+        figures["p99_vs_baseline"] = round(figures["p99_ms"] / base["p99_ms"], 2)
+        figures["p50_over_baseline_ms"] = round(figures["p50_ms"] - base["p50_ms"], 1)
+        figures["meets_p99_target"] = figures["p99_ms"] <= TARGET_P99_MS
+        results[name] = figures
+    results["receiver_up_delivery"] = {"spool_drained_s_after_last_hook": round(drain_s, 2), "records_left": left}
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"hook_latency-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
-    print(f"written to {out}")
+    print(f"target p99 <= {TARGET_P99_MS:.0f} ms at load {args.load} on {os.cpu_count()} cores; written to {out}")
     return 0
 
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("loomline.serve", "run the receivers, enrichment and query API in one process"),
-    "hook": ("loomline.hook", "Claude Code command hook: forward the hook's JSON (stdin) as an OTLP log record"),
-    "install-hooks": ("loomline.install_hooks", "add loomline's hook to Claude Code settings"),
+    "hook": ("bridge.hook", "Claude Code command hook: forward the hook's JSON (stdin) as an OTLP log record"),
+    "install-hooks": ("bridge.install_hooks", "add loomline's hook to Claude Code settings"),
     "schema": ("loomline.schema", "print the DDL of every migration, single node or ON CLUSTER"),
     "demo": ("loomline.demo", "fill a loomline database with a realistic synthetic fleet"),
     "import": ("importer.command", "import Claude Code transcripts (~/.claude/projects) into loomline"),
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Fast path for the hook bridge: skip building every subcommand's parser.
     if argv[:1] == ["hook"]:
-        module = importlib.import_module("loomline.hook")
+        module = importlib.import_module("bridge.hook")
         parser = argparse.ArgumentParser(prog="loomline hook")
         module.add_arguments(parser)
         return int(module.run(parser.parse_args(argv[1:])))

@@ -501,9 +501,11 @@ class _Process:
             self.hook_logs.append(None)
             return
         name = "loomline." + "".join("_" + c.lower() if c.isupper() else c for c in hook_event).lstrip("_")
+        # The bridge carries its org (install-hooks --org), as Claude Code's own records do:
+        # without it the receiver files the record under its default org.
         pairs: list[tuple[str, Any]] = [
             ("session.id", session.session_id), ("event.name", name), ("event.timestamp", _iso(ns)),
-            ("hook_event_name", hook_event),
+            ("hook_event_name", hook_event), ("organization.id", session.org_id),
         ]
         pairs += attrs
         pairs += [

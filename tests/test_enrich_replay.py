@@ -5,7 +5,7 @@ carry no time. Each is timed like the hook run it was: Claude Code's own
 ``hook_execution_start`` event for that hook (``SessionStart:<source>``, ``Stop``, ...);
 hooks Claude Code does not log a start for (SessionEnd, PreCompact, PostCompact) run just
 after the last event before the next timed hook. Records are built by the real bridge
-(``loomline.hook.build_record``) with the fixture's transcripts for fork parents and
+(``bridge.record.build_record``) with the fixture's transcripts for fork parents and
 compaction tokens.
 Other enrichment tests import this module.
 """
@@ -17,8 +17,9 @@ from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from bridge.context import fork_parent, last_compaction
+from bridge.record import HookContext, build_record, to_export_request
 from enrich.model import Event, event_from_row
-from loomline import hook
 from receiver.attributes import Limits
 from receiver.batch import DecodeContext, DecodedBatch
 from receiver.decode import decode_request
@@ -97,22 +98,22 @@ def hook_requests(scenario: str) -> tuple[ExportLogsServiceRequest, ...]:
         transcript = str(transcripts / f"{payload['session_id']}.jsonl")
         parent = ""
         if event == "SessionStart" and payload.get("source") == "fork":
-            parent = hook.fork_parent(transcript, payload["session_id"])
+            parent = fork_parent(transcript, payload["session_id"])
         compaction: dict[str, int] = {}
         if event == "PostCompact" or (event == "SessionStart" and payload.get("source") == "compact"):
-            compaction = hook.last_compaction(transcript)
-        context = hook.HookContext(
+            compaction = last_compaction(transcript)
+        context = HookContext(
             host=HOST, time_unix_nano=ts * 1000, cli_run_pid=4000 + run,
             cli_run_started_ms=ts // 1000 if run else None,
             project_id=payload["cwd"], project_name=payload["cwd"].rstrip("/").rsplit("/", 1)[-1],
             parent_session_id=parent, compaction=compaction,
         )
-        record = hook.build_record(payload, context)
+        record = build_record(payload, context)
         if event == "SessionStart" and payload.get("source") in NEW_PROCESS_SOURCES:
             process_start[run] = record.attributes["loomline.cli_run.id"]
         # One CLI run id per process: the first record of the run fixes it.
         record.attributes["loomline.cli_run.id"] = process_start.get(run, record.attributes["loomline.cli_run.id"])
-        requests.append(hook.to_export_request([record]))
+        requests.append(to_export_request([record]))
     return tuple(requests)
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from bridge.record import HookContext, build_record
 from enrich.derive import derive
 from enrich.model import event_from_row
 from enrich.service import Enricher
-from loomline import hook
 from receiver.attributes import Limits
 from receiver.batch import DecodeContext
 from receiver.decode import decode_request
@@ -101,10 +101,10 @@ def test_rerun_is_idempotent_and_placeholder_is_tombstoned(storage: Storage) -> 
 
 def _bridge_record(session_id: str, ts_us: int, **attributes: Any) -> Any:
     payload = {"session_id": session_id, "hook_event_name": "SessionStart", "cwd": "/home/dev/project", **attributes}
-    context = hook.HookContext(host="devbox", time_unix_nano=ts_us * 1000, cli_run_pid=77,
+    context = HookContext(host="devbox", time_unix_nano=ts_us * 1000, cli_run_pid=77,
                                cli_run_started_ms=ts_us // 1000, parent_session_id=attributes.pop("parent", ""))
     payload.pop("parent", None)
-    return decode_request("logs", hook.build_record(payload, context).to_export_request(), Limits(), DecodeContext())
+    return decode_request("logs", build_record(payload, context).to_export_request(), Limits(), DecodeContext())
 
 
 def test_late_resumed_as_link_re_roots_the_thread(storage: Storage) -> None:

@@ -294,3 +294,30 @@ def test_spec_validation() -> None:
         FleetSpec(fork_rate=1.5)
     with pytest.raises(ValueError):
         FleetSpec(users=0)
+
+
+# A fleet where every user has the hook bridge, with forks and clears: the demo's records
+# must give exactly the ground truth's threads per org, through a real in-process loomline.
+DEMO_SPEC = FleetSpec(seed=23, orgs=3, users=6, sessions=16, days=2, batch_size=300, fork_rate=0.35,
+                      clear_rate=0.3, resume_rate=0.3, manual_compact_rate=0.1, hook_bridge_share=1.0)
+
+
+def test_demo_through_loomline_gives_the_ground_truth_threads_per_org(app_factory: Any, storage: Any) -> None:
+    from loomline.demo import send
+
+    app = app_factory(storage=storage, enrich_interval=3600)
+    fleet = Fleet(DEMO_SPEC)
+    send(fleet, f"127.0.0.1:{app.ports['otlp_grpc']}")
+    app.enricher.derive_all()
+    truth = fleet.ground_truth
+    expected = {
+        (s.org_id, s.session_id): truth.sessions[s.parent_session_id].thread_id if s.link == "forked_from" else ""
+        for s in truth.sessions.values() if s.thread_id == s.session_id
+    }
+    assert any(parent for parent in expected.values()), "the fleet must have forks"
+    rows = storage.query_rows("SELECT org_id, thread_id, parent_thread_id FROM threads FINAL WHERE is_deleted = 0")
+    found = {(org, thread): parent for org, thread, parent in rows}
+    assert sorted(found) == sorted(expected)  # no thread in an org it does not belong to
+    assert found == expected
+    orgs = {org for org, _ in found}
+    assert "default" not in orgs and orgs <= set(truth.orgs)

@@ -6,6 +6,7 @@ exit status and the exact stdout (which must stay empty)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -23,7 +24,10 @@ import grpc
 import pytest
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 
-from loomline import hook
+from bridge.context import GitInfo, fork_parent, git_info, last_compaction, normalize_remote
+from bridge.options import HookOptions
+from bridge.record import EVENT_NAMES, HookContext, HookRecord, build_record, event_name_for
+from bridge.send import deliver
 from tests.fixtures import FIXTURES_ROOT, hook_payloads
 
 SCENARIOS = sorted(p.name for p in FIXTURES_ROOT.glob("*") if (p / "hooks.jsonl").is_file())
@@ -149,14 +153,31 @@ def hook_env(home: Path) -> dict[str, str]:
     return env
 
 
-def run_hook(stdin: bytes | str, home: Path, *args: str, timeout: float = 30) -> tuple[subprocess.CompletedProcess[bytes], float]:
+def run_hook(stdin: bytes | str, home: Path, *args: str, timeout: float = 30,
+             env: dict[str, str] | None = None, delivered: bool = True) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    """Run ``loomline hook`` as Claude Code does; returns (result, seconds the hook took).
+
+    The hook hands delivery to a detached sender; with ``delivered`` this then waits until
+    the sender has emptied the spool (every file is deleted only once acknowledged)."""
     data = stdin.encode() if isinstance(stdin, str) else stdin
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "loomline", "hook", *args],
-        input=data, capture_output=True, env=hook_env(home), timeout=timeout, check=False,
+        input=data, capture_output=True, env={**hook_env(home), **(env or {})}, timeout=timeout, check=False,
     )
-    return result, time.monotonic() - started
+    elapsed = time.monotonic() - started
+    if delivered:
+        wait_for(lambda: not spooled(home), f"the spool of {home} to empty")
+    return result, elapsed
+
+
+def wait_for(condition: Any, what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
 
 
 HANG_SECONDS = 10.0
@@ -201,7 +222,7 @@ def test_every_fixture_payload_becomes_one_record(scenario: str, receiver: GrpcR
     assert spooled(tmp_path) == []
     for payload, record in zip(payloads, records, strict=True):
         attrs = record["attributes"]
-        expected_name = hook.EVENT_NAMES[payload["hook_event_name"]]
+        expected_name = EVENT_NAMES[payload["hook_event_name"]]
         assert record["body"] == expected_name
         assert attrs["event.name"] == expected_name
         assert attrs["hook_event_name"] == payload["hook_event_name"]
@@ -299,6 +320,31 @@ def test_config_file_supplies_endpoint_and_headers(receiver: GrpcReceiver, tmp_p
     assert receiver.collector.metadata[0]["authorization"] == "Bearer cfg"
 
 
+def test_org_from_flag_env_or_config(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    """--org > LOOMLINE_HOOK_ORG > the config file's org; sent as organization.id."""
+    payload = json.dumps(fixture_payloads("fresh_tool")[0])
+    config = tmp_path / ".config" / "loomline" / "hook.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"endpoint": receiver.endpoint, "org": "org-config"}))
+    assert_quiet_success(run_hook(payload, tmp_path)[0])
+    assert_quiet_success(run_hook(payload, tmp_path, env={"LOOMLINE_HOOK_ORG": "org-env"})[0])
+    assert_quiet_success(run_hook(payload, tmp_path, "--org", "org-flag", env={"LOOMLINE_HOOK_ORG": "org-env"})[0])
+    config.write_text(json.dumps({"endpoint": receiver.endpoint}))
+    assert_quiet_success(run_hook(payload, tmp_path)[0])
+    records = receiver.collector.records()
+    assert [r["attributes"].get("organization.id") for r in records] == ["org-config", "org-env", "org-flag", None]
+
+
+def test_org_reaches_loomline_as_the_records_org(app: Any, storage: Any, tmp_path: Path) -> None:
+    """The real receiver stores a bridge record with --org under that org, not 'default'."""
+    endpoint = f"http://127.0.0.1:{app.ports['otlp_grpc']}"
+    payload = fixture_payloads("fresh_tool")[0]
+    assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", endpoint, "--org", "acme")[0])
+    rows = storage.query_rows("SELECT OrgId, EventName FROM events FINAL WHERE SessionId = {s:String}",
+                              {"s": payload["session_id"]})
+    assert rows == [("acme", "loomline.session_start")]
+
+
 def test_http_protobuf_protocol(tmp_path: Path) -> None:
     HttpCollector.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), HttpCollector)
@@ -330,39 +376,41 @@ def test_receiver_down_spools_then_delivers_once_in_order(tmp_path: Path) -> Non
     endpoint = server.endpoint
     server.stop()  # the port is known; nothing listens on it now
     payloads = fixture_payloads("interactive_clear_exit")
-    args = ("--endpoint", endpoint, "--retry-after", "0")
+    args = ("--endpoint", endpoint, "--retry-after", "0", "--sender-linger", "0")
     for payload in payloads[:4]:
-        result, elapsed = run_hook(json.dumps(payload), tmp_path, *args)
+        result, elapsed = run_hook(json.dumps(payload), tmp_path, *args, delivered=False)
         assert_quiet_success(result)
         assert elapsed < budget(1.5)  # SessionEnd's whole budget
     assert len(spooled(tmp_path)) == 4
-    assert "unreachable" in log_text(tmp_path)
+    wait_for(lambda: "unreachable" in log_text(tmp_path), "the sender's log line")
 
-    server.start()  # back on the same port
+    server.start()  # back on the same port: the next hook's sender sends the backlog too
     try:
         assert_quiet_success(run_hook(json.dumps(payloads[4]), tmp_path, *args)[0])
-        assert spooled(tmp_path) == []
-        assert len(server.collector.requests) == 1  # backlog and new record in one request
         assert_quiet_success(run_hook(json.dumps(payloads[5]), tmp_path, *args)[0])
     finally:
         server.stop()
-    records = server.collector.records()
+    records = sorted(server.collector.records(), key=lambda r: r["time"])
     assert [r["attributes"]["hook_event_name"] for r in records] == [p["hook_event_name"] for p in payloads[:6]]
     assert [r["attributes"]["session.id"] for r in records] == [p["session_id"] for p in payloads[:6]]
     assert len({r["raw"] for r in records}) == 6  # each exactly once
 
 
 def test_hanging_receiver_does_not_hold_up_claude_code(tmp_path: Path) -> None:
-    """A receiver that accepts but does not answer: the hook still ends within SessionEnd's
-    budget, keeps the record, and a later delivery is byte-identical (dedup-safe)."""
+    """A receiver that accepts but does not answer: the hook still ends at once (the
+    sender waits, not the hook), the record stays spooled, and a later delivery is
+    byte-identical (dedup-safe)."""
     server = GrpcReceiver()
     server.collector.delay = 5.0
     server.start()
     payload = json.dumps(next(p for p in fixture_payloads("interactive_clear_exit") if p["hook_event_name"] == "SessionEnd"))
+    args = ("--endpoint", server.endpoint, "--retry-after", "0", "--sender-linger", "0")
     try:
-        result, elapsed = run_hook(payload, tmp_path, "--endpoint", server.endpoint, "--retry-after", "0")
+        result, elapsed = run_hook(payload, tmp_path, *args, delivered=False)
         assert_quiet_success(result)
         assert elapsed < budget(1.5)
+        wait_for(lambda: "unreachable" in log_text(tmp_path) or "export failed" in log_text(tmp_path),
+                 "the sender's export to time out")
         assert len(spooled(tmp_path)) == 1
     finally:
         server.stop()
@@ -370,36 +418,39 @@ def test_hanging_receiver_does_not_hold_up_claude_code(tmp_path: Path) -> None:
     server.collector = Collector()
     server.start()
     try:
-        assert_quiet_success(run_hook(payload, tmp_path, "--endpoint", server.endpoint, "--retry-after", "0")[0])
+        assert_quiet_success(run_hook(payload, tmp_path, *args)[0])
     finally:
         server.stop()
-    first, second = server.collector.records()
+    first, second = sorted(server.collector.records(), key=lambda r: r["time"])
     assert first["attributes"]["reason"] == "clear"
     assert [r["raw"] for r in slow_copy] == [first["raw"]]
 
 
-def test_breaker_skips_network_right_after_a_failure(tmp_path: Path) -> None:
+def test_sender_retries_until_the_receiver_is_back_without_another_hook(tmp_path: Path) -> None:
+    """SessionEnd is often the last hook in a HOME: its record must not wait for another
+    one. The detached sender retries (--retry-after, doubling) for --sender-linger."""
     server = GrpcReceiver().start()
     endpoint = server.endpoint
     server.stop()
-    payload = json.dumps(fixture_payloads("fresh_tool")[0])
-    assert_quiet_success(run_hook(payload, tmp_path, "--endpoint", endpoint)[0])
+    payload = next(p for p in fixture_payloads("interactive_clear_exit") if p["hook_event_name"] == "SessionEnd")
+    result, _ = run_hook(json.dumps(payload), tmp_path, "--endpoint", endpoint, "--retry-after", "0.2",
+                         "--sender-linger", "60", delivered=False)
+    assert_quiet_success(result)
+    wait_for(lambda: "unreachable" in log_text(tmp_path), "a failed first attempt")
     server.start()
     try:
-        # Within --retry-after of the failure: spooled without trying, even though it is up.
-        assert_quiet_success(run_hook(payload, tmp_path, "--endpoint", endpoint, "--retry-after", "60")[0])
-        assert len(spooled(tmp_path)) == 2 and server.collector.requests == []
-        assert_quiet_success(run_hook(payload, tmp_path, "--endpoint", endpoint, "--retry-after", "0")[0])
-        assert spooled(tmp_path) == [] and len(server.collector.records()) == 3
+        wait_for(lambda: not spooled(tmp_path), "the sender's retry to deliver")
+        (record,) = server.collector.records()
     finally:
         server.stop()
+    assert record["attributes"]["reason"] == payload["reason"]
 
 
 def test_spooled_record_resends_byte_identical() -> None:
     payload = fixture_payloads("fork")[4]
-    record = hook.build_record(payload, hook.HookContext(host="h", time_unix_nano=1_795_000_000_123_456_789,
+    record = build_record(payload, HookContext(host="h", time_unix_nano=1_795_000_000_123_456_789,
                                                          cli_run_pid=42, cli_run_started_ms=1_795_000_000_000))
-    again = hook.HookRecord.from_json(record.to_json())
+    again = HookRecord.from_json(record.to_json())
     assert again == record
     assert again.to_export_request().SerializeToString() == record.to_export_request().SerializeToString()
 
@@ -408,13 +459,13 @@ def test_spool_is_bounded_oldest_dropped(tmp_path: Path) -> None:
     server = GrpcReceiver().start()
     endpoint = server.endpoint
     server.stop()
-    options = hook.HookOptions(endpoint=endpoint, spool_dir=tmp_path / "spool", log_file=tmp_path / "hook.log",
+    options = HookOptions(endpoint=endpoint, spool_dir=tmp_path / "spool", log_file=tmp_path / "hook.log",
                                spool_max_records=3, retry_after=0, timeout=0.5)
-    records = [hook.build_record({"hook_event_name": "Stop", "session_id": f"s{i}"},
-                                 hook.HookContext(time_unix_nano=1_000 + i)) for i in range(5)]
+    records = [build_record({"hook_event_name": "Stop", "session_id": f"s{i}"},
+                                 HookContext(time_unix_nano=1_000 + i)) for i in range(5)]
     for record in records:
-        assert hook.deliver(record, options) is False
-    kept = [hook.HookRecord.from_json(p.read_text()) for p in sorted((tmp_path / "spool").glob("*.json"))]
+        assert deliver(record, options) is False
+    kept = [HookRecord.from_json(p.read_text()) for p in sorted((tmp_path / "spool").glob("*.json"))]
     assert [r.attributes["session.id"] for r in kept] == ["s2", "s3", "s4"]
     assert "dropped the 1 oldest" in (tmp_path / "hook.log").read_text()
 
@@ -425,12 +476,12 @@ def test_concurrent_hooks_while_down_then_one_flush(tmp_path: Path) -> None:
     server.stop()
     base = fixture_payloads("fresh_tool")[0]
     env = hook_env(tmp_path)
+    args = ["--endpoint", endpoint, "--retry-after", "0", "--sender-linger", "0"]
     procs = []
     for i in range(8):
         payload = dict(base, session_id=f"parallel-{i}")
-        proc = subprocess.Popen([sys.executable, "-m", "loomline", "hook", "--endpoint", endpoint,
-                                 "--retry-after", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen([sys.executable, "-m", "loomline", "hook", *args],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(payload).encode())
         proc.stdin.close()  # all eight run at once, as Claude Code runs parallel hooks
@@ -441,13 +492,14 @@ def test_concurrent_hooks_while_down_then_one_flush(tmp_path: Path) -> None:
     assert len(spooled(tmp_path)) == 8
     server.start()
     try:
-        assert_quiet_success(run_hook(json.dumps(dict(base, session_id="after")), tmp_path,
-                                      "--endpoint", endpoint, "--retry-after", "0")[0])
+        assert_quiet_success(run_hook(json.dumps(dict(base, session_id="after")), tmp_path, *args)[0])
     finally:
         server.stop()
-    sessions = [r["attributes"]["session.id"] for r in server.collector.records()]
+    records = sorted(server.collector.records(), key=lambda r: r["time"])
+    sessions = [r["attributes"]["session.id"] for r in records]
     assert sorted(sessions[:-1]) == sorted(f"parallel-{i}" for i in range(8))
     assert sessions[-1] == "after"
+    assert len({r["raw"] for r in records}) == 9  # each exactly once
     assert spooled(tmp_path) == []
 
 
@@ -478,14 +530,16 @@ def test_bad_flags_and_bad_config_never_fail(receiver: GrpcReceiver, tmp_path: P
     assert "bad arguments" in log_text(tmp_path)
     config = tmp_path / "broken.json"
     config.write_text("{nope")
-    result, _ = run_hook(payload, tmp_path, "--config", str(config), "--endpoint", receiver.endpoint)
+    # Bad options fall back to the defaults (receiver 127.0.0.1:4317): not waited for.
+    result, _ = run_hook(payload, tmp_path, "--config", str(config), "--endpoint", receiver.endpoint,
+                         delivered=False)
     assert_quiet_success(result)
     assert "bad options" in log_text(tmp_path)
 
 
 def test_hook_delivers_repeatedly_without_hanging(receiver: GrpcReceiver, tmp_path: Path) -> None:
     """Several invocations in a row all deliver and exit; latency figures come from
-    bench/hook_latency.py (about 0.2 s on an idle machine, see docs/hooks.md)."""
+    bench/hook_latency.py (see docs/hooks.md)."""
     payload = json.dumps(fixture_payloads("fresh_tool")[1])
     for _ in range(3):
         result, elapsed = run_hook(payload, tmp_path, "--endpoint", receiver.endpoint)
@@ -497,21 +551,21 @@ def test_hook_delivers_repeatedly_without_hanging(receiver: GrpcReceiver, tmp_pa
 
 
 def test_event_names() -> None:
-    assert hook.event_name_for("SessionStart") == "loomline.session_start"
-    assert hook.event_name_for("UserPromptSubmit") == "loomline.user_prompt_submit"
-    assert hook.event_name_for("FooBar") == "loomline.foo_bar"
-    assert hook.event_name_for("PreMCPCall") == "loomline.pre_mcp_call"
+    assert event_name_for("SessionStart") == "loomline.session_start"
+    assert event_name_for("UserPromptSubmit") == "loomline.user_prompt_submit"
+    assert event_name_for("FooBar") == "loomline.foo_bar"
+    assert event_name_for("PreMCPCall") == "loomline.pre_mcp_call"
 
 
 def test_build_record_is_pure_and_follows_the_contract() -> None:
     payload = {"session_id": "s", "hook_event_name": "SessionEnd", "reason": "clear", "prompt_id": "p",
                "cwd": "/w", "stop_hook_active": False, "estimated_cache_write_usd": 0.0127,
                "context_tokens": 2542, "prompt": "secret", "tool_input": {"command": "ls"}}
-    context = hook.HookContext(host="box", time_unix_nano=1_795_287_670_000_000_000, cli_run_pid=7,
+    context = HookContext(host="box", time_unix_nano=1_795_287_670_000_000_000, cli_run_pid=7,
                                cli_run_started_ms=1_795_287_669_564, project_id="github.com/acme/api",
                                project_name="api", git_branch="main")
-    record = hook.build_record(payload, context)
-    assert record == hook.build_record(payload, context)
+    record = build_record(payload, context)
+    assert record == build_record(payload, context)
     attrs = record.attributes
     assert record.body == attrs["event.name"] == "loomline.session_end"
     assert attrs["event.timestamp"] == "2026-11-21T19:01:10.000000Z"
@@ -521,7 +575,7 @@ def test_build_record_is_pure_and_follows_the_contract() -> None:
     assert attrs["loomline.cli_run.id"] == "box:7:1795287669564"
     assert (attrs["loomline.project.id"], attrs["git.branch"]) == ("github.com/acme/api", "main")
     assert "prompt" not in attrs and "tool_input" not in attrs
-    with_prompts = hook.build_record(payload, hook.HookContext(include_prompts=True))
+    with_prompts = build_record(payload, HookContext(include_prompts=True))
     assert with_prompts.attributes["prompt"] == "secret"
 
 
@@ -534,7 +588,7 @@ def test_build_record_is_pure_and_follows_the_contract() -> None:
     ("file:///srv/git/proj.git", "/srv/git/proj"),
 ])
 def test_normalize_remote(url: str, expected: str) -> None:
-    assert hook.normalize_remote(url) == expected
+    assert normalize_remote(url) == expected
 
 
 def test_git_info_reads_git_files(tmp_path: Path) -> None:
@@ -546,8 +600,8 @@ def test_git_info_reads_git_files(tmp_path: Path) -> None:
         '[remote "origin"]\n\turl = https://bob:ghp_secret@github.com/acme/api.git\n'
         '\tfetch = +refs/heads/*:refs/remotes/origin/*\n')
     (repo / "src" / "deep").mkdir(parents=True)
-    info = hook.git_info(str(repo / "src" / "deep"))
-    assert info == hook.GitInfo("github.com/acme/api", "api", "feature/x")
+    info = git_info(str(repo / "src" / "deep"))
+    assert info == GitInfo("github.com/acme/api", "api", "feature/x")
     assert "secret" not in info.project_id
 
     # A worktree: .git is a file pointing at the real git dir, config in the common dir.
@@ -558,31 +612,31 @@ def test_git_info_reads_git_files(tmp_path: Path) -> None:
     (wt_git / "HEAD").write_text("ref: refs/heads/hotfix\n")
     (wt_git / "commondir").write_text("../..\n")
     (worktree / ".git").write_text(f"gitdir: {wt_git}\n")
-    assert hook.git_info(str(worktree)) == hook.GitInfo("github.com/acme/api", "api", "hotfix")
+    assert git_info(str(worktree)) == GitInfo("github.com/acme/api", "api", "hotfix")
 
     # No remote: the work tree path; detached HEAD: no branch.
     (repo / ".git" / "config").write_text("[core]\n\tbare = false\n")
     (repo / ".git" / "HEAD").write_text("0123456789abcdef0123456789abcdef01234567\n")
-    assert hook.git_info(str(repo / "src")) == hook.GitInfo(str(repo), "repo", "")
-    assert hook.git_info(str(tmp_path / "plain")) == hook.GitInfo(str(tmp_path / "plain"), "plain", "")
+    assert git_info(str(repo / "src")) == GitInfo(str(repo), "repo", "")
+    assert git_info(str(tmp_path / "plain")) == GitInfo(str(tmp_path / "plain"), "plain", "")
 
 
 def test_git_info_agrees_with_git(tmp_path: Path) -> None:
     repo = tmp_path / "real"
     subprocess.run(["git", "init", "-q", "-b", "trunk", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", "git@github.com:acme/real.git"], check=True)
-    assert hook.git_info(str(repo)) == hook.GitInfo("github.com/acme/real", "real", "trunk")
+    assert git_info(str(repo)) == GitInfo("github.com/acme/real", "real", "trunk")
 
 
 def test_transcript_readers_on_fixtures() -> None:
     fork = FIXTURES_ROOT / "fork" / "transcripts"
-    assert hook.fork_parent(str(fork / "c9caa1c0-3711-4c5f-9d06-232c23c3492a.jsonl"),
+    assert fork_parent(str(fork / "c9caa1c0-3711-4c5f-9d06-232c23c3492a.jsonl"),
                             "c9caa1c0-3711-4c5f-9d06-232c23c3492a") == FORK_PARENT
-    assert hook.fork_parent(str(fork / f"{FORK_PARENT}.jsonl"), FORK_PARENT) == ""
-    assert hook.fork_parent("/nonexistent.jsonl", "x") == ""
+    assert fork_parent(str(fork / f"{FORK_PARENT}.jsonl"), FORK_PARENT) == ""
+    assert fork_parent("/nonexistent.jsonl", "x") == ""
     compact = FIXTURES_ROOT / "compact_manual" / "transcripts" / "ff3923b1-3d3c-47e4-ac75-409610d1482e.jsonl"
-    assert hook.last_compaction(str(compact)) == {"pre_tokens": 2550, "post_tokens": 2545, "duration_ms": 174}
-    assert hook.last_compaction(str(fork / f"{FORK_PARENT}.jsonl")) == {}
+    assert last_compaction(str(compact)) == {"pre_tokens": 2550, "post_tokens": 2545, "duration_ms": 174}
+    assert last_compaction(str(fork / f"{FORK_PARENT}.jsonl")) == {}
 
 
 def test_fork_parent_prefers_forked_from(tmp_path: Path) -> None:
@@ -592,11 +646,11 @@ def test_fork_parent_prefers_forked_from(tmp_path: Path) -> None:
         {"type": "user", "sessionId": "new", "requestSessionId": "other",
          "forkedFrom": {"sessionId": "parent", "messageUuid": "u1"}},
     ]) + "\n")
-    assert hook.fork_parent(str(transcript), "new") == "parent"
+    assert fork_parent(str(transcript), "new") == "parent"
 
 
 def test_hook_module_import_is_light() -> None:
-    code = ("import sys, loomline.hook; "
+    code = ("import sys, bridge.hook; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'opentelemetry', 'google')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -618,7 +672,7 @@ def test_real_receiver_stores_bridge_records(app: Any, storage: Any, tmp_path: P
     )
     assert len(rows) == len(payloads)
     for payload, row in zip(payloads, rows, strict=True):
-        assert row["EventName"] == hook.EVENT_NAMES[payload["hook_event_name"]]
+        assert row["EventName"] == EVENT_NAMES[payload["hook_event_name"]]
         assert row["SessionId"] == payload["session_id"]
         assert row["Source"] == payload.get("source", "")
         assert row["Reason"] == payload.get("reason", "")
@@ -637,8 +691,245 @@ def test_real_receiver_stores_bridge_records(app: Any, storage: Any, tmp_path: P
     # A spooled record delivered twice (acknowledged, then the hook died before deleting
     # it) is stored once: the resend is byte-identical.
     payload = dict(payloads[0], session_id="dedup-check")
-    record = hook.build_record(payload, hook.HookContext(host="h", time_unix_nano=time.time_ns()))
-    options = hook.HookOptions(endpoint=endpoint, spool_dir=tmp_path / "spool2", log_file=tmp_path / "l.log")
-    assert hook.deliver(record, options) and hook.deliver(hook.HookRecord.from_json(record.to_json()), options)
+    record = build_record(payload, HookContext(host="h", time_unix_nano=time.time_ns()))
+    options = HookOptions(endpoint=endpoint, spool_dir=tmp_path / "spool2", log_file=tmp_path / "l.log")
+    assert deliver(record, options) and deliver(HookRecord.from_json(record.to_json()), options)
     stored = storage.query_rows("SELECT count() FROM events FINAL WHERE SessionId = 'dedup-check'")
     assert stored[0][0] == 1
+
+
+def test_bridge_does_not_import_the_front_door() -> None:
+    """bridge/ is a lower room: importing every module of it pulls in nothing of loomline/."""
+    code = ("import sys, bridge.hook, bridge.send, bridge.install_hooks, bridge.context; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'loomline'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_bridge_version_is_loomline_version() -> None:
+    import bridge
+    import loomline
+
+    assert bridge.__version__ == loomline.__version__
+
+
+# --------------------------------------------------------------------------- spool full or unwritable
+
+
+@pytest.fixture
+def full_spool_dir(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
+    """(spool directory, on a full tmpfs?). A tiny tmpfs, filled up, makes writes fail with
+    OSError(28) as on a full disk. Where mounting is not allowed (not root), the test runs
+    the hook with a file size limit of 0 instead (RLIMIT_FSIZE: writes fail with EFBIG)."""
+    mount_point = tmp_path / "full"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount_point)],
+                             capture_output=True, check=False).returncode == 0
+    try:
+        if mounted:
+            with contextlib.suppress(OSError), open(mount_point / "filler", "wb") as handle:
+                handle.write(b"x" * 64 * 1024)
+            probe = mount_point / "probe"
+            with pytest.raises(OSError) as excinfo, open(probe, "wb") as handle:
+                handle.write(b"y" * 4096)
+                handle.flush()
+            assert excinfo.value.errno == 28
+            probe.unlink()
+        spool = mount_point / "spool"
+        with contextlib.suppress(OSError):
+            spool.mkdir()
+        yield spool, mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, check=False)
+
+
+NO_FILE_SPACE = ("import resource, runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+                 "resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)); sys.argv = ['loomline', *sys.argv[1:]]; "
+                 "runpy.run_module('loomline', run_name='__main__')")
+
+
+def test_full_spool_falls_back_to_sending_directly(receiver: GrpcReceiver, full_spool_dir: tuple[Path, bool],
+                                                   tmp_path: Path) -> None:
+    spool, mounted = full_spool_dir
+    payload = next(p for p in fixture_payloads("interactive_clear_exit") if p["hook_event_name"] == "SessionEnd")
+    args = ["hook", "--endpoint", receiver.endpoint, "--spool-dir", str(spool)]
+    argv = [sys.executable, "-m", "loomline", *args] if mounted else [sys.executable, "-c", NO_FILE_SPACE, *args]
+    result = subprocess.run(argv, input=json.dumps(payload).encode(), capture_output=True, env=hook_env(tmp_path),
+                            timeout=30, check=False)
+    assert_quiet_success(result)
+    wait_for(lambda: len(receiver.collector.records()) == 1, "the unspooled record to arrive")
+    (record,) = receiver.collector.records()
+    assert record["attributes"]["reason"] == payload["reason"]
+    assert [p.name for p in spool.iterdir() if p.name != ".lock"] == []  # no stray .tmp, nothing half written
+    if mounted:  # (with no file space at all, the log cannot be written either)
+        assert "spool unusable" in log_text(tmp_path) and "28" in log_text(tmp_path)
+
+
+def test_unwritable_spool_falls_back_to_sending_directly(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the spool's parent should be")
+    payload = fixture_payloads("fresh_tool")[0]
+    result, _ = run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint,
+                         "--spool-dir", str(blocker / "spool"), delivered=False)
+    assert_quiet_success(result)
+    wait_for(lambda: len(receiver.collector.records()) == 1, "the unspooled record to arrive")
+    assert receiver.collector.records()[0]["attributes"]["session.id"] == payload["session_id"]
+
+
+def test_unwritable_spool_in_process_deliver_sends_directly(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    options = HookOptions(endpoint=receiver.endpoint, spool_dir=blocker / "spool", log_file=tmp_path / "hook.log")
+    record = build_record({"hook_event_name": "Stop", "session_id": "direct"}, HookContext(time_unix_nano=time.time_ns()))
+    assert deliver(record, options) is True
+    assert [r["attributes"]["session.id"] for r in receiver.collector.records()] == ["direct"]
+
+
+def test_lone_surrogate_leaves_no_tmp_and_is_sent_sanitized(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    raw = b'{"session_id": "sur", "hook_event_name": "Stop\\ud800", "cwd": "/tmp", "note": "a\\udfffb"}'
+    result, _ = run_hook(raw, tmp_path, "--endpoint", receiver.endpoint)
+    assert_quiet_success(result)
+    wait_for(lambda: len(receiver.collector.records()) == 1, "the sanitized record to arrive")
+    (record,) = receiver.collector.records()
+    assert record["attributes"]["hook_event_name"] == "Stop\ufffd"
+    assert record["attributes"]["note"] == "a\ufffdb"
+    assert record["body"] == "loomline.stop"
+    assert list((state_dir(tmp_path) / "spool").glob("*.tmp")) == []
+
+
+# --------------------------------------------------------------------------- the SessionEnd race
+
+
+def test_hook_process_never_imports_the_sdk(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    """The hot path (options, payload, context, spool write, sender start) imports no
+    OpenTelemetry SDK, protobuf or gRPC: those load in the detached sender."""
+    payload = fixture_payloads("compact_manual")[0]
+    code = ("import io, sys; from loomline.cli import main; main(['hook', '--endpoint', sys.argv[1]]); "
+            "print(sorted({m.split('.')[0] + ('.' + m.split('.')[1] if m.startswith('google.') else '') "
+            "for m in sys.modules if m.split('.')[0] in ('grpc', 'opentelemetry', 'google')}), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code, receiver.endpoint], input=json.dumps(payload).encode(),
+                            capture_output=True, env=hook_env(tmp_path), timeout=30, check=False)
+    assert result.returncode == 0 and result.stdout == b""
+    assert result.stderr.decode().strip().splitlines()[-1] == "[]"
+    wait_for(lambda: len(receiver.collector.records()) == 1, "the sender's delivery")
+
+
+def test_hook_killed_right_after_the_spool_write_still_delivers(app: Any, storage: Any, tmp_path: Path) -> None:
+    """Claude Code kills a SessionEnd hook that overruns its time limit. Killed (with its
+    whole process group) right after the spool write, the record still reaches loomline:
+    the detached sender was started before the write and sends it at the hook's death."""
+    endpoint = f"http://127.0.0.1:{app.ports['otlp_grpc']}"
+    payload = dict(next(p for p in fixture_payloads("interactive_clear_exit") if p["hook_event_name"] == "SessionEnd"),
+                   session_id="killed-session-end")
+    env = {**hook_env(tmp_path), "LOOMLINE_HOOK_TEST_STALL_AFTER_SPOOL": "60"}
+    proc = subprocess.Popen([sys.executable, "-m", "loomline", "hook", "--endpoint", endpoint, "--timeout", "30"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env, start_new_session=True)
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(payload).encode())
+    proc.stdin.close()
+    try:
+        wait_for(lambda: len(spooled(tmp_path)) == 1, "the hook's spool write")
+        os.killpg(proc.pid, 9)
+        assert proc.wait(timeout=10) == -9
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    def stored() -> list[Any]:
+        return storage.query_rows("SELECT EventName, Reason FROM events FINAL WHERE SessionId = 'killed-session-end'")
+
+    wait_for(lambda: bool(stored()), "the killed hook's record in loomline", timeout=60)
+    assert stored() == [("loomline.session_end", payload["reason"])]
+    wait_for(lambda: not spooled(tmp_path), "the spool to empty")
+
+
+# --------------------------------------------------------------------------- compaction tokens
+
+
+def _compaction_lines(transcript: Path) -> tuple[list[str], dict[str, Any], dict[str, Any], str]:
+    """(lines up to the first compaction's summary, its boundary, its summary, its prompt id)
+    from the captured compact_manual transcript."""
+    lines = transcript.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if '"compact_boundary"' in line)
+    summary_index = next(i for i in range(index, len(lines)) if '"isCompactSummary":true' in lines[i].replace(" ", ""))
+    summary = json.loads(lines[summary_index])
+    return lines[:summary_index + 1], json.loads(lines[index]), summary, summary["promptId"]
+
+
+def test_autocompact_capture_carries_no_tokens(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    """The autocompact capture's compactions failed (no boundary): nothing carries tokens,
+    and nothing waits for a boundary that will never come."""
+    payloads = fixture_payloads("autocompact")
+    for payload in payloads:
+        assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint)[0])
+    records = receiver.collector.records()
+    assert len(records) == len(payloads)
+    assert [r for r in records if "pre_tokens" in r["attributes"]] == []
+    assert sum(r["body"] == "loomline.pre_compact" for r in records) == 2
+
+
+def test_second_compaction_carries_its_own_tokens_not_the_first(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    """Claude Code writes a compaction's boundary after its PostCompact hook ran: the hook
+    then sees only the previous compaction's boundary. The record waits (in the sender)
+    for its own boundary, matched by the compact summary's prompt id."""
+    captured = Path(fixture_payloads("compact_manual")[0]["transcript_path"])
+    head, boundary, summary, first_prompt = _compaction_lines(captured)
+    transcript = tmp_path / "two-compactions.jsonl"
+    transcript.write_text("\n".join(head) + "\n")  # compaction 1 is on disk, compaction 2 not yet
+    second_prompt = "22222222-0000-4000-8000-000000000002"
+    session = boundary["sessionId"]
+    base = {"session_id": session, "transcript_path": str(transcript), "cwd": "/home/dev/project",
+            "prompt_id": second_prompt}
+    start = dict(base, hook_event_name="SessionStart", source="compact")
+    post = dict(base, hook_event_name="PostCompact", trigger="auto")
+    for payload in (start, post):
+        result, _ = run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint, delivered=False)
+        assert_quiet_success(result)
+    time.sleep(0.5)
+    assert receiver.collector.records() == []  # waiting for compaction 2's boundary
+    second_boundary = dict(boundary, uuid="b2b2b2b2-0000-4000-8000-000000000002",
+                           compactMetadata=dict(boundary["compactMetadata"], trigger="auto", preTokens=9000,
+                                                postTokens=1200, durationMs=333))
+    second_summary = dict(summary, uuid="s2s2s2s2-0000-4000-8000-000000000002", promptId=second_prompt)
+    with open(transcript, "a") as handle:
+        handle.write(json.dumps(second_boundary) + "\n" + json.dumps(second_summary) + "\n")
+    wait_for(lambda: len(receiver.collector.records()) == 2, "both compaction records")
+    for record in receiver.collector.records():
+        attrs = record["attributes"]
+        assert (attrs["pre_tokens"], attrs["post_tokens"], attrs["duration_ms"]) == (9000, 1200, 333), record["body"]
+    assert spooled(tmp_path) == []
+    # The first compaction, replayed against the same transcript, still finds its own.
+    first = dict(base, hook_event_name="PostCompact", trigger="manual", prompt_id=first_prompt)
+    assert_quiet_success(run_hook(json.dumps(first), tmp_path, "--endpoint", receiver.endpoint)[0])
+    attrs = receiver.collector.records()[-1]["attributes"]
+    assert (attrs["pre_tokens"], attrs["post_tokens"]) == (2550, 2545)
+
+
+def test_compaction_boundary_that_never_comes_sends_no_tokens(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    captured = Path(fixture_payloads("compact_manual")[0]["transcript_path"])
+    head, boundary, _, _ = _compaction_lines(captured)
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text("\n".join(head) + "\n")
+    payload = {"session_id": boundary["sessionId"], "transcript_path": str(transcript), "cwd": "/tmp",
+               "prompt_id": "never-written", "hook_event_name": "PostCompact", "trigger": "auto"}
+    assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint,
+                                  "--compaction-wait", "1")[0])
+    (record,) = receiver.collector.records()
+    assert "pre_tokens" not in record["attributes"]  # not compaction 1's 2550
+
+
+def test_match_compaction_without_prompt_id_waits_for_a_new_boundary(tmp_path: Path) -> None:
+    from bridge.context import compaction_boundaries, match_compaction
+
+    captured = Path(fixture_payloads("compact_manual")[0]["transcript_path"])
+    head, boundary, summary, _ = _compaction_lines(captured)
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text("\n".join(head) + "\n")
+    known = [b.uuid for b in compaction_boundaries(str(transcript))]
+    assert known == [boundary["uuid"]]
+    assert match_compaction(compaction_boundaries(str(transcript)), "", known) is None
+    with open(transcript, "a") as handle:
+        handle.write(json.dumps(dict(boundary, uuid="new", compactMetadata={"preTokens": 7, "postTokens": 3})) + "\n")
+    assert match_compaction(compaction_boundaries(str(transcript)), "", known) == {"pre_tokens": 7, "post_tokens": 3}

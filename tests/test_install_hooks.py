@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from loomline import install_hooks
-from loomline.install_hooks import HOOK_EVENTS
+from bridge import install_hooks
+from bridge.install_hooks import HOOK_EVENTS
 
 LOOMLINE = str(Path(sys.executable).parent / "loomline")
 
@@ -206,3 +206,21 @@ def test_installed_command_runs_without_the_venv_on_path(tmp_path: Path) -> None
                             env=env, timeout=30, check=False)
     assert result.returncode == 0 and result.stdout == ""
     assert list((tmp_path / ".local" / "state" / "loomline" / "spool").glob("*.json"))  # receiver down: spooled
+
+
+def test_org_goes_into_the_hook_command_and_the_telemetry_env(tmp_path: Path) -> None:
+    settings = tmp_path / ".claude" / "settings.json"
+    result = run_cli(tmp_path, "--org", "acme corp", "--with-telemetry-env")
+    assert result.returncode == 0, result.stderr
+    installed = json.loads(settings.read_text())
+    (command,) = loomline_commands(installed)["Stop"]
+    assert shlex.split(command) == [LOOMLINE, "hook", "--org", "acme corp"]
+    assert installed["env"]["OTEL_RESOURCE_ATTRIBUTES"] == "organization.id=acme%20corp"
+    # Idempotent with the org too.
+    assert "no changes" in run_cli(tmp_path, "--org", "acme corp", "--with-telemetry-env").stdout
+
+
+def test_bad_org_is_refused(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--org", "a\x01b")
+    assert result.returncode == 2 and "--org" in result.stderr
+    assert not (tmp_path / ".claude" / "settings.json").exists()

@@ -289,7 +289,7 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, claude_binary: Path, tmux: str
 ) -> Iterator[World]:
     protocol: str = request.param
-    if not _has("loomline.install_hooks"):
+    if not _has("bridge.install_hooks"):
         unavailable("loomline install-hooks is not in this checkout yet")
     root = tmp_path_factory.mktemp(protocol.replace("/", "_"))
     with StubAnthropic() as stub:

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from loomline.hook import DEFAULT_GRPC_ENDPOINT, PROTOCOLS, parse_header
+from bridge.options import DEFAULT_GRPC_ENDPOINT, PROTOCOLS, check_org, parse_header
 
 HOOK_EVENTS: tuple[str, ...] = (
     "SessionStart", "SessionEnd", "PreCompact", "PostCompact", "Stop", "SubagentStop",
@@ -67,11 +67,14 @@ def hook_command(
     protocol: str | None = None,
     headers: Sequence[str] = (),
     include_prompts: bool = False,
+    org: str = "",
 ) -> str:
     """The shell command line Claude Code runs (flags passed through to ``loomline hook``)."""
     argv = [*executable, "hook"]
     if endpoint:
         argv += ["--endpoint", endpoint]
+    if org:
+        argv += ["--org", org]
     if protocol and protocol != "grpc":
         argv += ["--protocol", protocol]
     for header in headers:
@@ -166,9 +169,12 @@ def telemetry_env(
     headers: Sequence[str] = (),
     traces: bool = False,
     include_prompts: bool = False,
+    org: str = "",
 ) -> dict[str, str]:
     """The environment that makes Claude Code export its own logs and metrics (and
-    optionally traces) to the same receiver as the hook."""
+    optionally traces) to the same receiver as the hook. With ``org``, Claude Code's
+    resource carries ``organization.id`` too (its own per-record ``organization.id``, set
+    for OAuth accounts, still wins at the receiver)."""
     protocol = protocol or "grpc"
     if protocol == "grpc":
         base = endpoint or DEFAULT_GRPC_ENDPOINT
@@ -188,6 +194,10 @@ def telemetry_env(
         env["CLAUDE_CODE_ENHANCED_TELEMETRY_BETA"] = "1"
     if include_prompts:
         env["OTEL_LOG_USER_PROMPTS"] = "1"
+    if org:
+        from urllib.parse import quote
+
+        env["OTEL_RESOURCE_ATTRIBUTES"] = "organization.id=" + quote(org, safe="")
     return env
 
 
@@ -230,6 +240,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", default=None, choices=PROTOCOLS, help="OTLP transport (default grpc)")
     parser.add_argument("--header", action="append", default=[], metavar="KEY=VALUE",
                         help="header for every export, e.g. authorization=Bearer TOKEN (repeatable)")
+    parser.add_argument("--org", default=None, metavar="ORG_ID",
+                        help="organization id the hook sends as organization.id on its records "
+                             "(and, with --with-telemetry-env, Claude Code as a resource attribute)")
     parser.add_argument("--include-prompts", action="store_true",
                         help="let the hook send prompt and summary text (and Claude Code log prompts)")
     parser.add_argument("--command", default=None, metavar="CMD",
@@ -251,6 +264,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"loomline install-hooks: --header: {exc}", file=sys.stderr)
         return 2
+    try:
+        org = check_org(args.org or "")
+    except ValueError as exc:
+        print(f"loomline install-hooks: --org: {exc}", file=sys.stderr)
+        return 2
     before_text = path.read_text(encoding="utf-8") if path.is_file() else ""
     try:
         before = json.loads(before_text) if before_text.strip() else {}
@@ -259,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"loomline install-hooks: {path} is not valid settings JSON ({exc}); not changed", file=sys.stderr)
         return 1
-    env = telemetry_env(args.endpoint, args.protocol, args.header, args.with_traces, args.include_prompts)
+    env = telemetry_env(args.endpoint, args.protocol, args.header, args.with_traces, args.include_prompts, org)
     try:
         if args.uninstall:
             after = remove_hooks(before)
@@ -267,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
                 after = remove_env(after, env)
         else:
             executable = shlex.split(args.command) if args.command else loomline_executable()
-            command = hook_command(executable, args.endpoint, args.protocol, args.header, args.include_prompts)
+            command = hook_command(executable, args.endpoint, args.protocol, args.header, args.include_prompts, org)
             after = merge_hooks(before, command)
             if args.with_telemetry_env:
                 after = merge_env(after, env)
