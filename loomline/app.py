@@ -11,6 +11,7 @@ from typing import Any
 
 from receiver.attributes import Limits
 from receiver.core import ReceiverCore
+from receiver.decode import RequestLimits
 from receiver.grpc_server import GrpcReceiver
 from receiver.pipeline import IngestPipeline
 from receiver.selfmetrics import ReceiverMetrics
@@ -105,21 +106,30 @@ class Loomline:
         self.pipeline.start()
         core = ReceiverCore(
             self.pipeline,
-            Limits(max_attributes=s.max_attributes, max_attribute_length=s.max_attribute_length),
+            Limits(
+                max_attributes=s.max_attributes, max_attribute_length=s.max_attribute_length,
+                max_key_length=s.max_attribute_key_length,
+            ),
             tokens=s.receiver_tokens,
             max_request_bytes=s.max_request_bytes,
             metrics=self.metrics,
+            request_limits=RequestLimits(max_rows=s.max_request_rows, max_expanded_bytes=s.max_expanded_bytes),
         )
         tls = None
         if s.tls_cert:
             tls = (Path(s.tls_cert).read_bytes(), Path(s.tls_key).read_bytes())
         if s.otlp_grpc != "off":
-            self.grpc = GrpcReceiver(core, s.otlp_grpc, tls=tls)
+            self.grpc = GrpcReceiver(
+                core, s.otlp_grpc, tls=tls, max_concurrent_rpcs=s.max_connections, receive_timeout=s.receive_timeout,
+            )
             self.grpc.start()
             self.ports["otlp_grpc"] = self.grpc.port
         http_module = _optional("receiver.http_server")
         if s.otlp_http != "off" and http_module is not None:
-            self.http = http_module.HttpReceiver(core, s.otlp_http, tls=(s.tls_cert, s.tls_key) if s.tls_cert else None)
+            self.http = http_module.HttpReceiver(
+                core, s.otlp_http, tls=(s.tls_cert, s.tls_key) if s.tls_cert else None,
+                max_connections=s.max_connections, receive_timeout=s.receive_timeout,
+            )
             self.http.start()
             self.ports["otlp_http"] = self.http.port
 

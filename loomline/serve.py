@@ -39,6 +39,15 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("loomline")
     log.info("storage: %s (database %s)", app.storage.info.safe, app.storage.database)
     hosts = {"otlp_grpc": settings.otlp_grpc, "otlp_http": settings.otlp_http, "api": settings.api}
+    done = threading.Event()
+
+    def _shutdown(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        done.set()
+
+    # Before "ready": a supervisor may send SIGTERM the moment it reads that line.
+    signal.signal(signal.SIGINT, _shutdown)
+    signal.signal(signal.SIGTERM, _shutdown)
     for name, port in app.ports.items():
         host = hosts[name].rpartition(":")[0]
         log.info("listening: %s on %s:%d", name, host, port)
@@ -46,14 +55,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"loomline: {name} listening on {host}:{port}", flush=True)
     print("loomline: ready", flush=True)
 
-    done = threading.Event()
-
-    def _shutdown(signum: int, _frame: object) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        done.set()
-
-    signal.signal(signal.SIGINT, _shutdown)
-    signal.signal(signal.SIGTERM, _shutdown)
     done.wait()
     app.stop()
     log.info("stopped")

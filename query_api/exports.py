@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -46,11 +47,17 @@ def utc(value: datetime | None) -> datetime | None:
 
 
 def iso(value: datetime) -> str:
-    return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # type: ignore[union-attr]
+    """ISO 8601 with Z and a four-digit year (``%Y`` gives ``1`` for year 1 on glibc)."""
+    moment = utc(value)
+    assert moment is not None
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.%fZ")
 
 
 def jsonable(value: Any) -> Any:
-    """Plain JSON values: datetimes as ISO 8601 with Z, containers recursively."""
+    """Plain JSON values: datetimes as ISO 8601 with Z, containers recursively; a stored
+    inf or NaN becomes null (JSON has no such numbers: rendering one would be a 500)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, date):
@@ -90,6 +97,22 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _int_dtype(values: list[Any]) -> Any:
+    """Int64 when every value fits; else Decimal(38, 0) (Parquet's standard wide integer),
+    or text past that. Sums over stored rows can exceed 64 bits (ClickHouse widens them to
+    Int128/UInt128); an export must still answer, with the exact value."""
+    low, high = _INT64
+    ints = [v for v in values if v is not None]
+    if all(low <= v <= high for v in ints):
+        return pl.Int64
+    if all(abs(v) < 10**38 for v in ints):
+        return pl.Decimal(38, 0)
+    return pl.String
+
+
 def frame(rows: list[dict[str, Any]], columns: Columns, for_csv: bool) -> pl.DataFrame:
     """The rows as a polars DataFrame with the spec's schema."""
     schema: dict[str, Any] = {}
@@ -97,6 +120,11 @@ def frame(rows: list[dict[str, Any]], columns: Columns, for_csv: bool) -> pl.Dat
     for column, kind in columns.items():
         base = kind.rstrip("?")
         values = [row.get(column) for row in rows]
+        if base == "int":
+            dtype = _int_dtype(values)
+            schema[column] = dtype
+            data[column] = [None if v is None else str(v) for v in values] if dtype == pl.String else values
+            continue
         if for_csv:
             schema[column] = pl.String if base in {"datetime", "strings", "json"} else _POLARS[base]
             data[column] = [_csv_value(v) for v in values]

@@ -53,6 +53,9 @@ def decode_cursor(cursor: str, fhash: str, types: Sequence[type[Any]]) -> list[A
         value: Any = item
         if isinstance(value, bool):
             raise invalid("cursor", "malformed: wrong key type")
+        if isinstance(value, int) and not -(2**63) <= value < 2**64:
+            # Before float(): a 400-digit key would raise OverflowError (a 500), not a 422.
+            raise invalid("cursor", "malformed: key out of range")
         if expected is float and isinstance(value, int):
             value = float(value)
         if not isinstance(value, expected):

@@ -21,16 +21,21 @@ class Limits:
 
     max_attributes: int = 256
     max_attribute_length: int = 16 * 1024
+    max_key_length: int = 256  # attribute keys longer than this are dropped (and counted)
 
 
 @dataclass
 class LimitCounters:
     dropped_attributes: int = 0
     truncated_values: int = 0
+    long_keys: int = 0  # attributes dropped because their key is over the key-length limit
+    out_of_range: int = 0  # numeric values left out of typed columns (outside their bounds)
 
     def add(self, other: LimitCounters) -> None:
         self.dropped_attributes += other.dropped_attributes
         self.truncated_values += other.truncated_values
+        self.long_keys += other.long_keys
+        self.out_of_range += other.out_of_range
 
 
 def any_value_to_python(value: AnyValue, depth: int = 0) -> Any:
@@ -82,6 +87,10 @@ def attributes_to_map(attributes: Sequence[KeyValue], limits: Limits, counters: 
         # The common case, kept tight: it runs for every attribute of every record. Most
         # values are strings; any other kind has an empty string_value and takes the slow path.
         result = {kv.key: kv.value.string_value or any_value_to_str(kv.value) for kv in attributes}
+        if max(map(len, result), default=0) > limits.max_key_length:
+            for key in [k for k in result if len(k) > limits.max_key_length]:
+                del result[key]
+                counters.long_keys += 1
         if max(map(len, result.values()), default=0) > max_len:
             for key, text in result.items():
                 if len(text) > max_len:
@@ -91,6 +100,9 @@ def attributes_to_map(attributes: Sequence[KeyValue], limits: Limits, counters: 
     result = {}
     for kv in attributes:
         key = kv.key
+        if len(key) > limits.max_key_length:
+            counters.long_keys += 1
+            continue
         if len(result) >= limits.max_attributes and key not in result:
             counters.dropped_attributes += 1
             continue

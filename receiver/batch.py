@@ -7,13 +7,51 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from receiver.attributes import LimitCounters
+from receiver.auth import OPEN_GRANT, Grant
 
 
 @dataclass
 class DecodeContext:
-    """Facts about the request that are not in its body."""
+    """Facts about the request that are not in its body: who sent it, what it may write."""
 
     default_org: str = "default"  # org of the receiver token that sent it, else 'default'
+    grant: Grant | None = None  # None: the token's home org only (or, without auth, any org)
+    overridden: int = 0  # records whose organization.id the token may not write
+    refused_orgs: dict[str, None] = field(default_factory=dict)  # those claims, first seen first
+    _permitted: dict[str, str] = field(default_factory=dict, repr=False)  # claim -> org ('' refused)
+
+    def __post_init__(self) -> None:
+        if self.grant is None:
+            self.grant = OPEN_GRANT if self.default_org == "default" else Grant(home=self.default_org)
+        self.default_org = self.grant.home
+
+    def org_for(self, claimed: str) -> str:
+        """The org a record is stored under: its claimed ``organization.id`` when the token
+        may write it, else the token's home org (counted for the partial-success message)."""
+        if not claimed:
+            return self.default_org
+        org = self._permitted.get(claimed)
+        if org is None:
+            assert self.grant is not None
+            org = claimed if self.grant.permits(claimed) else ""
+            if len(self._permitted) < 1024:
+                self._permitted[claimed] = org
+        if org:
+            return org
+        self.overridden += 1
+        if len(self.refused_orgs) < 3:
+            self.refused_orgs[claimed[:64]] = None
+        return self.default_org
+
+    def org_warning(self) -> str:
+        """Partial-success text for overridden org claims ('' when there were none)."""
+        if not self.overridden:
+            return ""
+        claims = ", ".join(repr(o) for o in self.refused_orgs)
+        return (
+            f"{self.overridden} records named an organization.id this token may not write ({claims}):"
+            f" stored under the token's org {self.default_org!r}"
+        )
 
 
 @dataclass
@@ -49,6 +87,13 @@ class DecodedBatch:
             parts.append(f"{self.limits.dropped_attributes} attributes dropped (over the per-record limit)")
         if self.limits.truncated_values:
             parts.append(f"{self.limits.truncated_values} attribute values truncated (over the length limit)")
+        if self.limits.long_keys:
+            parts.append(f"{self.limits.long_keys} attributes dropped (key over the key-length limit)")
+        if self.limits.out_of_range:
+            parts.append(
+                f"{self.limits.out_of_range} numeric values out of range (tokens, cost, duration) left out of"
+                " typed columns (kept in the raw attributes)"
+            )
         return "; ".join(parts)
 
 

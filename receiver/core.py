@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from enum import Enum
@@ -15,14 +16,25 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from receiver.attributes import Limits
-from receiver.auth import Unauthenticated, org_for_authorization
+from receiver.auth import Grant, Unauthenticated, grant_for_authorization, grants_for
 from receiver.batch import DecodeContext, DecodedBatch
-from receiver.decode import MalformedRequest, decode_request, parse_json, parse_protobuf
+from receiver.decode import (
+    MalformedRequest,
+    RequestLimits,
+    check_request_size,
+    decode_request,
+    parse_json,
+    parse_protobuf,
+)
 from receiver.pipeline import Backpressure, IngestPipeline
 from receiver.selfmetrics import ReceiverMetrics
 from storage.client import StorageError
 
 log = logging.getLogger("loomline.receiver")
+
+# Bodies above this many bytes decode in the "large" lane (an SDK batch of 512 Claude Code
+# records is ~0.3 MB; the hook bridge sends one record).
+LARGE_REQUEST_BYTES = 1024 * 1024
 
 
 class Status(Enum):
@@ -67,41 +79,77 @@ class ReceiverCore:
         self,
         pipeline: IngestPipeline,
         limits: Limits,
-        tokens: dict[str, str] | None = None,
+        tokens: Mapping[str, object] | None = None,
         max_request_bytes: int = 16 * 1024 * 1024,
         metrics: ReceiverMetrics | None = None,
         store_timeout: float = 30.0,
         decode_concurrency: int = 1,
+        request_limits: RequestLimits | None = None,
+        large_request_bytes: int = LARGE_REQUEST_BYTES,
     ) -> None:
         self.pipeline = pipeline
         self.limits = limits
-        self.tokens = dict(tokens or {})
+        self.grants: dict[str, Grant] = grants_for(tokens or {})
         self.max_request_bytes = max_request_bytes
+        self.request_limits = request_limits or RequestLimits()
         self.metrics = metrics or pipeline.metrics
         self.store_timeout = store_timeout
+        self.large_request_bytes = large_request_bytes
         # Decoding is pure Python: more threads decoding at once than there are cores only
-        # makes them fight over the GIL. Transport threads queue here instead.
-        self._decode_slots = threading.BoundedSemaphore(decode_concurrency)
+        # makes them fight over the GIL. Transport threads queue here instead -- in two
+        # lanes, so that one tenant's 15 MB request never makes another's 2 KB export wait
+        # for it: small bodies have their own slot(s), large bodies queue among themselves.
+        self._decode_lanes = {
+            "small": threading.BoundedSemaphore(decode_concurrency),
+            "large": threading.BoundedSemaphore(decode_concurrency),
+        }
+        self._decoding = {"small": 0, "large": 0}
+        self._decoding_lock = threading.Lock()
+        for lane in self._decode_lanes:
+            self.metrics.gauges[f"decoding_requests_{lane}"] = self._gauge(lane)
 
-    def authenticate(self, authorization: str | None) -> str:
-        """The caller's org; raises Unauthenticated."""
-        return org_for_authorization(authorization, self.tokens)
+    def _gauge(self, lane: str) -> Callable[[], float]:
+        return lambda: float(self._decoding[lane])
+
+    @property
+    def tokens(self) -> dict[str, Grant]:
+        return self.grants
+
+    def authenticate(self, authorization: str | None) -> Grant:
+        """What the caller may write; raises Unauthenticated."""
+        return grant_for_authorization(authorization, self.grants)
+
+    def lane_for(self, body_bytes: int) -> str:
+        """The decode lane of a request body of this size."""
+        return "large" if body_bytes > self.large_request_bytes else "small"
 
     def export(self, signal: str, body: bytes, encoding: str, authorization: str | None, transport: str) -> Outcome:
         """Handle one export request body (already decompressed)."""
         labels = {"signal": signal, "transport": transport}
         try:
-            org = self.authenticate(authorization)
+            grant = self.authenticate(authorization)
         except Unauthenticated as exc:
             self.metrics.inc("requests_total", outcome="unauthenticated", **labels)
             return Outcome(Status.UNAUTHENTICATED, str(exc))
         if len(body) > self.max_request_bytes:
             self.metrics.inc("requests_total", outcome="too_large", **labels)
             return Outcome(Status.TOO_LARGE, f"request of {len(body)} bytes exceeds the limit of {self.max_request_bytes} bytes")
+        lane = self.lane_for(len(body))
         try:
-            with self._decode_slots:
-                request = parse_json(signal, body) if encoding == "json" else parse_protobuf(signal, body)
-                batch = decode_request(signal, request, self.limits, DecodeContext(default_org=org), body=body)
+            with self._decode_lanes[lane]:
+                with self._decoding_lock:
+                    self._decoding[lane] += 1
+                try:
+                    request = parse_json(signal, body) if encoding == "json" else parse_protobuf(signal, body)
+                    # Refuse what would expand past the limits before any per-row work.
+                    refusal = check_request_size(signal, request, self.request_limits)
+                    if refusal:
+                        self.metrics.inc("requests_total", outcome="too_large", **labels)
+                        return Outcome(Status.TOO_LARGE, refusal)
+                    batch = decode_request(signal, request, self.limits, DecodeContext(grant=grant), body=body)
+                finally:
+                    with self._decoding_lock:
+                        self._decoding[lane] -= 1
         except MalformedRequest as exc:
             self.metrics.inc("requests_total", outcome="invalid", **labels)
             return Outcome(Status.INVALID, str(exc))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from google.protobuf.message import DecodeError, Message
 
 from receiver.attributes import Limits
@@ -18,10 +20,79 @@ class MalformedRequest(ValueError):
     """The request body cannot be decoded; the message is safe to return to the client."""
 
 
+# Stored bytes per row beyond its attributes (timestamps, ids, column overhead): lets an
+# empty-record flood count against the expanded-size limit too.
+ROW_OVERHEAD_BYTES = 64
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Per-request limits checked after parsing, before any per-row work."""
+
+    max_rows: int = 100_000
+    max_expanded_bytes: int = 256 * 1024 * 1024
+
+
+def request_size(signal: str, request: Message) -> tuple[int, int]:
+    """(rows, expanded bytes) of a parsed request: resource and scope attributes count once
+    per row they land on, as they will be stored. Touches only resources and scopes (not
+    every record), so it is cheap enough to run before decoding."""
+    rows = 0
+    expanded = request.ByteSize()
+    if signal == "logs":
+        for resource_logs in request.resource_logs:  # type: ignore[attr-defined]
+            resource_size = resource_logs.resource.ByteSize() + len(resource_logs.schema_url)
+            for scope_logs in resource_logs.scope_logs:
+                count = len(scope_logs.log_records)
+                rows += count
+                expanded += count * (resource_size + scope_logs.scope.ByteSize() + len(scope_logs.schema_url))
+    elif signal == "traces":
+        for resource_spans in request.resource_spans:  # type: ignore[attr-defined]
+            resource_size = resource_spans.resource.ByteSize()
+            for scope_spans in resource_spans.scope_spans:
+                count = len(scope_spans.spans)
+                rows += count
+                expanded += count * (resource_size + scope_spans.scope.ByteSize())
+    else:
+        for resource_metrics in request.resource_metrics:  # type: ignore[attr-defined]
+            resource_size = resource_metrics.resource.ByteSize() + len(resource_metrics.schema_url)
+            for scope_metrics in resource_metrics.scope_metrics:
+                scope_size = scope_metrics.scope.ByteSize() + len(scope_metrics.schema_url)
+                for metric in scope_metrics.metrics:
+                    kind = metric.WhichOneof("data")
+                    if kind is None:
+                        continue
+                    count = len(getattr(metric, kind).data_points)
+                    rows += count
+                    per_point = len(metric.name) + len(metric.description) + len(metric.unit)
+                    expanded += count * (resource_size + scope_size + per_point)
+    return rows, expanded + rows * ROW_OVERHEAD_BYTES
+
+
+def check_request_size(signal: str, request: Message, limits: RequestLimits) -> str:
+    """'' when the request is within the limits, else the reason to refuse it."""
+    rows, expanded = request_size(signal, request)
+    if rows > limits.max_rows:
+        return (
+            f"request carries {rows} records; the limit is {limits.max_rows} per request"
+            " (--max-request-rows): send smaller batches"
+        )
+    if expanded > limits.max_expanded_bytes:
+        return (
+            f"request expands to {expanded} bytes once resource and scope attributes are repeated on each of"
+            f" its {rows} records; the limit is {limits.max_expanded_bytes} (--max-expanded-bytes):"
+            " send fewer records per request or smaller resource attributes"
+        )
+    return ""
+
+
 def decode_request(signal: str, request: Message, limits: Limits, context: DecodeContext, body: bytes | None = None) -> DecodedBatch:
     """Decode a parsed export request. ``body`` (the bytes as received) names the request
     for insert deduplication; without it the deterministic re-encoding is used."""
     batch = DECODERS[signal](request, limits, context)  # type: ignore[operator]
+    org_warning = context.org_warning()
+    if org_warning:
+        batch.warnings.append(org_warning)
     if body is None:
         body = request.SerializeToString(deterministic=True)
     batch.dedup_token = request_token(signal, body)

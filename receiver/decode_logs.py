@@ -55,7 +55,7 @@ def decode_logs(request: ExportLogsServiceRequest, limits: Limits, context: Deco
                 attributes = attributes_to_map(record.attributes, limits, batch.limits)
                 body = any_value_to_str(record.body)
                 timestamp = clamp_ns(record.time_unix_nano or record.observed_time_unix_nano)
-                org = attributes.get("organization.id") or resource_org or context.default_org
+                org = context.org_for(attributes.get("organization.id") or resource_org)
                 event_name = event_name_of(body, attributes)
                 timestamps.append(timestamp)
                 observed.append(clamp_ns(record.observed_time_unix_nano) or timestamp)
@@ -83,6 +83,7 @@ def decode_logs(request: ExportLogsServiceRequest, limits: Limits, context: Deco
                     time_unix_nano=clamp_ns(record.time_unix_nano),
                     attributes=attributes,
                     resource=resource,
+                    counters=batch.limits,
                 )
                 event_rows.append(_event_values(row))
                 batch.sessions.add((org, session_id))

@@ -67,7 +67,7 @@ def decode_metrics(request: ExportMetricsServiceRequest, limits: Limits, context
                 rows = batch.table(table_name, columns)
                 for point in data.data_points:
                     attributes = attributes_to_map(point.attributes, limits, counters)
-                    org = attributes.get("organization.id") or resource_org or context.default_org
+                    org = context.org_for(attributes.get("organization.id") or resource_org)
                     rows["ResourceAttributes"].append(resource)
                     rows["ScopeName"].append(scope.name)
                     rows["ScopeVersion"].append(scope.version)
@@ -135,6 +135,7 @@ def _session_count_event(batch: DecodedBatch, org: str, attributes: dict[str, st
     row = typed_event(
         org_id=org, session_id=session_id, event_key=key, event_name="metric.session_count",
         time_unix_nano=start, attributes=typed, resource=resource,
+        counters=batch.limits,
     )
     events = batch.table("events", EVENT_COLUMNS)
     for column in EVENT_COLUMNS:

@@ -56,6 +56,6 @@ def decode_traces(request: ExportTraceServiceRequest, limits: Limits, context: D
                 rows["Links.SpanId"].append([link.span_id.hex() for link in span.links])
                 rows["Links.TraceState"].append([link.trace_state for link in span.links])
                 rows["Links.Attributes"].append([attributes_to_map(link.attributes, limits, counters) for link in span.links])
-                rows["OrgId"].append(attributes.get("organization.id") or resource_org or context.default_org)
+                rows["OrgId"].append(context.org_for(attributes.get("organization.id") or resource_org))
                 batch.accepted += 1
     return batch

@@ -14,8 +14,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from receiver.attributes import LimitCounters
+
 CLAUDE_PREFIX = "claude_code."
 BRIDGE_PREFIX = "loomline."
+
+
+# Bounds of the typed numeric columns. Values outside them are not stored in the typed
+# column (the raw text stays in Attributes) and are counted in the partial-success message:
+# one absurd number (1.7e308, 2^63-1) must not overflow the sums enrichment and the API
+# compute over many records, nor the exports' 64-bit columns.
+MAX_TOKENS = 10**10  # per record; a million times the largest real context window
+MAX_COST_USD = 100_000.0  # per record
+MAX_DURATION_MS = 366 * 24 * 3600 * 1000.0  # a year
+
+
+class OutOfRange(ValueError):
+    """A numeric attribute parsed but lies outside its column's bounds."""
 
 
 def to_int(text: str) -> int | None:
@@ -60,6 +75,22 @@ def _nullable_uint(text: str) -> int | None:
     return value if value is not None and 0 <= value < 2**63 else None
 
 
+def _bounded(parse: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
+    """``parse`` that raises OutOfRange for a parsed number outside [low, high]."""
+
+    def parse_bounded(text: str) -> Any:
+        value = parse(text)
+        if value is not None and not low <= value <= high:
+            raise OutOfRange(text[:40])
+        return value
+
+    return parse_bounded
+
+
+_tokens = _bounded(to_int, 0, MAX_TOKENS)
+_duration_ms = _bounded(to_float, 0.0, MAX_DURATION_MS)
+
+
 def _nullable_int32(text: str) -> int | None:
     value = to_int(text)
     return value if value is not None and -(2**31) <= value < 2**31 else None
@@ -75,13 +106,13 @@ TYPED_COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], Any]] = {
     "PromptId": (("prompt.id",), str, ""),
     "Model": (("model",), str, ""),
     "QuerySource": (("query_source",), str, ""),
-    "InputTokens": (("input_tokens",), to_uint, 0),
-    "OutputTokens": (("output_tokens",), to_uint, 0),
-    "CacheReadTokens": (("cache_read_tokens",), to_uint, 0),
-    "CacheCreationTokens": (("cache_creation_tokens",), to_uint, 0),
-    "CacheCreation5mTokens": (("cache_creation_5m_tokens",), to_uint, 0),
-    "CacheCreation1hTokens": (("cache_creation_1h_tokens",), to_uint, 0),
-    "DurationMs": (("duration_ms", "total_duration_ms"), to_float, None),
+    "InputTokens": (("input_tokens",), _tokens, 0),
+    "OutputTokens": (("output_tokens",), _tokens, 0),
+    "CacheReadTokens": (("cache_read_tokens",), _tokens, 0),
+    "CacheCreationTokens": (("cache_creation_tokens",), _tokens, 0),
+    "CacheCreation5mTokens": (("cache_creation_5m_tokens",), _tokens, 0),
+    "CacheCreation1hTokens": (("cache_creation_1h_tokens",), _tokens, 0),
+    "DurationMs": (("duration_ms", "total_duration_ms"), _duration_ms, None),
     "ToolName": (("tool_name",), str, ""),
     "ToolUseId": (("tool_use_id",), str, ""),
     "Decision": (("decision",), str, ""),
@@ -92,8 +123,8 @@ TYPED_COLUMNS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], Any]] = {
     "CommandName": (("command_name",), str, ""),
     "HookName": (("hook_name",), str, ""),
     "CompactionTrigger": (("trigger",), str, ""),
-    "PreTokens": (("pre_tokens",), _nullable_uint, None),
-    "PostTokens": (("post_tokens",), _nullable_uint, None),
+    "PreTokens": (("pre_tokens",), _tokens, None),
+    "PostTokens": (("post_tokens",), _tokens, None),
     "Source": (("source",), str, ""),
     "Reason": (("reason",), str, ""),
     "CliRunId": (("loomline.cli_run.id",), str, ""),
@@ -158,8 +189,10 @@ def typed_event(
     time_unix_nano: int,
     attributes: dict[str, str],
     resource: dict[str, str],
+    counters: LimitCounters | None = None,
 ) -> dict[str, Any]:
-    """One row of the ``events`` table (column name → value)."""
+    """One row of the ``events`` table (column name → value). Numbers outside their
+    column's bounds are left out of the typed column and counted in ``counters``."""
     row: dict[str, Any] = {
         "OrgId": org_id,
         "SessionId": session_id,
@@ -175,6 +208,7 @@ def typed_event(
     # where several keys feed one column, the earlier key in TYPED_COLUMNS wins.
     row.update(_DEFAULTS)
     filled: dict[str, int] = {}
+    out_of_range = 0
     for key, text in attributes.items():
         target = _BY_KEY.get(key)
         if target is None:
@@ -182,7 +216,11 @@ def typed_event(
         column, parse, rank = target
         if filled.get(column, 99) < rank:
             continue
-        parsed = parse(text)
+        try:
+            parsed = parse(text)
+        except OutOfRange:
+            out_of_range += 1
+            continue
         if parsed is not None:
             row[column] = parsed
             filled[column] = rank
@@ -191,11 +229,19 @@ def typed_event(
     if not row["OrganizationId"]:
         row["OrganizationId"] = resource.get("organization.id", "")
     cost = to_float(attributes.get("cost_usd", "")) or 0.0
+    if not 0.0 <= cost <= MAX_COST_USD:
+        out_of_range += 1
+        cost = 0.0
     micros = to_int(attributes.get("cost_usd_micros", ""))
+    if micros is not None and not 0 <= micros <= MAX_COST_USD * 1_000_000:
+        out_of_range += 1
+        micros = None
     if micros is None:
-        micros = round(cost * 1_000_000) if abs(cost) < 9e12 else 0
+        micros = round(cost * 1_000_000)
     row["CostUsd"] = cost
-    row["CostMicros"] = micros if -(2**63) <= micros < 2**63 else 0
+    row["CostMicros"] = micros
+    if out_of_range and counters is not None:
+        counters.out_of_range += out_of_range
     row["AppVersion"] = resource.get("service.version", "")
     row["ServiceName"] = resource.get("service.name", "")
     row["Attributes"] = attributes

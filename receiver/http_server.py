@@ -11,11 +11,15 @@ Prometheus metrics and ``GET /healthz`` answers liveness.
 from __future__ import annotations
 
 import logging
+import re
+import socket
 import ssl
 import threading
+import time
 import zlib
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
@@ -37,6 +41,16 @@ _HTTP_STATUS = {
 
 class BodyTooLarge(ValueError):
     pass
+
+
+class ReceiveTimeout(ValueError):
+    """The client did not send its body within the receive timeout."""
+
+
+# A chunk-size line: hex digits (no sign, no 0x, at most 8 digits = 4 GiB), optional
+# extensions, CRLF. Anything else (``-1``, ``+5``, ``0x10``, spaces inside) is malformed.
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n]*)?\r?\n")
+_READ_PIECE = 64 * 1024
 
 
 def decompress(body: bytes, encoding: str, limit: int) -> bytes:
@@ -65,6 +79,14 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        # Every socket read (request line, headers, body, an idle keep-alive) waits at
+        # most the receive timeout; the body also has a total deadline (_read_body).
+        self.timeout = self.server.receive_timeout  # type: ignore[misc]
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
         log.debug("%s " + format, self.address_string(), *args)
 
@@ -87,36 +109,70 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(http_status, status.SerializeToString(), "application/x-protobuf", headers)
 
+    def _read_exactly(self, size: int, deadline: float) -> bytes:
+        """``size`` bytes of the body, read a piece at a time so the deadline holds even
+        against a client sending one byte at a time."""
+        pieces: list[bytes] = []
+        remaining = size
+        while remaining > 0:
+            if time.monotonic() > deadline:
+                raise ReceiveTimeout(f"request body not received within {self.server.receive_timeout:g} s")
+            try:
+                piece = self.rfile.read1(min(remaining, _READ_PIECE))  # type: ignore[attr-defined]
+            except TimeoutError:
+                raise ReceiveTimeout(f"request body not received within {self.server.receive_timeout:g} s") from None
+            if not piece:
+                raise ValueError(f"body ended after {size - remaining} of {size} bytes")
+            pieces.append(piece)
+            remaining -= len(piece)
+        return b"".join(pieces)
+
+    def _read_line(self, deadline: float) -> bytes:
+        if time.monotonic() > deadline:
+            raise ReceiveTimeout(f"request body not received within {self.server.receive_timeout:g} s")
+        try:
+            return self.rfile.readline(1024)
+        except TimeoutError:
+            raise ReceiveTimeout(f"request body not received within {self.server.receive_timeout:g} s") from None
+
     def _read_body(self, limit: int) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks, total = [], 0
+        """The request body; never holds more than ``limit`` bytes of it. Raises
+        BodyTooLarge, ReceiveTimeout or ValueError (malformed framing)."""
+        deadline = time.monotonic() + self.server.receive_timeout
+        transfer_encoding = self.headers.get("Transfer-Encoding", "").strip().lower()
+        if transfer_encoding:
+            if transfer_encoding != "chunked":
+                raise ValueError(f"unsupported Transfer-Encoding {transfer_encoding!r} (use chunked or none)")
+            if self.headers.get("Content-Length") is not None:
+                raise ValueError("both Content-Length and Transfer-Encoding: chunked given")
+            chunks: list[bytes] = []
+            total = 0
             while True:
-                size_line = self.rfile.readline(1024)
-                try:
-                    size = int(size_line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise ValueError("malformed chunked body") from None
+                size_line = self._read_line(deadline)
+                match = _CHUNK_SIZE.fullmatch(size_line)
+                if match is None:
+                    raise ValueError(f"malformed chunk size line {size_line[:40]!r}")
+                size = int(match.group(1), 16)
                 if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
+                    for _ in range(64):  # trailers, up to the empty line
+                        if self._read_line(deadline) in (b"\r\n", b"\n", b""):
+                            return b"".join(chunks)
+                    raise ValueError("too many trailer lines after the last chunk")
                 total += size
-                if total > limit:
+                if total > limit:  # counted before the chunk is read, so it is never held
                     raise BodyTooLarge(f"body exceeds the limit of {limit} bytes")
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(1024)
+                chunks.append(self._read_exactly(size, deadline))
+                if self._read_line(deadline) not in (b"\r\n", b"\n"):
+                    raise ValueError("chunk data longer than its declared size")
         length_text = self.headers.get("Content-Length")
         if length_text is None:
             raise ValueError("Content-Length or chunked Transfer-Encoding required")
-        try:
-            length = int(length_text)
-        except ValueError:
-            raise ValueError(f"bad Content-Length {length_text!r}") from None
-        if length < 0:
-            raise ValueError(f"bad Content-Length {length_text!r}")
+        if not length_text.strip().isdigit():
+            raise ValueError(f"bad Content-Length {length_text[:40]!r}")
+        length = int(length_text)
         if length > limit:
             raise BodyTooLarge(f"request of {length} bytes exceeds the limit of {limit} bytes")
-        return self.rfile.read(length)
+        return self._read_exactly(length, deadline)
 
     # -- routes ----------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
@@ -169,6 +225,11 @@ class _Handler(BaseHTTPRequestHandler):
             core.metrics.inc("requests_total", outcome="too_large", signal=signal, transport="http")
             self._send_status(413, code_pb2.RESOURCE_EXHAUSTED, str(exc), reply_encoding, {"Connection": "close"})
             return
+        except ReceiveTimeout as exc:
+            self.close_connection = True
+            core.metrics.inc("requests_total", outcome="receive_timeout", signal=signal, transport="http")
+            self._send_status(408, code_pb2.DEADLINE_EXCEEDED, f"{exc} (--receive-timeout)", reply_encoding, {"Connection": "close"})
+            return
         except ValueError as exc:
             self.close_connection = True
             core.metrics.inc("requests_total", outcome="invalid", signal=signal, transport="http")
@@ -188,7 +249,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_status(http_status, grpc_code, outcome.message, reply_encoding, headers)
 
     def _discard_body(self) -> None:
-        """Read (and drop) a small body so keep-alive stays in sync; close on large ones."""
+        """Read (and drop) a small body so keep-alive stays in sync; close on large ones
+        and on chunked ones (not worth parsing just to drop)."""
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            return
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
@@ -199,27 +264,81 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+_BUSY_BODY = b'{"code":14,"message":"too many concurrent connections (--max-connections): retry later"}'
+_BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b"Connection: close\r\nContent-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
+)
+
+
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, at most ``max_connections`` at once: a connection over
+    the cap is answered 503 (plain HTTP) or closed (TLS) at once, without a thread."""
+
     daemon_threads = True
     allow_reuse_address = True
     # listen() backlog: socketserver's default of 5 resets connections when a fleet's
     # exporters connect at once (seen with 16 in the ingest benchmark).
     request_queue_size = 1024
     core: ReceiverCore
+    receive_timeout: float = 30.0
+    tls: bool = False
+    connection_slots: threading.BoundedSemaphore
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.connection_slots.acquire(blocking=False):
+            self.core.metrics.inc("connections_refused_total", transport="http")
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connection_slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that vanished, timed out or failed the TLS handshake is not a server error.
+        log.debug("connection from %s failed", client_address, exc_info=True)
+
+    def _refuse(self, request: socket.socket) -> None:
+        try:
+            if not self.tls:  # a TLS reply would need a handshake on the accept thread
+                request.setblocking(False)
+                request.send(_BUSY_RESPONSE)
+        except OSError:
+            pass
+        self.shutdown_request(request)
 
 
 class HttpReceiver:
     """An OTLP/HTTP server bound to one address, served from a background thread."""
 
-    def __init__(self, core: ReceiverCore, address: str, tls: tuple[str, str] | None = None):
+    def __init__(
+        self,
+        core: ReceiverCore,
+        address: str,
+        tls: tuple[str, str] | None = None,
+        max_connections: int = 256,
+        receive_timeout: float = 30.0,
+    ):
         host, _, port = address.rpartition(":")
         self.host = host.strip("[]")
         self.server = _Server((self.host, int(port)), _Handler)
         self.server.core = core
+        self.server.receive_timeout = receive_timeout
+        self.server.connection_slots = threading.BoundedSemaphore(max_connections)
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(tls[0], tls[1])
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            # Handshake on the connection's own thread (under its timeout), not in accept().
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+            self.server.tls = True
         self.port = self.server.server_address[1]
         self._thread: threading.Thread | None = None
 

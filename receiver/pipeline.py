@@ -6,10 +6,12 @@ of the batch is in ClickHouse (or fails with the storage error). When the queue 
 status (gRPC UNAVAILABLE, HTTP 503 + Retry-After), so memory stays bounded while storage
 is slow or down.
 
-One writer thread drains the queue and coalesces whatever is waiting into one insert per
-table (ClickHouse prefers few large inserts). A batch inserted alone carries its request's
-deduplication token, so an exporter retry of that request adds no raw rows; the events
-table is idempotent on every path (EventKey + ReplacingMergeTree).
+One writer thread drains the queue. Every request's raw rows (``otel_*`` tables) are
+inserted as their own block carrying that request's deduplication token, whether the
+request was written alone or together with others, so an exporter retry of it adds no raw
+rows however it is grouped the second time. The ``events`` rows of whatever is waiting are
+coalesced into one insert (ClickHouse prefers few large inserts, and events are idempotent
+on every path: EventKey + ReplacingMergeTree).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from storage.client import Storage, StorageError
 log = logging.getLogger("loomline.receiver")
 
 MAX_COALESCED_ROWS = 100_000
+# Tables whose rows from several requests go into one insert: idempotent by their own key,
+# so they need no per-request dedup token.
+MERGED_TABLES = frozenset({"events"})
 
 
 class Backpressure(RuntimeError):
@@ -152,7 +157,7 @@ class IngestPipeline:
     def _write(self, items: list[_Item]) -> None:
         if len(items) > 1:
             try:
-                self._store(_merge([i.batch for i in items]), items)
+                self._store_merged(items)
                 with self._lock:
                     self._pending_records -= sum(i.rows for i in items)
                 return
@@ -180,11 +185,27 @@ class IngestPipeline:
             with self._lock:
                 self._pending_records -= sum(i.rows for i in items)
 
+    def _store_merged(self, items: list[_Item]) -> None:
+        """Insert several requests: raw tables request by request (each with its own dedup
+        token: a merged block would have none, and a retry of one of its requests would
+        add its raw rows again), then their events in one insert; complete the futures."""
+        started = time.perf_counter()
+        written = 0
+        for item in items:
+            written += store_batch(self.storage, item.batch, skip=MERGED_TABLES)
+        written += store_batch(self.storage, _merge([i.batch for i in items], only=MERGED_TABLES))
+        self.metrics.observe_insert(time.perf_counter() - started)
+        self.metrics.inc("merged_requests_total", len(items))
+        self._complete(items, written)
+
     def _store(self, batch: DecodedBatch, items: list[_Item]) -> None:
         """Insert ``batch`` (the rows of ``items``) and complete their futures on success."""
         started = time.perf_counter()
         written = store_batch(self.storage, batch)
         self.metrics.observe_insert(time.perf_counter() - started)
+        self._complete(items, written)
+
+    def _complete(self, items: list[_Item], written: int) -> None:
         sessions: set[tuple[str, str]] = set()
         for item in items:
             self.metrics.inc("records_stored_total", item.batch.accepted, signal=item.batch.signal)
@@ -197,11 +218,14 @@ class IngestPipeline:
                 log.exception("on_stored callback failed")
 
 
-def _merge(batches: list[DecodedBatch]) -> DecodedBatch:
-    """Concatenate batches table by table (no dedup token: it named single requests)."""
+def _merge(batches: list[DecodedBatch], only: frozenset[str] | None = None) -> DecodedBatch:
+    """Concatenate batches table by table (``only`` those tables, when given). The result
+    has no dedup token: a token names one request."""
     merged = DecodedBatch("mixed")
     for batch in batches:
         for table, columns in batch.tables.items():
+            if only is not None and table not in only:
+                continue
             target = merged.table(table, tuple(columns))
             for column, values in columns.items():
                 target[column].extend(values)

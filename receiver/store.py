@@ -15,10 +15,12 @@ TABLE_ORDER = (
 )
 
 
-def store_batch(storage: Storage, batch: DecodedBatch) -> int:
-    """Insert every table of the batch; returns rows written. Raises StorageError."""
+def store_batch(storage: Storage, batch: DecodedBatch, skip: frozenset[str] = frozenset()) -> int:
+    """Insert every table of the batch (but ``skip``); returns rows written. Raises StorageError."""
     written = 0
     for table in sorted(batch.tables, key=lambda t: TABLE_ORDER.index(t) if t in TABLE_ORDER else 99):
+        if table in skip:
+            continue
         columns = batch.tables[table]
         token = f"{batch.dedup_token}:{table}" if batch.dedup_token else None
         written += storage.insert_columns(table, columns, dedup_token=token)

@@ -43,6 +43,31 @@ def _parse_token_map(text: str) -> dict[str, str]:
     return result
 
 
+def _parse_receiver_tokens(text: str) -> dict[str, tuple[str, ...]]:
+    """Parse ``token=org1|org2,token2=*`` into {token: (orgs...)}.
+
+    The first org is the token's home org (where records that name no permitted
+    ``organization.id`` are stored); ``*`` lets a trusted gateway write any org. Ambiguous
+    specs are errors, not guesses: ``a=b=c`` (is the token ``a`` or ``a=b``?), the same
+    token twice, an empty org in a list.
+    """
+    result: dict[str, tuple[str, ...]] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        token, sep, orgs_text = item.partition("=")
+        token = token.strip()
+        if not sep or not token or not orgs_text.strip():
+            raise SettingsError(f"expected TOKEN=ORG pairs separated by commas, got {item!r}")
+        if "=" in orgs_text:
+            raise SettingsError(f"ambiguous token spec {item!r}: one '=' per TOKEN=ORG pair")
+        orgs = tuple(org.strip() for org in orgs_text.split("|"))
+        if not all(orgs):
+            raise SettingsError(f"empty org in {item!r}: use TOKEN=ORG1|ORG2")
+        if token in result:
+            raise SettingsError(f"a token is listed twice (entry {item.split('=', 1)[1]!r} repeats one): one entry per token")
+        result[token] = tuple(dict.fromkeys(orgs))
+    return result
+
+
 def _parse_api_tokens(text: str) -> dict[str, frozenset[str]]:
     """Parse ``token=org1|org2,token2=*`` into {token: {orgs}}; ``*`` allows every org."""
     return {
@@ -119,6 +144,28 @@ class Settings:
         16 * 1024, "--max-attribute-length",
         "longest attribute value kept (characters); longer ones are truncated and counted", int,
     )
+    # Receiver limits against hostile or runaway clients (docs/limits.md).
+    max_attribute_key_length: int = _opt(
+        256, "--max-attribute-key-length",
+        "longest attribute key kept (characters); attributes with longer keys are dropped and counted", int,
+    )
+    max_request_rows: int = _opt(
+        100_000, "--max-request-rows",
+        "most records (log records, spans, data points) one OTLP request may carry; more: 413/RESOURCE_EXHAUSTED", int,
+    )
+    max_expanded_bytes: int = _opt(
+        256 * 1024 * 1024, "--max-expanded-bytes",
+        "largest size of a request once resource and scope attributes are repeated on every row they"
+        " apply to (bytes); more: 413/RESOURCE_EXHAUSTED", int,
+    )
+    receive_timeout: float = _opt(
+        30.0, "--receive-timeout",
+        "seconds a client may take to send one request body (slower senders are cut off)", float,
+    )
+    max_connections: int = _opt(
+        256, "--max-connections",
+        "concurrent OTLP/HTTP connections and concurrent OTLP/gRPC calls per listener; more get 503/RESOURCE_EXHAUSTED", int,
+    )
     queue_batches: int = _opt(
         64, "--queue-batches",
         "decoded requests waiting for storage before new requests get UNAVAILABLE/503", int,
@@ -130,10 +177,11 @@ class Settings:
     retention_days: int = _opt(
         0, "--retention-days", "drop raw telemetry older than this many days (0: keep forever)", int,
     )
-    receiver_tokens: dict[str, str] = _opt(
+    receiver_tokens: dict[str, tuple[str, ...]] = _opt(
         dict, "--receiver-tokens",
-        "bearer tokens accepted by the receivers, as TOKEN=ORG,... (empty: no auth)",
-        _parse_token_map, metavar="TOKEN=ORG,...",
+        "bearer tokens accepted by the receivers, as TOKEN=ORG,... or TOKEN=ORG1|ORG2 (orgs the token may"
+        " write; the first is its home org; '*' for a trusted gateway); empty: no auth. See docs/limits.md",
+        _parse_receiver_tokens, metavar="TOKEN=ORGS,...",
     )
     api_tokens: dict[str, frozenset[str]] = _opt(
         dict, "--api-tokens",
@@ -225,7 +273,10 @@ class Settings:
             raise SettingsError(
                 f"clickhouse: DSN must start with chdb://, http:// or https://, got {self.clickhouse!r}"
             )
-        for name in ("max_request_bytes", "max_attributes", "max_attribute_length", "queue_batches"):
+        for name in (
+            "max_request_bytes", "max_attributes", "max_attribute_length", "queue_batches",
+            "max_attribute_key_length", "max_request_rows", "max_expanded_bytes", "receive_timeout", "max_connections",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)}")
         if self.write_linger_ms < 0 or self.write_linger_ms > 10_000:

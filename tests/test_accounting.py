@@ -274,7 +274,7 @@ def test_api_resumes_and_health(api: httpx.Client, db: Storage) -> None:
 def test_model_switch_records(loaded: Loomline, api: httpx.Client, db: Storage) -> None:
     """No capture holds a model switch yet: a bridge record built from a PostModelSwitch
     payload shaped like the changelog's (from, to, who, cache cost) reaches the API."""
-    from loomline import hook
+    from bridge import record as hook
     from tests.test_api_endpoints import send as send_logs
 
     payload = {"session_id": "d702cac2-24da-4ec8-b704-5d946eccca9e", "cwd": "/home/dev/project",

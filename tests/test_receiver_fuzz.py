@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -214,3 +215,127 @@ def test_mutated_fixture_json(core, index, rng, replacement):
         parent[key] = replacement
     check(core, signal, json.dumps(document).encode(), "json")
     check(core, signal, mutate(body.encode(), rng), "json")
+
+
+# -- the limits of issue 16 --------------------------------------------------------------------
+
+numeric_texts = st.one_of(
+    st.floats().map(repr), st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(["1.7e308", "-1.7e308", "1e999", "nan", "inf", "-0", "9223372036854775807", "18446744073709551615"]),
+)
+NUMERIC_KEYS = ("cost_usd", "cost_usd_micros", "input_tokens", "output_tokens", "cache_read_tokens",
+                "cache_creation_tokens", "duration_ms", "pre_tokens", "post_tokens")
+
+
+@FUZZ
+@given(st.lists(st.fixed_dictionaries({}, optional={k: numeric_texts for k in NUMERIC_KEYS}), min_size=1, max_size=5),
+       st.sampled_from(["api_request", "compaction", "api_error"]))
+def test_typed_numbers_are_bounded(core, storage, records, name):
+    from receiver.events import MAX_COST_USD, MAX_DURATION_MS, MAX_TOKENS
+
+    request = ExportLogsServiceRequest()
+    scope_logs = request.resource_logs.add().scope_logs.add()
+    for attributes in records:
+        record = scope_logs.log_records.add()
+        record.time_unix_nano = 1795287660431000000
+        record.body.string_value = f"claude_code.{name}"
+        for key, value in {"session.id": "fuzz-numbers", "event.name": name, **attributes}.items():
+            record.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
+    outcome = core.export("logs", request.SerializeToString(), "protobuf", None, "fuzz")
+    assert outcome.status is Status.OK, outcome.message
+    row = storage.query_dicts(
+        "SELECT max(CostUsd) c, min(CostUsd) c0, max(CostMicros) m, min(CostMicros) m0,"
+        " max(greatest(InputTokens, OutputTokens, CacheReadTokens, CacheCreationTokens)) t,"
+        " max(ifNull(DurationMs, 0)) d, min(ifNull(DurationMs, 0)) d0,"
+        " max(greatest(ifNull(PreTokens, 0), ifNull(PostTokens, 0))) p,"
+        " countIf(NOT isFinite(CostUsd) OR NOT isFinite(ifNull(DurationMs, 0))) bad FROM events"
+    )[0]
+    assert 0 <= row["c0"] and row["c"] <= MAX_COST_USD and 0 <= row["m0"] and row["m"] <= MAX_COST_USD * 1e6
+    assert row["t"] <= MAX_TOKENS and row["p"] <= MAX_TOKENS
+    assert 0 <= row["d0"] and row["d"] <= MAX_DURATION_MS and row["bad"] == 0
+
+
+@FUZZ
+@given(st.integers(0, 3000), st.integers(0, 4), st.integers(0, 20_000), st.integers(1, 3))
+def test_request_limits_hold(storage, records, attributes, attribute_bytes, scopes):
+    from receiver.decode import RequestLimits
+
+    limits = RequestLimits(max_rows=5000, max_expanded_bytes=4 * 1024 * 1024)
+    pipeline = IngestPipeline(storage)
+    core = ReceiverCore(pipeline, Limits(), request_limits=limits, max_request_bytes=1 << 22, store_timeout=20)
+    request = ExportLogsServiceRequest()
+    resource_logs = request.resource_logs.add()
+    for index in range(attributes):
+        resource_logs.resource.attributes.append(KeyValue(key=f"a{index}", value=AnyValue(string_value="x" * attribute_bytes)))
+    for _ in range(scopes):
+        scope_logs = resource_logs.scope_logs.add()
+        scope_logs.scope.name = uuid.uuid4().hex  # a new body each time: no insert dedup across examples
+        for _ in range(records):
+            scope_logs.log_records.add()
+    body = request.SerializeToString()
+    if len(body) > core.max_request_bytes:
+        return
+    pipeline.start()
+    try:
+        before = storage.query_rows("SELECT count() FROM otel_logs")[0][0]
+        outcome = core.export("logs", body, "protobuf", None, "fuzz")
+        rows = records * scopes
+        expanded = rows * attributes * attribute_bytes
+        if outcome.status is Status.OK:
+            assert rows <= limits.max_rows and expanded <= limits.max_expanded_bytes
+            assert storage.query_rows("SELECT count() FROM otel_logs")[0][0] == before + rows
+        else:
+            assert outcome.status is Status.TOO_LARGE, outcome.message
+            assert rows > limits.max_rows or expanded > limits.max_expanded_bytes // 2
+    finally:
+        pipeline.stop()
+
+
+chunk_lines = st.one_of(
+    st.integers(0, 2**20).map(lambda n: b"%x" % n),
+    st.sampled_from([b"-1", b"+1", b"0x1", b" 1", b"1 1", b"ffffffffffffffff", b"", b"g", b"1;ext=1", b"\x00"]),
+    st.binary(max_size=12),
+)
+
+
+@pytest.fixture(scope="module")
+def http_receiver(tmp_path_factory, chdb_dsn):
+    from receiver.http_server import HttpReceiver
+    from storage.client import open_storage
+
+    storage = open_storage(chdb_dsn, "fuzz_chunked")
+    pipeline = IngestPipeline(storage)
+    pipeline.start()
+    core = ReceiverCore(pipeline, Limits(), max_request_bytes=1 << 16, store_timeout=20)
+    server = HttpReceiver(core, "127.0.0.1:0", receive_timeout=2.0, max_connections=16)
+    server.start()
+    yield server
+    server.stop()
+    pipeline.stop()
+    storage.command("DROP DATABASE IF EXISTS fuzz_chunked")
+    storage.close()
+
+
+@FUZZ
+@given(st.lists(st.tuples(chunk_lines, st.binary(max_size=64)), max_size=4), st.booleans())
+def test_chunked_framing_always_gets_an_answer(http_receiver, chunks, terminate):
+    import socket
+
+    raw = (b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+           b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    raw += b"".join(line + b"\r\n" + data + b"\r\n" for line, data in chunks)
+    if terminate:
+        raw += b"0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", http_receiver.port), timeout=20) as sock:
+        sock.sendall(raw)
+        reply = b""
+        try:
+            while b"\r\n" not in reply:
+                data = sock.recv(4096)
+                if not data:
+                    break
+                reply += data
+        except ConnectionResetError:
+            pass
+    status = reply.split(b" ", 2)[1] if reply.startswith(b"HTTP/1.1 ") else b""
+    assert status in {b"200", b"400", b"408", b"413"}, reply[:200]

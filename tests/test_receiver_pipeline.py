@@ -31,14 +31,15 @@ def _log_batches(count: int) -> list[DecodedBatch]:
 
 
 class InsertLog:
-    """Counts the inserts into otel_logs (storage.before_insert sees every insert)."""
+    """Counts the inserts into ``table`` (storage.before_insert sees every insert)."""
 
-    def __init__(self) -> None:
+    def __init__(self, table: str = "events") -> None:
+        self.table = table
         self.inserts = 0
         self.lock = threading.Lock()
 
     def __call__(self, table: str) -> None:
-        if table == "otel_logs":
+        if table == self.table:
             with self.lock:
                 self.inserts += 1
 
@@ -49,8 +50,10 @@ def _stored_logs(storage) -> int:
 
 @pytest.mark.skipif(not SCENARIOS, reason="fixtures not found")
 def test_queued_requests_are_written_as_one_insert(storage) -> None:
-    inserts = InsertLog()
-    storage.before_insert = inserts
+    """Their events in one insert; their raw rows one block per request (each keeps its
+    request's dedup token, so a retry of any of them adds no raw rows)."""
+    inserts, raw = InsertLog("events"), InsertLog("otel_logs")
+    storage.before_insert = lambda table: (inserts(table), raw(table))
     pipeline = IngestPipeline(storage, linger_seconds=0.0)
     batches = _log_batches(5)
     futures = [pipeline.submit(b) for b in batches]  # queued before the writer runs
@@ -61,6 +64,7 @@ def test_queued_requests_are_written_as_one_insert(storage) -> None:
     finally:
         pipeline.stop()
     assert inserts.inserts == 1
+    assert raw.inserts == len(batches)
     assert _stored_logs(storage) == sum(b.row_count("otel_logs") for b in batches)
 
 

@@ -25,7 +25,7 @@ def test_flag_beats_environment_beats_default():
     settings = Settings.load(vars(args), environ=env)
     assert settings.otlp_grpc == "127.0.0.1:0"
     assert settings.api == "127.0.0.1:6000"
-    assert settings.receiver_tokens == {"a": "org1", "b": "org2"}
+    assert settings.receiver_tokens == {"a": ("org1",), "b": ("org2",)}
 
 
 @pytest.mark.parametrize("overrides, message", [
