@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from settings import Settings
 from query_api import (
     errors,
     routes_conversations,
@@ -17,6 +16,7 @@ from query_api import (
     routes_usage,
     schemas,
 )
+from settings import Settings
 from storage.client import Storage
 
 DESCRIPTION = """\

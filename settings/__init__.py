@@ -59,8 +59,11 @@ class Option:
 
 
 def _opt(default: Any, flag: str, help: str, parse: Any = str, metavar: str | None = None) -> Any:
+    def make() -> Any:
+        return default() if callable(default) else default
+
     return field(
-        default_factory=(lambda d=default: d() if callable(d) else d),
+        default_factory=make,
         metadata={"option": Option(flag, help, parse, metavar)},
     )
 
