@@ -557,6 +557,32 @@ def test_invalid_parameters_are_422_with_a_clear_message(api: httpx.Client, path
     assert any(d["param"] == param for d in body["error"]["details"])
 
 
+@pytest.mark.parametrize(("path", "params"), [
+    ("conversations", {"bogus": "1"}),
+    ("conversations", {"limt": "5", "user": "x"}),  # a typo must not return unfiltered data
+    ("llm_sessions", {"thread": "abc"}),
+    ("usage", {"group_by": "day", "groupby": "user"}),
+    ("conversations/no-such-thread", {"verbose": "1"}),
+])
+def test_unknown_query_parameters_are_422(api: httpx.Client, path: str, params: dict[str, Any]) -> None:
+    body = get(api, f"/api/v1/{ORG_NATIVE}/{path}", expect=422, **params)
+    known = {"limit", "user", "group_by", "cursor"}
+    unknown = sorted(set(params) - known)
+    assert body["error"]["code"] == "invalid_parameter"
+    assert [d["param"] for d in body["error"]["details"]] == unknown
+    assert "unknown query parameter" in body["error"]["message"] and "this endpoint takes:" in body["error"]["message"]
+
+
+def test_an_org_without_data_is_empty_not_missing(api: httpx.Client) -> None:
+    """Decided (docs/api.md): orgs are not registered anywhere, an org exists once its data
+    does; lists of an org with no data answer 200 and nothing, single ids 404."""
+    path = "/api/v1/no-such-org"
+    assert get(api, f"{path}/conversations")["data"] == []
+    assert get(api, f"{path}/llm_sessions")["data"] == []
+    assert get(api, f"{path}/usage")["data"] == []
+    get(api, f"{path}/conversations/ff3923b1-3d3c-47e4-ac75-409610d1482e", expect=404)
+
+
 def test_cursor_is_bound_to_its_filters(api: httpx.Client) -> None:
     path = f"/api/v1/{ORG_NATIVE}/conversations"
     cursor = get(api, path, limit=2)["pagination"]["next_cursor"]
