@@ -573,6 +573,27 @@ def test_unknown_query_parameters_are_422(api: httpx.Client, path: str, params: 
     assert "unknown query parameter" in body["error"]["message"] and "this endpoint takes:" in body["error"]["message"]
 
 
+def test_costs_are_exact_micro_dollar_figures(api: httpx.Client, db: Storage) -> None:
+    """Dollar figures come from integer micro-dollars: never float-sum noise."""
+    def decimals(x: float) -> int:
+        text = repr(float(x))
+        return len(text.split(".")[1]) if "." in text and "e" not in text else 0
+
+    micros = {r[0]: r[1] for r in db.query_rows(
+        "SELECT session_id, cost_micros FROM llm_sessions FINAL WHERE org_id = {o:String} AND is_deleted = 0",
+        {"o": ORG_NATIVE})}
+    sessions = all_pages(api, f"/api/v1/{ORG_NATIVE}/llm_sessions", 50)
+    assert sessions and any(s["estimated_cost_usd"] > 0 for s in sessions)
+    for item in sessions:
+        assert item["estimated_cost_usd"] == micros[item["id"]] / 1_000_000
+        assert decimals(item["estimated_cost_usd"]) <= 6 and decimals(item["computed_cost_usd"]) <= 6
+    threads = all_pages(api, f"/api/v1/{ORG_NATIVE}/conversations", 50)
+    usage = get(api, f"/api/v1/{ORG_NATIVE}/usage", group_by="user")["data"]
+    for figure in [t["estimated_cost_usd"] for t in threads] + [u["estimated_cost_usd"] for u in usage]:
+        assert decimals(figure) <= 6, figure
+    assert all(u["estimated_cost_usd"] == u["cost_micros"] / 1_000_000 for u in usage)
+
+
 def test_an_org_without_data_is_empty_not_missing(api: httpx.Client) -> None:
     """Decided (docs/api.md): orgs are not registered anywhere, an org exists once its data
     does; lists of an org with no data answer 200 and nothing, single ids 404."""
