@@ -26,4 +26,7 @@ fi
 .venv/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["setuptools"]["packages"]))' \
     | xargs .venv/bin/mypy
 
-exec .venv/bin/python -m pytest "$@"
+# Independent test groups run side by side in worker processes (each has its own chDB data
+# directory, as chDB allows one per process); see tests/conftest.py for the grouping.
+# LOOMLINE_TEST_WORKERS=0 runs everything in this process.
+exec .venv/bin/python -m pytest -n "${LOOMLINE_TEST_WORKERS:-3}" --dist loadgroup "$@"

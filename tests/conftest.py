@@ -18,6 +18,26 @@ from storage.client import Storage, open_storage
 
 _CHDB_DIR: Path | None = None
 
+# Tests that may run apart in parallel (scripts/test.sh runs pytest-xdist workers with
+# --dist loadgroup): the real-CLI scenarios of one protocol share one loomline serve
+# (module-scoped, parametrized), so they are grouped per protocol, and the three protocols
+# run side by side; the harness tests share nothing. Every other module keeps its tests
+# together because its module-scoped fixtures (a loaded data set, a server) are the slow part.
+_SPLIT_BY_PARAM = {"test_claude_code_e2e.py"}
+_SPLIT_BY_TEST = {"test_harness.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = Path(str(item.fspath)).name
+        if module in _SPLIT_BY_TEST:
+            group = item.nodeid
+        elif module in _SPLIT_BY_PARAM and hasattr(item, "callspec"):
+            group = f"{module}[{item.callspec.id}]"
+        else:
+            group = module
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     global _CHDB_DIR
