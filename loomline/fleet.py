@@ -122,7 +122,7 @@ _PLUGINS = (("cc-plugin-agents-md", "da63145d0acbb62d"), ("cc-plugin-privacy", "
 _CONTEXT_LIMIT = 200_000
 _LOOMLINE_VERSION = "0.1.0"
 
-# Close reasons as DESIGN.md names them, from the way a session's last process ended.
+# Close reasons as docs/design.md names them, from the way a session's last process ended.
 _CLOSE_REASON = {"clear": "clear", "prompt_input_exit": "exit", "logout": "logout", "other": "other"}
 
 
@@ -179,7 +179,7 @@ class SessionTruth:
     user_email: str
     project: str  # repository name; the hook's cwd ends with it
     cwd: str
-    thread_id: str  # the root session id of its thread (DESIGN.md thread rules)
+    thread_id: str  # the root session id of its thread (docs/design.md thread rules)
     parent_session_id: str = ""  # fork parent or the session /clear ended
     link: str = ""  # "", "forked_from" or "cleared_from"
     start_types: list[str] = field(default_factory=list)  # one per segment: startup, resume, continue, fork, clear, compact
