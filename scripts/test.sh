@@ -29,4 +29,4 @@ fi
 # Independent test groups run side by side in worker processes (each has its own chDB data
 # directory, as chDB allows one per process); see tests/conftest.py for the grouping.
 # LOOMLINE_TEST_WORKERS=0 runs everything in this process.
-exec .venv/bin/python -m pytest -n "${LOOMLINE_TEST_WORKERS:-3}" --dist loadgroup "$@"
+exec .venv/bin/python -m pytest -n "${LOOMLINE_TEST_WORKERS:-3}" "$@"
