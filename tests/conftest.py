@@ -40,7 +40,7 @@ def group_of(nodeid: str) -> str:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Hand each worker whole groups (see group_of), largest first as xdist does for scopes."""
+    """Hand each worker whole groups (see group_of), in collection order as xdist does for scopes."""
     from xdist.scheduler import LoadScopeScheduling
 
     class GroupScheduling(LoadScopeScheduling):
