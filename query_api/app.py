@@ -6,9 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
-from settings import Settings
 from query_api import (
     errors,
     routes_accounting,
@@ -17,7 +16,9 @@ from query_api import (
     routes_sessions,
     routes_usage,
     schemas,
+    strict_params,
 )
+from settings import Settings
 from storage.client import Storage
 
 DESCRIPTION = """\
@@ -45,7 +46,11 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
     errors.install(app)
     app.include_router(routes_health.router)
     for module in (routes_conversations, routes_sessions, routes_usage, routes_accounting):
-        app.include_router(module.router, responses=schemas.ERROR_RESPONSES)
+        app.include_router(
+            module.router,
+            responses=schemas.ERROR_RESPONSES,
+            dependencies=[Depends(strict_params.reject_unknown_query_params)],
+        )
 
     if metrics is not None and hasattr(metrics, "inc"):
 

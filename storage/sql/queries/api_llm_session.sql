@@ -6,7 +6,7 @@ SELECT
     s.close_reason, s.close_evidence, s.compaction_count, s.failed_compaction_count,
     s.last_compacted_at, s.started_at, s.last_activity_at, s.closed_at, s.models,
     s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_creation_tokens,
-    s.cost_usd, s.computed_cost_usd, s.user_prompt_count, s.api_request_count,
+    s.cost_micros / 1000000 AS cost_usd, round(s.computed_cost_usd, 6) AS computed_cost_usd, s.user_prompt_count, s.api_request_count,
     s.tool_call_count, s.api_error_count,
     s.injected_prompt_count, s.unpriced_request_count, s.unpriced_reasons, s.repository,
     s.repository_provider, s.subagent_count, s.subagent_request_count, s.subagent_cost_usd,
