@@ -13,6 +13,7 @@ from query_api import (
     errors,
     routes_conversations,
     routes_health,
+    routes_manage,
     routes_sessions,
     routes_usage,
     schemas,
@@ -41,9 +42,12 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
     app.state.storage = storage
     app.state.settings = settings
     app.state.metrics = metrics
+    # Set by the process wiring (loomline/app.py) to enrichment's mark_dirty, so a delete
+    # re-derives the rest of a conversation at once; without it reconcile passes do.
+    app.state.on_sessions_changed = None
     errors.install(app)
     app.include_router(routes_health.router)
-    for module in (routes_conversations, routes_sessions, routes_usage):
+    for module in (routes_conversations, routes_sessions, routes_usage, routes_manage):
         app.include_router(module.router, responses=schemas.ERROR_RESPONSES)
 
     if metrics is not None and hasattr(metrics, "inc"):
