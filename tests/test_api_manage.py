@@ -20,7 +20,7 @@ from dashboards.expand import ALL, Variable, expand
 from dashboards.spec import DASHBOARDS
 from loomline.app import Loomline
 from storage.client import Storage, open_storage
-from storage.management import Maintenance, PURGE_TABLES
+from storage.management import PURGE_TABLES, Maintenance
 from tests.conftest import make_settings
 from tests.test_api_endpoints import enrich, scenario_requests, send
 from tests.test_dashboards import WIDE, run_dicts
