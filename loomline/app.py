@@ -92,10 +92,11 @@ class Loomline:
             self.enricher.start(interval=s.enrich_interval, reconcile_interval=s.reconcile_interval)
         self.maintenance = Maintenance(self.storage)
         self.maintenance.start()
-        titler_module = _optional("enrich.model_titles")
+        titler_module = _optional("enrich.title_model")
         if s.title_model and titler_module is not None:
             self.titler = titler_module.Titler.from_settings(self.storage, s)
-            self.titler.start()
+            if self.titler is not None:
+                self.titler.start()
         api_server = _optional("query_api.server")
         if s.api != "off" and api_server is not None:
             self.api = api_server.ApiServer(self.storage, s, metrics=self.metrics)
