@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage.client import Storage
@@ -116,8 +116,8 @@ def update(storage: Storage, org: str, kind: str, target: str, actor: str,
         "archived": [int(after.archived)], "updated_at": [at], "updated_by": [actor],
     })
     target_kind = "conversation" if kind == THREAD else "llm_session"
-    for action, details in actions:
-        record_audit(storage, org, actor, action, target_kind, target, details, at)
+    for i, (action, details) in enumerate(actions):  # 1 µs apart: the log keeps their order
+        record_audit(storage, org, actor, action, target_kind, target, details, at + timedelta(microseconds=i))
     return after, [a for a, _ in actions]
 
 

@@ -19,6 +19,7 @@ from dashboards import build
 from dashboards.expand import ALL, Variable, expand
 from dashboards.spec import DASHBOARDS
 from loomline.app import Loomline
+from settings import OrgScopes, Settings, SettingsError
 from storage.client import Storage, open_storage
 from storage.management import PURGE_TABLES, Maintenance
 from tests.conftest import make_settings
@@ -81,8 +82,8 @@ def call(client: httpx.Client, method: str, path: str, token: str | None, expect
     return body
 
 
-def listed(client: httpx.Client, org: str, what: str, token: str, **params: Any) -> dict[str, dict[str, Any]]:
-    rows = call(client, "GET", f"/api/v1/{org}/{what}", token, limit=1000, **params)["data"]
+def listed(client: httpx.Client, org: str, what: str, token: str | None, **params: Any) -> dict[str, dict[str, Any]]:
+    rows = call(client, "GET", f"/api/v1/{org}/{what}", token or None, limit=1000, **params)["data"]
     key = "thread_id" if what == "conversations" else "id"
     return {r[key]: r for r in rows}
 
@@ -92,6 +93,24 @@ def fingerprint(token: str) -> str:
 
 
 # -- auth and tenancy -------------------------------------------------------------------------
+
+
+def writable(scopes: frozenset[str]) -> frozenset[str]:
+    assert isinstance(scopes, OrgScopes)
+    return scopes.writable
+
+
+def test_api_token_write_scopes_parse() -> None:
+    tokens = Settings.load({"api_tokens": "w=acme:rw,r=acme,both=a|b:rw,ro=x:ro,all=*:rw,colon=org:with:colon"},
+                           environ={}).api_tokens
+    assert tokens["w"] == frozenset({"acme"}) and writable(tokens["w"]) == frozenset({"acme"})
+    assert writable(tokens["r"]) == frozenset()
+    assert writable(tokens["both"]) == frozenset({"a", "b"})
+    assert tokens["ro"] == frozenset({"x"}) and writable(tokens["ro"]) == frozenset()
+    assert writable(tokens["all"]) == frozenset({"*"})
+    assert tokens["colon"] == frozenset({"org:with:colon"})  # only a trailing :rw / :ro is a scope
+    with pytest.raises(SettingsError, match="no organization"):
+        Settings.load({"api_tokens": "t=:rw"}, environ={})
 
 
 def test_writes_need_a_writable_token(client: httpx.Client) -> None:
@@ -326,12 +345,27 @@ def test_dashboards_hide_what_the_api_hides(client: httpx.Client, db: Storage) -
 def test_no_tokens_local_may_write(app_factory: Any, storage: Storage) -> None:
     app = app_factory(storage=storage, enrich_interval=3600)
     send(app, scenario_requests("fresh_tool"))
+    send(app, scenario_requests("compact_manual"))
     enrich(app)
     with httpx.Client(base_url=f"http://127.0.0.1:{app.ports['api']}", timeout=60) as http:
         data = call(http, "PATCH", f"/api/v1/default/conversations/{FRESH}", None, json={"title": "Mine"})["data"]
         assert data["title"] == "Mine"
+        call(http, "PATCH", f"/api/v1/default/conversations/{COMPACTED}", None, json={"title": "Kept", "archived": True})
         call(http, "DELETE", f"/api/v1/default/llm_sessions/{FRESH}", None)
         assert _visible(http, storage, "default", "", FRESH) == []
         audit = call(http, "GET", "/api/v1/default/audit", None)["data"]
-        assert [(a["action"], a["actor"]) for a in audit] == [("delete", "local"), ("rename", "local")]
+        assert [(a["action"], a["actor"]) for a in audit] == [
+            ("delete", "local"), ("archive", "local"), ("rename", "local"), ("rename", "local")]
         call(http, "GET", f"/api/v1/default/conversations/{FRESH}", None, 404)
+    # A restart (a new process' worth of components on the same database) keeps all of it,
+    # and replaying the deleted session's records into the new one does not bring it back.
+    app.stop()
+    again = app_factory(storage=storage, enrich_interval=3600)
+    send(again, scenario_requests("fresh_tool"))
+    enrich(again)
+    with httpx.Client(base_url=f"http://127.0.0.1:{again.ports['api']}", timeout=60) as http:
+        assert _visible(http, storage, "default", "", FRESH) == []
+        assert len(call(http, "GET", "/api/v1/default/audit", None)["data"]) == 4
+        assert COMPACTED not in listed(http, "default", "conversations", "")
+        kept = call(http, "GET", f"/api/v1/default/conversations/{COMPACTED}", None)["data"]
+        assert (kept["title"], kept["archived"]) == ("Kept", True)
