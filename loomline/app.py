@@ -101,10 +101,19 @@ class Loomline:
         if s.api != "off" and api_server is not None:
             self.api = api_server.ApiServer(self.storage, s, metrics=self.metrics)
             if self.enricher is not None:
-                self.api.app.state.on_sessions_changed = self.enricher.mark_dirty
+                self.api.app.state.on_sessions_changed = self._rederive
             self.api.start()
             self.ports["api"] = self.api.port
         return self
+
+    def _rederive(self, sessions: set[tuple[str, str]]) -> None:
+        """Re-derive sessions now (after a delete, so the rest of a conversation shows its
+        new totals when the DELETE answers); on failure the next pass does it."""
+        self.enricher.mark_dirty(sessions)
+        try:
+            self.enricher.run_once()
+        except Exception:
+            log.exception("re-deriving after a delete failed; the next enrichment pass retries")
 
     def stop(self) -> None:
         """Stop listening, finish in-flight batches, stop enrichment, close storage."""

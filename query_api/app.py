@@ -42,8 +42,8 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
     app.state.storage = storage
     app.state.settings = settings
     app.state.metrics = metrics
-    # Set by the process wiring (loomline/app.py) to enrichment's mark_dirty, so a delete
-    # re-derives the rest of a conversation at once; without it reconcile passes do.
+    # Set by the process wiring (loomline/app.py) to re-derive sessions with enrichment, so
+    # a delete re-derives the rest of a conversation at once; without it reconcile does.
     app.state.on_sessions_changed = None
     errors.install(app)
     app.include_router(routes_health.router)

@@ -158,6 +158,10 @@ def delete(storage: Storage, org: str, sessions: Iterable[str], whole_threads: I
         })
     params = {"org": org, "sessions": session_ids, "threads": thread_ids}
     affected = sorted({r[0] for r in storage.query_rows(load_query("manage_affected_sessions"), params)})
+    if affected:  # before the markers: their next derivation must outrank today's rows
+        storage.insert_columns("rederive_marks", {
+            "org_id": [org] * len(affected), "session_id": affected, "audit_id": [audit_id] * len(affected),
+        })
     _tombstone_derived(storage, org, set(session_ids), set(thread_ids))
     purge(storage, org, session_ids)
     return {"audit_id": audit_id, "sessions": session_ids, "threads": thread_ids, "affected": affected}

@@ -23,7 +23,7 @@ from settings import OrgScopes, Settings, SettingsError
 from storage.client import Storage, open_storage
 from storage.management import PURGE_TABLES, Maintenance
 from tests.conftest import make_settings
-from tests.test_api_endpoints import enrich, scenario_requests, send
+from tests.test_api_endpoints import _attribute_lists, _resources, enrich, scenario_requests, send
 from tests.test_dashboards import WIDE, run_dicts
 
 RECEIVER_TOKENS = {"recv-a": "org-a", "recv-b": "org-b"}
@@ -231,14 +231,17 @@ def _rows_everywhere(db: Storage, org: str, session: str) -> dict[str, int]:
     return counts
 
 
-def _visible(client: httpx.Client, db: Storage, org: str, token: str, session: str) -> list[str]:
-    """Every place the session could still show up, by name."""
+def _visible(client: httpx.Client, db: Storage, org: str, token: str, session: str,
+             thread_too: bool = True) -> list[str]:
+    """Every place the session (and, with ``thread_too``, the conversation it rooted) could
+    still show up, by name."""
     seen = []
     if session in listed(client, org, "llm_sessions", token, include_archived="true"):
         seen.append("api llm_sessions list")
-    if any(session == t for t in listed(client, org, "conversations", token, include_archived="true")):
+    if thread_too and any(session == t for t in listed(client, org, "conversations", token, include_archived="true")):
         seen.append("api conversations list")
-    for path in (f"llm_sessions/{session}", f"llm_sessions/{session}/events", f"conversations/{session}"):
+    paths = [f"llm_sessions/{session}", f"llm_sessions/{session}/events"] + ([f"conversations/{session}"] if thread_too else [])
+    for path in paths:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if client.get(f"/api/v1/{org}/{path}", headers=headers).status_code != 404:
             seen.append(f"api {path}")
@@ -369,3 +372,44 @@ def test_no_tokens_local_may_write(app_factory: Any, storage: Storage) -> None:
         assert COMPACTED not in listed(http, "default", "conversations", "")
         kept = call(http, "GET", f"/api/v1/default/conversations/{COMPACTED}", None)["data"]
         assert (kept["title"], kept["archived"]) == ("Kept", True)
+
+
+def _as_resume(requests: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The fork capture as if Claude Code had resumed under a new id (older Claude Code, the
+    Agent SDK): the hook bridge's SessionStart says source resume instead of fork, so the
+    two sessions form one thread (resumed_as)."""
+    for _, request in requests:
+        for resource in _resources(request):
+            for attributes in _attribute_lists(resource):
+                for kv in attributes:
+                    if kv.key.endswith("source") and kv.value.string_value == "fork":
+                        kv.value.string_value = "resume"
+    return requests
+
+
+@pytest.mark.parametrize("which", ["later", "root"])
+def test_deleting_one_session_of_a_longer_conversation(client: httpx.Client, tenants: Loomline, db: Storage,
+                                                      which: str) -> None:
+    prefix = f"m{which}-"
+    send(tenants, _as_resume(scenario_requests("fork", prefix=prefix, hooks=True)), token="recv-a")
+    enrich(tenants)
+    root, later = prefix + FORK_PARENT, prefix + FORK_CHILD
+    thread = listed(client, "org-a", "conversations", "ro-a")[root]
+    assert thread["session_count"] == 2, thread
+    gone, kept = (later, root) if which == "later" else (root, later)
+    kept_cost = call(client, "GET", f"/api/v1/org-a/llm_sessions/{kept}", "ro-a")["data"]["metrics"]["estimated_cost_usd"]
+    result = call(client, "DELETE", f"/api/v1/org-a/llm_sessions/{gone}", "rw-a")["data"]
+    assert result["session_ids"] == [gone] and result["thread_ids"] == []
+    # The conversation goes on with the kept session; its id stays the root's id (thread ids
+    # are the root session's id, and the kept session names it as its parent).
+    assert _visible(client, db, "org-a", "ro-a", gone, thread_too=False) == []
+    enrich(tenants)  # late passes change nothing
+    tenants.enricher.derive_all()
+    sessions = listed(client, "org-a", "llm_sessions", "ro-a")
+    assert kept in sessions and gone not in sessions
+    (row,) = [r for r in listed(client, "org-a", "conversations", "ro-a").values() if r["thread_id"] in (root, later)
+              and r["session_count"] >= 1]
+    assert row["session_count"] == 1 and row["estimated_cost_usd"] == pytest.approx(kept_cost)
+    detail = call(client, "GET", f"/api/v1/org-a/conversations/{row['thread_id']}", "ro-a")["data"]
+    assert detail["session_ids"] == [kept] and [s["session_id"] for s in detail["sessions"]] == [kept]
+    assert _visible(client, db, "org-a", "ro-a", gone, thread_too=False) == []

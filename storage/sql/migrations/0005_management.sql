@@ -57,6 +57,21 @@ CREATE TABLE IF NOT EXISTS deleted_threads
 ENGINE = ReplacingMergeTree(deleted_at)
 ORDER BY (org_id, thread_id);
 
+-- Sessions that must be derived again because a session they shared a conversation with
+-- (or forked from) was deleted. Enrichment raises the version of their rows to at least
+-- (marked_at in ms) << 22, so the re-derivation, which sees fewer events than the one
+-- before the delete, still replaces the older rows (see 0003 on versions). marked_at is the
+-- storage server's clock, like events.IngestedAt.
+CREATE TABLE IF NOT EXISTS rederive_marks
+(
+    org_id      LowCardinality(String),
+    session_id  String,
+    marked_at   DateTime64(3, 'UTC') DEFAULT now64(3),
+    audit_id    String
+)
+ENGINE = MergeTree
+ORDER BY (org_id, session_id);
+
 CREATE TABLE IF NOT EXISTS generated_titles
 (
     org_id        LowCardinality(String),
