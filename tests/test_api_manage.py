@@ -8,6 +8,7 @@ dashboard queries hide what the API hides."""
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -280,6 +281,16 @@ def test_delete_conversation_is_immediate_and_for_good(client: httpx.Client, ten
     assert _visible(client, db, "org-a", "ro-a", session) == []
     assert Maintenance(db).run_once(apply_masks=True) == 1
     assert set(_rows_everywhere(db, "org-a", session).values()) == {0}
+    # APPLY DELETED MASK rewrites the parts: the rows are gone from the data, not only masked.
+    deadline = time.monotonic() + 60
+    while db.query_rows("SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done")[0][0]:
+        assert time.monotonic() < deadline, "mutations did not finish"
+        time.sleep(0.2)
+    for table in PURGE_TABLES:
+        masked = db.query_rows(
+            "SELECT count() FROM {t:Identifier} WHERE OrgId = 'org-a' AND SessionId = {s:String}",
+            {"t": table, "s": session}, settings={"apply_deleted_mask": 0})[0][0]
+        assert masked == 0, table
     # Deleting it again: it no longer exists.
     call(client, "DELETE", f"/api/v1/org-a/conversations/{session}", "rw-a", 404)
     call(client, "DELETE", f"/api/v1/org-a/llm_sessions/{session}", "rw-a", 404)
