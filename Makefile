@@ -4,7 +4,7 @@ SESSIONS ?= 1000
 CONCURRENCY ?= 16
 FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-smoke
+.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-smoke
 
 bench: bench-ingest bench-ingest-http bench-query bench-hook
 
@@ -21,6 +21,10 @@ bench-ingest-http:
 bench-memory:
 	$(PYTHON) -m bench.ingest --sessions 300 --users 100 --orgs 20 --days 30 --concurrency $(CONCURRENCY) \
 		--duration 600 --enrich --label memory
+
+# bytes on disk per million events (capacity arithmetic, docs/scale-out.md)
+bench-storage:
+	$(PYTHON) -m bench.storage_size --sessions 1000 --orgs 20 --users 200 --days 30
 
 bench-query:
 	$(PYTHON) -m bench.query

@@ -97,10 +97,13 @@ USAGE_BIND = {
     "user": Var("user"), "project": Var("project"), "model": Var("model"),
     "thread": "''", "session": "''",
     "after_period": "0", "after_thread": "''", "after_session": "''", "after_user": "''",
-    "after_project": "''", "after_model": "''",
+    "after_project": "''", "after_model": "''", "after_repository": "''", "after_branch": "''",
+    "repository": "''", "branch": "''",
     "limit": "1000",
-    "g_thread": "0", "g_session": "0", "g_user": "0", "g_project": "0", "g_model": "0", "bucket": "''",
+    "g_thread": "0", "g_session": "0", "g_user": "0", "g_project": "0", "g_model": "0",
+    "g_repository": "0", "g_branch": "0", "bucket": "''",
 }
+RESUME_BIND = {**ORG_BIND, "from_us": FROM_US, "to_us": TO_US, "thread": "''", "repository": "''", "limit": "1000"}
 
 
 def _usage(**kw: str) -> dict[str, Any]:
@@ -178,6 +181,26 @@ OVERVIEW = Dashboard(
                   "project_name", "project_id", "api_request_count", "session_count", "cost_usd"]}}},
                   {"id": "sortBy", "options": {"sort": [{"field": "cost_usd", "desc": True}]}}],
               overrides=_unit("currencyUSD", "cost_usd")),
+        Panel("cost_by_repository", "Cost by repository and branch", "table",
+              ("repository", "git_branch", "cost_usd"), w=12,
+              description="Repository from Claude Code's vcs.* attributes (OTEL_METRICS_INCLUDE_REPOSITORY=true) "
+                          "or the hook bridge's git remote; branch from the bridge.",
+              api="api_usage", bind=_usage(g_repository="1", g_branch="1"),
+              transformations=[{"id": "filterFieldsByName", "options": {"include": {"names": [
+                  "repository", "git_branch", "api_request_count", "session_count", "cost_usd"]}}},
+                  {"id": "sortBy", "options": {"sort": [{"field": "cost_usd", "desc": True}]}}],
+              overrides=_unit("currencyUSD", "cost_usd")),
+        Panel("resume_health", "Resume health", "table",
+              ("resume_count", "continue_count", "fork_count", "idle_before_p50_seconds",
+               "cold_cache_resume_count", "cold_cache_write_usd", "failed_resume_count", "model_switch_count"),
+              w=12, api="api_resume_health", bind={**RESUME_BIND, "g_thread": "0"},
+              description="Resumes, continues and forks in range: idle time before them, cold-cache resumes "
+                          "and Claude Code's estimate of their cache re-write, failed resumes, model switches.",
+              overrides=[*_hide("thread_id", "failures"),
+                         *_unit("currencyUSD", "cold_cache_write_usd", "estimated_cache_write_usd",
+                                "model_switch_cache_write_usd"),
+                         *_unit("s", "idle_before_avg_seconds", "idle_before_p50_seconds", "idle_before_max_seconds",
+                                "session_age_avg_seconds", "session_age_max_seconds")]),
         Panel("started_over_time", "Sessions and threads started", "timeseries", ("time", "kind", "started"),
               w=8),
         Panel("error_rate_over_time", "API error rate", "timeseries", ("time", "api_error_rate"), w=8,
@@ -203,7 +226,8 @@ CONVERSATIONS = Dashboard(
               w=24, h=18, api="api_conversations",
               bind={**ORG_BIND, **NO_CURSOR, "from_us": FROM_US, "to_us": TO_US,
                     "user": Var("user"), "project": Var("project"), "model": Var("model"),
-                    "agent": "''", "status": "''", "min_cost": "0", "sort": "'last_activity'", "desc": "1",
+                    "agent": "''", "status": "''", "min_cost": "0",
+                    "repository": "''", "branch": "''", "sort": "'last_activity'", "desc": "1",
                     "after_key": "0", "after_id": "''", "limit": "1000", "include_archived": "0"},
               links={"thread_id": THREAD_LINK, "title": THREAD_LINK_FROM_ROW},
               overrides=[*_hide("sort_key", "session_ids", "root_session_id", "models", "auto_title",

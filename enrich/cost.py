@@ -13,6 +13,13 @@
   family (``claude-opus-9-9`` → the newest ``claude-opus-*``), and counted in
   ``unpriced_request_count`` only when not even the family is known (computed cost 0).
   The fixtures' ``claude-opus-5-5`` is known to genai-prices 0.2.x and priced directly.
+* Service tier: ``api_request`` carries ``speed`` (``normal``, or ``fast`` for fast mode,
+  which costs a multiple of standard). A request is never priced at a tier it was not
+  served at: a non-standard speed is priced with genai-prices' price variant for it
+  (``{"speed": "fast"}``) when the model has one, and otherwise left unpriced (computed
+  cost 0) with the reason ``speed:<speed>`` counted in ``unpriced_reasons``. genai-prices
+  silently falls back to standard prices for a variant it does not know, so the variant is
+  looked up first. Unpriced reasons: ``unknown_model``, ``speed:<speed>``, ``error``.
 """
 
 from __future__ import annotations
@@ -32,11 +39,15 @@ _DATE_SUFFIX = re.compile(r"-\d{8}$")
 _FAMILY = re.compile(r"claude-(?:[\d-]+-)?([a-z]+)")
 
 
+STANDARD_SPEEDS = frozenset({"", "normal", "standard", "default"})
+
+
 @dataclass(frozen=True)
 class Price:
     usd: float
-    priced: bool  # False: no price known for the model or its family; usd is 0
+    priced: bool  # False: no price known for the model (or tier); usd is 0
     priced_as: str = ""  # the genai-prices model id used
+    unpriced_reason: str = ""  # unknown_model, speed:<speed>, error
 
 
 def _family(model: str) -> str:
@@ -73,11 +84,33 @@ def resolve_model(model: str) -> str:
 
 
 @functools.cache
+def tier_variants(ref: str) -> frozenset[tuple[str, str]]:
+    """The (key, value) price-variant conditions genai-prices has for model ``ref``."""
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    provider = data_snapshot.find_provider_by_id(snapshot.providers, PROVIDER)
+    found: set[tuple[str, str]] = set()
+    for model in provider.models if provider else ():
+        if model.id == ref or model.is_match(ref):
+            for variant in model.price_variants or ():
+                if len(variant.when) == 1:
+                    found.update(variant.when.items())
+            break
+    return frozenset(found)
+
+
+@functools.cache
 def _price(model: str, day: str, input_tokens: int, output_tokens: int, cache_read: int,
-           cache_write: int, cache_write_1h: int) -> Price:
+           cache_write: int, cache_write_1h: int, speed: str = "") -> Price:
     ref = resolve_model(model)
     if not ref:
-        return Price(0.0, False)
+        return Price(0.0, False, unpriced_reason="unknown_model")
+    context: dict[str, str] | None = None
+    if speed not in STANDARD_SPEEDS:
+        if ("speed", speed) not in tier_variants(ref):
+            return Price(0.0, False, ref, unpriced_reason=f"speed:{speed}")
+        context = {"speed": speed}
     usage = Usage(
         input_tokens=input_tokens + cache_read + cache_write,
         output_tokens=output_tokens,
@@ -89,9 +122,10 @@ def _price(model: str, day: str, input_tokens: int, output_tokens: int, cache_re
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = calc_price(usage, model_ref=ref, provider_id=PROVIDER, genai_request_timestamp=when)
+            result = calc_price(usage, model_ref=ref, provider_id=PROVIDER, genai_request_timestamp=when,
+                                price_context=context)
     except (LookupError, ValueError):
-        return Price(0.0, False)
+        return Price(0.0, False, unpriced_reason="error")
     return Price(float(result.total_price), True, ref)
 
 
@@ -102,6 +136,6 @@ def computed_cost(event: Event) -> Price:
     cache_write_1h = min(event.cache_creation_1h_tokens, cache_write)
     try:
         return _price(event.model, day, event.input_tokens, event.output_tokens,
-                      event.cache_read_tokens, cache_write, cache_write_1h)
+                      event.cache_read_tokens, cache_write, cache_write_1h, event.speed.strip().lower()[:32])
     except Exception:  # a price library bug must not stop enrichment
-        return Price(0.0, False)
+        return Price(0.0, False, unpriced_reason="error")

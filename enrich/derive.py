@@ -34,6 +34,9 @@ from enrich.model import (
     Thread,
     Usage,
 )
+from enrich.prompts import injected_prompt_keys
+from enrich.repository import repository_of
+from enrich.resumes import with_resume_health
 from enrich.segments import COMPACT_GROUP_US, Fragment, dedupe, layout, session_segments
 from enrich.threads import assign_threads
 from enrich.titles import prompt_title, session_title
@@ -61,6 +64,7 @@ def usage_of(events: Iterable[Event]) -> Usage:
         computed_cost_usd=math.fsum(p.usd for p in prices),
         unpriced_request_count=sum(1 for p in prices if not p.priced),
         api_request_count=len(requests),
+        unpriced_reasons=tuple(sorted(Counter(p.unpriced_reason for p in prices if not p.priced).items())),
     )
 
 
@@ -167,7 +171,7 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
     for session_id in sorted(session_events):
         evs = session_events[session_id]
         frags = lay.fragments[session_id]
-        segments = session_segments(org_id, session_id, frags)
+        segments = with_resume_health(session_segments(org_id, session_id, frags), evs)
         all_segments.extend(segments)
         placement = placements[session_id]
         compactions = session_compactions(org_id, session_id, placement.thread_id, evs)
@@ -180,9 +184,14 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
         for request in requests:
             if request.model and request.model not in models:
                 models.append(request.model)
+        injected = injected_prompt_keys(evs)
         prompts = [e for e in evs if e.event_name == USER_PROMPT]
         if not prompts:
             prompts = [e for e in evs if e.event_name == BRIDGE_USER_PROMPT_SUBMIT]
+        injected_prompts = [e for e in prompts if e.event_key in injected]
+        prompts = [e for e in prompts if e.event_key not in injected]
+        subagent_requests = [e for e in requests if e.agent_id]
+        repository, repository_provider = repository_of(evs)
         tools = [e for e in evs if e.event_name == TOOL_RESULT]
         successes = [c for c in compactions if c.success]
         project_id, project_name = _project(evs)
@@ -230,6 +239,12 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
             title=session_title(_first(e.prompt for e in prompts if not e.command_name), project_name,
                                 _first(e.cwd for e in evs), _first(e.git_branch for e in reversed(evs)),
                                 _first(e.tool_name for e in tools), evs[0].timestamp),
+            injected_prompt_count=len(injected_prompts),
+            repository=repository,
+            repository_provider=repository_provider,
+            subagent_count=len({e.agent_id for e in evs if e.agent_id}),
+            subagent_request_count=len(subagent_requests),
+            subagent_cost_usd=math.fsum(e.cost_usd for e in subagent_requests),
         ))
 
     threads = _threads(org_id, sessions, session_events, all_compactions)
@@ -287,5 +302,8 @@ def _threads(org_id: str, sessions: list[Session], session_events: dict[str, lis
             project_name=first.project_name,
             agent_name=first.agent_name,
             models=tuple(models),
+            injected_prompt_count=sum(s.injected_prompt_count for s in group),
+            repository=_first(s.repository for s in group),
+            git_branch=_first(s.git_branch for s in reversed(group)),
         ))
     return tuple(threads)

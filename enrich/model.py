@@ -8,7 +8,9 @@ adds those).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 # Event names (events.EventName). Claude Code's own are unprefixed; the hook bridge's
 # carry the loomline. prefix (docs/hook-records.md); the metrics decoder adds one row per
@@ -95,6 +97,19 @@ class Event:
     service_name: str = ""
     host: str = ""
     prompt: str = ""
+    # Read from the raw attributes (events.Attributes / ResourceAttributes), not typed columns:
+    speed: str = ""  # api_request: the service tier it was served at (normal, fast, ...)
+    agent_id: str = ""  # api_request etc. of a subagent; '' for the main agent
+    vcs_url: str = ""  # vcs.repository.url.full (OTEL_METRICS_INCLUDE_REPOSITORY=true)
+    vcs_owner: str = ""
+    vcs_repository: str = ""
+    vcs_provider: str = ""
+    # SessionStart (resume / fork) hook payload, current Claude Code
+    seconds_since_last_response: float | None = None
+    context_tokens: int | None = None
+    cache_likely_expired: bool | None = None
+    estimated_cache_write_usd: float | None = None
+    is_async: bool | None = None  # subagent_completed: a background subagent
     ingested_at: int = 0  # ms since the epoch; only feeds the row version
 
     @property
@@ -123,6 +138,15 @@ class Segment:
     last_sequence: int | None
     event_count: int
     evidence: str
+    # Resume health (enrich/resumes.py), for resume / continue / fork segments:
+    idle_before_seconds: float | None = None  # since the session's last activity before it
+    session_age_seconds: float | None = None  # since the session started
+    cache_likely_expired: bool | None = None  # SessionStart prompt_cache_likely_expired
+    estimated_cache_write_usd: float | None = None  # SessionStart estimate of the cache re-write
+    context_tokens: int | None = None  # SessionStart context_tokens
+    cache_write_tokens: int = 0  # cache creation tokens of the segment's first request
+    failed: bool = False  # first request errored, or nothing followed the resume
+    failure: str = ""  # first_request_error / no_activity
 
 
 @dataclass(frozen=True)
@@ -187,6 +211,8 @@ class Usage:
     computed_cost_usd: float = 0.0
     unpriced_request_count: int = 0
     api_request_count: int = 0
+    # why requests are unpriced: (reason, count), sorted; e.g. ("speed:fast", 3)
+    unpriced_reasons: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,6 +260,12 @@ class Session:
     event_count: int
     has_hook_evidence: bool
     title: str = ""  # automatic title (enrich/titles.py); a user's title wins at read time
+    injected_prompt_count: int = 0  # user_prompt events Claude Code injected (enrich/prompts.py)
+    repository: str = ""  # host/owner/name (enrich/repository.py)
+    repository_provider: str = ""
+    subagent_count: int = 0  # distinct subagent ids with activity
+    subagent_request_count: int = 0
+    subagent_cost_usd: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -263,6 +295,9 @@ class Thread:
     project_name: str
     agent_name: str
     models: tuple[str, ...]
+    injected_prompt_count: int = 0
+    repository: str = ""
+    git_branch: str = ""
 
 
 @dataclass(frozen=True)
@@ -297,6 +332,47 @@ EVENT_FIELDS: dict[str, str] = {
     "ServiceName": "service_name", "Prompt": "prompt",
 }
 
+# Event fields read from the raw attribute maps: field → (attribute key, parser). The load
+# query (enrich_load_events.sql) reads the same keys; rows straight from the receiver carry
+# the maps themselves. Resource attributes are the fallback (vcs.* may be either).
+def _text(value: str) -> str:
+    return value
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(float(value)) if value.strip() else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def _float(value: str) -> float | None:
+    try:
+        number = float(value) if value.strip() else None
+    except ValueError:
+        return None
+    return number if number is not None and abs(number) < 1e15 else None
+
+
+def _bool(value: str) -> bool | None:
+    lowered = value.strip().lower()
+    return True if lowered in ("true", "1") else False if lowered in ("false", "0") else None
+
+
+ATTRIBUTE_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "speed": ("speed", _text),
+    "agent_id": ("agent_id", _text),
+    "vcs_url": ("vcs.repository.url.full", _text),
+    "vcs_owner": ("vcs.owner.name", _text),
+    "vcs_repository": ("vcs.repository.name", _text),
+    "vcs_provider": ("vcs.provider.name", _text),
+    "seconds_since_last_response": ("seconds_since_last_response", _float),
+    "context_tokens": ("context_tokens", _int),
+    "cache_likely_expired": ("prompt_cache_likely_expired", _bool),
+    "estimated_cache_write_usd": ("estimated_cache_write_usd", _float),
+    "is_async": ("is_async", _bool),
+}
+
 
 def event_from_row(row: dict[str, object]) -> Event:
     """An Event from an events-table row: either as decoded by the receiver (``Timestamp``
@@ -312,6 +388,14 @@ def event_from_row(row: dict[str, object]) -> Event:
     if not values.get("project_id"):
         values["project_id"] = resource.get("project.id", "")
     values["ingested_at"] = int(row.get("ingested_ms", 0) or 0)  # type: ignore[call-overload]
+    for field_name, (key, parse) in ATTRIBUTE_FIELDS.items():
+        if f"attr_{field_name}" in row:  # enrich_load_events.sql: already picked, as text
+            text = row[f"attr_{field_name}"]
+        else:
+            text = attributes.get(key, "") or resource.get(key, "")
+        parsed = parse(str(text or ""))
+        if parsed not in (None, ""):
+            values[field_name] = parsed
     if values.get("success") is not None:
         values["success"] = bool(values["success"])
     return Event(**values)  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from enrich.derive import derive
+from enrich.membership import Membership
 from enrich.model import Derived, Event, event_from_row
 from enrich.segments import CHAIN_SKEW_US, CHAIN_WINDOW_US, dedupe, layout
 from storage.client import Storage
@@ -63,8 +64,11 @@ def version_of(events: Iterable[Event]) -> int:
 class Enricher:
     """Keeps the derived tables up to date with the events table."""
 
-    def __init__(self, storage: Storage, idle_timeout_minutes: float = 30.0, lookback_hours: float = 24.0) -> None:
+    def __init__(self, storage: Storage, idle_timeout_minutes: float = 30.0, lookback_hours: float = 24.0,
+                 membership: Membership | None = None) -> None:
         self.storage = storage
+        # With several enrichers over one database each derives only the groups it owns.
+        self.membership = membership
         self.idle_timeout_us = int(idle_timeout_minutes * 60 * 1_000_000)
         self.lookback_us = int(lookback_hours * 3600 * 1_000_000)
         self._dirty: set[SessionKey] = set()
@@ -105,6 +109,15 @@ class Enricher:
         self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
         return found
 
+    def _beat(self) -> None:
+        """Tell the other enrichers this one is alive; when the members changed, read again
+        what a departed one may have read but not derived (its share is ours now)."""
+        if self.membership is None or not self.membership.beat():
+            return
+        if self._watermark_ms is not None:
+            self._watermark_ms -= int(2 * self.membership.ttl * 1000) + WATERMARK_OVERLAP_MS
+        self._seen.clear()
+
     def _idle_open_sessions(self, now_us: int) -> set[SessionKey]:
         rows = self.storage.query_rows(load_query("enrich_idle_open_sessions"), {"before": _dt(now_us - self.idle_timeout_us)})
         return {(org, session) for org, session in rows}
@@ -116,6 +129,7 @@ class Enricher:
         with self._run_lock:
             dirty = self._take_dirty()
             try:
+                self._beat()
                 dirty |= self._ingested_since_watermark()
                 dirty |= self._idle_open_sessions(now_us)
                 return self._derive_sessions(dirty, now_us)
@@ -127,6 +141,7 @@ class Enricher:
         """Re-derive every session with events in the look-back window, and every open one."""
         now_us = _now_us(now)
         with self._run_lock:
+            self._beat()
             rows = self.storage.query_rows(load_query("enrich_reconcile_sessions"), {"since": _dt(now_us - self.lookback_us)})
             return self._derive_sessions({(org, session) for org, session in rows}, now_us)
 
@@ -151,6 +166,8 @@ class Enricher:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.membership is not None:
+            self.membership.leave()
 
     def _loop(self, interval: float, reconcile_interval: float) -> None:
         next_reconcile = time.monotonic() + reconcile_interval
@@ -176,7 +193,10 @@ class Enricher:
             pending = set(org_sessions)
             while pending:
                 seed = min(pending)
-                group, events = self._expand(org, {seed} | set(sorted(pending)[:50]))
+                # Batched seeds make one group of unrelated sessions; enrichers sharing the
+                # work must each see a group as its own closure, whichever seed it came from.
+                batch = set() if self.membership is not None else set(sorted(pending)[:50])
+                group, events = self._expand(org, {seed} | batch)
                 pending -= group
                 for key, value in self._derive_group(org, group, events, now_us).items():
                     stats[key] += value
@@ -240,6 +260,8 @@ class Enricher:
         return {row[0] for row in self.storage.query_rows(load_query("enrich_sequence_neighbours"), params)}
 
     def _derive_group(self, org: str, group: set[str], events: list[Event], now_us: int) -> dict[str, int]:
+        if self.membership is not None and not self.membership.owns(org, group):
+            return {"groups_of_other_enrichers": 1}
         derived = derive(events, now_us, self.idle_timeout_us)
         existing = self._existing_keys(org, group)
         marks = self._rederive_marks(org, group)
@@ -394,6 +416,7 @@ def rows_for(derived: Derived, version: int) -> dict[str, dict[str, list[Any]]]:
             "cache_creation_1h_tokens": u.cache_creation_1h_tokens,
             "cost_usd": u.cost_usd, "cost_micros": u.cost_micros, "computed_cost_usd": u.computed_cost_usd,
             "api_request_count": u.api_request_count,
+            "unpriced_reasons": dict(u.unpriced_reasons),
         }
 
     for s in derived.sessions:
@@ -417,6 +440,9 @@ def rows_for(derived: Derived, version: int) -> dict[str, dict[str, list[Any]]]:
             "tool_call_count": s.tool_call_count, "tool_error_count": s.tool_error_count,
             "active_time_seconds": s.active_time_seconds, "first_prompt": s.first_prompt, "title": s.title,
             "event_count": s.event_count, "has_hook_evidence": int(s.has_hook_evidence),
+            "injected_prompt_count": s.injected_prompt_count, "repository": s.repository,
+            "repository_provider": s.repository_provider, "subagent_count": s.subagent_count,
+            "subagent_request_count": s.subagent_request_count, "subagent_cost_usd": s.subagent_cost_usd,
         })
     for g in derived.segments:
         add("session_segments", {
@@ -424,6 +450,10 @@ def rows_for(derived: Derived, version: int) -> dict[str, dict[str, list[Any]]]:
             "source": g.source, "started_at": _dt(g.started_at), "ended_at": _dt(g.ended_at),
             "cli_run_id": g.cli_run_id, "first_sequence": g.first_sequence, "last_sequence": g.last_sequence,
             "event_count": g.event_count, "evidence": g.evidence,
+            "idle_before_seconds": g.idle_before_seconds, "session_age_seconds": g.session_age_seconds,
+            "cache_likely_expired": None if g.cache_likely_expired is None else int(g.cache_likely_expired),
+            "estimated_cache_write_usd": g.estimated_cache_write_usd, "context_tokens": g.context_tokens,
+            "cache_write_tokens": g.cache_write_tokens, "failed": int(g.failed), "failure": g.failure,
         })
     for k in derived.links:
         add("session_links", {
@@ -457,5 +487,8 @@ def rows_for(derived: Derived, version: int) -> dict[str, dict[str, list[Any]]]:
             "close_reason": t.close_reason, "status": t.status, "title": t.title,
             "user_id": t.user_id, "user_email": t.user_email, "project_id": t.project_id,
             "project_name": t.project_name, "agent_name": t.agent_name, "models": list(t.models),
+            "unpriced_request_count": t.usage.unpriced_request_count,
+            "injected_prompt_count": t.injected_prompt_count, "repository": t.repository,
+            "git_branch": t.git_branch,
         })
     return {table: dict(columns) for table, columns in tables.items()}

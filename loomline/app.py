@@ -9,12 +9,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from settings import Settings, is_loopback, parse_listen_address
 from receiver.attributes import Limits
 from receiver.core import ReceiverCore
 from receiver.grpc_server import GrpcReceiver
 from receiver.pipeline import IngestPipeline
 from receiver.selfmetrics import ReceiverMetrics
+from settings import Settings, is_loopback, parse_listen_address
 from storage.client import Storage, open_storage
 from storage.management import Maintenance
 
@@ -29,6 +29,11 @@ def _optional(module: str) -> Any:
         if exc.name != module:
             raise
         return None
+
+
+def _parts(role: str) -> set[str]:
+    """The parts a role runs: ``all`` is every one of them."""
+    return {"receiver", "enricher", "api"} if role == "all" else {role}
 
 
 class Loomline:
@@ -50,17 +55,61 @@ class Loomline:
 
     def start(self) -> Loomline:
         s = self.settings
-        if s.api != "off" and not s.api_tokens:
+        runs = _parts(s.role)
+        if "api" in runs and s.api != "off" and not s.api_tokens:
             host, _ = parse_listen_address(s.api, "api")
             if not is_loopback(host):
                 raise ValueError(
                     f"the query API would listen on {host} with no --api-tokens: set tokens or bind to 127.0.0.1"
                 )
         if self.storage is None:
-            self.storage = open_storage(s.clickhouse, s.database, s.retention_days)
-        enrich_service = _optional("enrich.service")
+            if s.role != "all" and s.clickhouse.startswith("chdb://"):
+                # chDB holds its data directory with one process: the other roles could never reach it.
+                raise ValueError(
+                    f"--role {s.role} needs a ClickHouse server DSN (http(s)://): the embedded chdb:// store"
+                    " lives inside one process, so run --role all there"
+                )
+            self.storage = open_storage(s.clickhouse, s.database, s.retention_days, cluster=s.clickhouse_cluster)
+        enrich_service = _optional("enrich.service") if "enricher" in runs else None
         if enrich_service is not None:
-            self.enricher = enrich_service.Enricher(self.storage, idle_timeout_minutes=s.idle_timeout_minutes)
+            # A process of its own among others shares the work through the database; in one
+            # --role all process the enricher is alone.
+            membership = None
+            if s.role == "enricher":
+                from enrich.membership import Membership
+
+                membership = Membership(self.storage)
+            self.enricher = enrich_service.Enricher(
+                self.storage, idle_timeout_minutes=s.idle_timeout_minutes, membership=membership
+            )
+        if "receiver" in runs:
+            self._start_receivers()
+        if self.enricher is not None:
+            self.enricher.start(interval=s.enrich_interval, reconcile_interval=s.reconcile_interval)
+        if "enricher" in runs:
+            # Management's background work goes with enrichment: purging records that arrive
+            # for deleted sessions, and model titles (never on the ingest path).
+            self.maintenance = Maintenance(self.storage)
+            self.maintenance.start()
+            titler_module = _optional("enrich.title_model")
+            if s.title_model and titler_module is not None:
+                self.titler = titler_module.Titler.from_settings(self.storage, s)
+                if self.titler is not None:
+                    self.titler.start()
+        api_server = _optional("query_api.server") if "api" in runs else None
+        if s.api != "off" and api_server is not None:
+            self.api = api_server.ApiServer(self.storage, s, metrics=self.metrics)
+            if self.enricher is not None:
+                self.api.app.state.on_sessions_changed = self._rederive
+            self.api.start()
+            self.ports["api"] = self.api.port
+        return self
+
+    def _start_receivers(self) -> None:
+        s = self.settings
+        assert self.storage is not None
+        # In one process the pipeline tells enrichment which sessions it stored; a receiver
+        # of its own leaves that to enrichers elsewhere, which follow the IngestedAt watermark.
         self.pipeline = IngestPipeline(
             self.storage,
             self.metrics,
@@ -88,23 +137,6 @@ class Loomline:
             self.http = http_module.HttpReceiver(core, s.otlp_http, tls=(s.tls_cert, s.tls_key) if s.tls_cert else None)
             self.http.start()
             self.ports["otlp_http"] = self.http.port
-        if self.enricher is not None:
-            self.enricher.start(interval=s.enrich_interval, reconcile_interval=s.reconcile_interval)
-        self.maintenance = Maintenance(self.storage)
-        self.maintenance.start()
-        titler_module = _optional("enrich.title_model")
-        if s.title_model and titler_module is not None:
-            self.titler = titler_module.Titler.from_settings(self.storage, s)
-            if self.titler is not None:
-                self.titler.start()
-        api_server = _optional("query_api.server")
-        if s.api != "off" and api_server is not None:
-            self.api = api_server.ApiServer(self.storage, s, metrics=self.metrics)
-            if self.enricher is not None:
-                self.api.app.state.on_sessions_changed = self._rederive
-            self.api.start()
-            self.ports["api"] = self.api.port
-        return self
 
     def _rederive(self, sessions: set[tuple[str, str]]) -> None:
         """Re-derive sessions now (after a delete, so the rest of a conversation shows its

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("loomline.serve", "run the receivers, enrichment and query API in one process"),
     "hook": ("loomline.hook", "Claude Code command hook: forward the hook's JSON (stdin) as an OTLP log record"),
     "install-hooks": ("loomline.install_hooks", "add loomline's hook to Claude Code settings"),
+    "schema": ("loomline.schema", "print the DDL of every migration, single node or ON CLUSTER"),
     "demo": ("loomline.demo", "fill a loomline database with a realistic synthetic fleet"),
 }
 

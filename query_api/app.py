@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from settings import Settings
 from query_api import (
     errors,
+    routes_accounting,
     routes_conversations,
     routes_health,
     routes_manage,
@@ -47,7 +48,7 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
     app.state.on_sessions_changed = None
     errors.install(app)
     app.include_router(routes_health.router)
-    for module in (routes_conversations, routes_sessions, routes_usage, routes_manage):
+    for module in (routes_conversations, routes_sessions, routes_usage, routes_accounting, routes_manage):
         app.include_router(module.router, responses=schemas.ERROR_RESPONSES)
 
     if metrics is not None and hasattr(metrics, "inc"):

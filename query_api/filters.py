@@ -30,6 +30,9 @@ UserParam = Annotated[str, Query(description="user id or email", **TEXT)]
 ProjectParam = Annotated[str, Query(description="project id or name", **TEXT)]
 AgentParam = Annotated[str, Query(description="agent name", **TEXT)]
 ModelParam = Annotated[str, Query(description="model name (e.g. claude-sonnet-4-5)", **TEXT)]
+RepositoryParam = Annotated[str, Query(
+    description="repository id (github.com/acme/api), or its last part (api)", **TEXT)]
+BranchParam = Annotated[str, Query(description="git branch", **TEXT)]
 StatusParam = Annotated[Status | None, Query(description="active or closed")]
 MinCostParam = Annotated[float, Query(ge=0, le=1e12, allow_inf_nan=False,
                                       description="reported cost at least this (USD)")]
@@ -79,9 +82,13 @@ class ListFilters:
     model: str
     status: str
     min_cost: float
+    repository: str = ""
+    branch: str = ""
 
     def params(self) -> dict[str, Any]:
         return {
+            "repository": self.repository,
+            "branch": self.branch,
             **self.time.params(),
             "user": self.user,
             "project": self.project,

@@ -47,6 +47,11 @@ COLUMNS: exports.Columns = {
     "api_request_count": "int",
     "api_error_count": "int",
     "user_prompt_count": "int",
+    "injected_prompt_count": "int",
+    "unpriced_request_count": "int",
+    "unpriced_reasons": "json",
+    "repository": "str",
+    "git_branch": "str",
     "tool_call_count": "int",
     "first_activity_at": "datetime",
     "last_activity_at": "datetime",
@@ -65,6 +70,7 @@ def conversation_item(row: dict[str, Any]) -> dict[str, Any]:
     item["models"] = list(row["models"])
     item["estimated_cost_usd"] = float(row["cost_usd"])
     item["computed_cost_usd"] = float(row["computed_cost_usd"])
+    item["unpriced_reasons"] = dict(row.get("unpriced_reasons") or {})
     item["total_tokens"] = (
         row["input_tokens"] + row["output_tokens"] + row["cache_read_tokens"] + row["cache_creation_tokens"]
     )
@@ -91,6 +97,8 @@ def list_conversations(
     status: filters.StatusParam = None,
     min_cost: filters.MinCostParam = 0.0,
     include_archived: filters.IncludeArchivedParam = False,
+    repository: filters.RepositoryParam = "",
+    branch: filters.BranchParam = "",
     sort: ConversationSort = "last_activity",
     order: filters.OrderParam = "desc",
     limit: filters.LimitParam = 50,
@@ -104,7 +112,8 @@ def list_conversations(
     reported (estimated) and computed cost and tokens by type. Keyset-paginated: pass
     ``pagination.next_cursor`` back as ``cursor`` with the same filters."""
     flt = filters.ListFilters(
-        filters.TimeRange.parse(start, to), user, project, agent, model, status or "", min_cost
+        filters.TimeRange.parse(start, to), user, project, agent, model, status or "", min_cost,
+        repository, branch,
     )
     params = {**flt.params(), "org": org, "sort": sort, "desc": int(order == "desc"),
               "include_archived": int(include_archived)}

@@ -50,6 +50,14 @@ COLUMNS: exports.Columns = {
     "cache_creation_tokens": "int",
     "total_tokens": "int",
     "message_count": "int",
+    "injected_prompt_count": "int",
+    "unpriced_request_count": "int",
+    "unpriced_reasons": "json",
+    "repository": "str",
+    "git_branch": "str",
+    "subagent_count": "int",
+    "subagent_request_count": "int",
+    "subagent_cost_usd": "float",
     "api_request_count": "int",
     "tool_call_count": "int",
     "api_error_count": "int",
@@ -145,6 +153,14 @@ def session_item(row: dict[str, Any]) -> dict[str, Any]:
         "cache_creation_tokens": row["cache_creation_tokens"],
         "total_tokens": row["input_tokens"] + row["output_tokens"] + row["cache_read_tokens"] + row["cache_creation_tokens"],
         "message_count": row["user_prompt_count"],
+        "injected_prompt_count": row["injected_prompt_count"],
+        "unpriced_request_count": row["unpriced_request_count"],
+        "unpriced_reasons": dict(row["unpriced_reasons"] or {}),
+        "repository": row["repository"],
+        "git_branch": row["git_branch"],
+        "subagent_count": row["subagent_count"],
+        "subagent_request_count": row["subagent_request_count"],
+        "subagent_cost_usd": float(row["subagent_cost_usd"]),
         "api_request_count": row["api_request_count"],
         "tool_call_count": row["tool_call_count"],
         "api_error_count": row["api_error_count"],
@@ -172,6 +188,8 @@ def list_sessions(
     status: filters.StatusParam = None,
     min_cost: filters.MinCostParam = 0.0,
     include_archived: filters.IncludeArchivedParam = False,
+    repository: filters.RepositoryParam = "",
+    branch: filters.BranchParam = "",
     sort: SessionSort = "last_activity",
     order: filters.OrderParam = "desc",
     limit: filters.LimitParam = 50,
@@ -182,7 +200,8 @@ def list_sessions(
     sessions archived themselves or in an archived conversation only with
     ``include_archived=true``."""
     flt = filters.ListFilters(
-        filters.TimeRange.parse(start, to), user, project, agent, model, status or "", min_cost
+        filters.TimeRange.parse(start, to), user, project, agent, model, status or "", min_cost,
+        repository, branch,
     )
     params = {**flt.params(), "org": org, "sort": sort, "desc": int(order == "desc"),
               "include_archived": int(include_archived)}
@@ -225,8 +244,17 @@ def session_detail(row: dict[str, Any]) -> dict[str, Any]:
             "estimated_cost_usd": float(row["cost_usd"]),
             "computed_cost_usd": float(row["computed_cost_usd"]),
             "message_count": row["user_prompt_count"],
+            "injected_prompt_count": row["injected_prompt_count"],
+            "unpriced_request_count": row["unpriced_request_count"],
+            "unpriced_reasons": dict(row["unpriced_reasons"] or {}),
             "tool_call_count": row["tool_call_count"],
             "api_error_count": row["api_error_count"],
+        },
+        "repository": {"id": row["repository"], "provider": row["repository_provider"], "branch": row["git_branch"]},
+        "subagents": {
+            "count": row["subagent_count"],
+            "api_request_count": row["subagent_request_count"],
+            "estimated_cost_usd": float(row["subagent_cost_usd"]),
         },
         "thread_info": {
             "position": row["thread_position"] + 1,

@@ -16,8 +16,9 @@ from query_api.queries import run
 
 router = APIRouter(tags=["usage"])
 
-DIMENSIONS = ("thread", "session", "user", "project", "model", "day", "hour")
-Dimension = Literal["thread", "session", "user", "project", "model", "day", "hour"]
+DIMENSIONS = ("thread", "session", "user", "project", "model", "repository", "branch", "day", "hour")
+Dimension = Literal["thread", "session", "user", "project", "model", "repository", "branch", "day", "hour"]
+GROUPS = ("thread", "session", "user", "project", "model", "repository", "branch")
 
 # Columns each dimension adds to a row, in output order.
 DIMENSION_COLUMNS: dict[str, exports.Columns] = {
@@ -27,6 +28,8 @@ DIMENSION_COLUMNS: dict[str, exports.Columns] = {
     "user": {"user_id": "str", "user_email": "str"},
     "project": {"project_id": "str", "project_name": "str"},
     "model": {"model": "str"},
+    "repository": {"repository": "str"},
+    "branch": {"git_branch": "str"},
 }
 METRIC_COLUMNS: exports.Columns = {
     "api_request_count": "int",
@@ -68,7 +71,7 @@ def columns_for(group_by: list[str]) -> exports.Columns:
     columns: dict[str, str] = {}
     if "day" in group_by or "hour" in group_by:
         columns.update(DIMENSION_COLUMNS["period"])
-    for name in ("thread", "session", "user", "project", "model"):
+    for name in GROUPS:
         if name in group_by:
             columns.update(DIMENSION_COLUMNS[name])
     columns.update(METRIC_COLUMNS)
@@ -85,6 +88,8 @@ def usage_item(row: dict[str, Any], columns: exports.Columns) -> dict[str, Any]:
         "project_id": row["project_id"],
         "project_name": row["project_name"],
         "model": row["model"],
+        "repository": row["repository"],
+        "git_branch": row["git_branch"],
         "api_request_count": row["api_request_count"],
         "session_count": row["session_count"],
         "input_tokens": row["input_tokens"],
@@ -109,7 +114,7 @@ def usage(
     org: Org,
     group_by: Annotated[list[str] | None, Query(
         description="dimensions, comma-separated or repeated: thread, session, user, project, model, "
-                    "day or hour. None: one total row.")] = None,
+                    "repository, branch, day or hour. None: one total row.")] = None,
     start: filters.FromParam = None,
     to: filters.ToParam = None,
     user: filters.UserParam = "",
@@ -117,6 +122,8 @@ def usage(
     model: filters.ModelParam = "",
     thread: Annotated[str, Query(max_length=512, description="only this thread")] = "",
     session: Annotated[str, Query(max_length=512, description="only this session")] = "",
+    repository: filters.RepositoryParam = "",
+    branch: filters.BranchParam = "",
     limit: filters.LimitParam = 1000,
     cursor: filters.CursorParam = None,
     format: filters.FormatParam = "json",
@@ -129,21 +136,22 @@ def usage(
     params: dict[str, Any] = {
         "org": org, **time.params(),
         "bucket": "day" if "day" in dims else "hour" if "hour" in dims else "",
-        **{f"g_{name}": int(name in dims) for name in ("thread", "session", "user", "project", "model")},
+        **{f"g_{name}": int(name in dims) for name in GROUPS},
         "user": user, "project": project, "model": model, "thread": thread, "session": session,
+        "repository": repository, "branch": branch,
     }
     fhash = pagination.filters_hash("usage", params)
-    after: list[Any] = [0, "", "", "", "", ""]
+    after: list[Any] = [0, "", "", "", "", "", "", ""]
     if cursor:
-        after = pagination.decode_cursor(cursor, fhash, (int, str, str, str, str, str))
+        after = pagination.decode_cursor(cursor, fhash, (int, str, str, str, str, str, str, str))
         if not -(2**63) <= after[0] < 2**63:
             raise invalid("cursor", "malformed: key out of range")
     rows = run(request.app.state.storage, "api_usage", {
         **params, "has_cursor": int(bool(cursor)), "after_period": after[0], "after_thread": after[1],
         "after_session": after[2], "after_user": after[3], "after_project": after[4], "after_model": after[5],
-        "limit": limit + 1,
+        "after_repository": after[6], "after_branch": after[7], "limit": limit + 1,
     })
-    key = ("period_s", "thread_id", "session_id", "user_id", "project_id", "model")
+    key = ("period_s", "thread_id", "session_id", "user_id", "project_id", "model", "repository", "git_branch")
     rows, next_cursor = pagination.page(rows, limit, lambda r: [r[k] for k in key], fhash)
     columns = columns_for(dims)
     items = [usage_item(row, columns) for row in rows]

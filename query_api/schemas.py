@@ -16,7 +16,10 @@ class SessionMetrics(BaseModel):
     cache_creation_tokens: int
     estimated_cost_usd: float  # reported by Claude Code (sum of api_request cost_usd)
     computed_cost_usd: float  # tokens × the price table
-    message_count: int  # user prompts
+    message_count: int  # prompts the person typed (injected ones are not messages)
+    injected_prompt_count: int  # prompts Claude Code injected (<task-notification>, ...)
+    unpriced_request_count: int  # requests without a computed cost (see unpriced_reasons)
+    unpriced_reasons: dict[str, int]  # unknown_model, speed:<speed>, error → requests
     tool_call_count: int
     api_error_count: int
 
@@ -37,6 +40,18 @@ class ProjectRef(BaseModel):
 class UserRef(BaseModel):
     id: str
     email: str
+
+
+class RepositoryRef(BaseModel):
+    id: str  # host/owner/name, '' when unknown
+    provider: str
+    branch: str
+
+
+class SubagentTotals(BaseModel):
+    count: int  # distinct subagent ids
+    api_request_count: int
+    estimated_cost_usd: float  # reported cost of the subagents' requests
 
 
 class SessionDetail(BaseModel):
@@ -60,6 +75,8 @@ class SessionDetail(BaseModel):
     thread_info: ThreadInfo
     project: ProjectRef
     user: UserRef
+    repository: RepositoryRef
+    subagents: SubagentTotals
 
 
 class SessionDetailResponse(BaseModel):

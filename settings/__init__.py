@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+# What one process can run: everything, or one part of the data path against a shared server.
+ROLES = ("all", "receiver", "enricher", "api")
+
 
 class SettingsError(ValueError):
     """A setting has a value loomline cannot use; the message says which and why."""
@@ -100,6 +103,18 @@ class Settings:
         "loomline",
         "--database",
         "ClickHouse database holding loomline's tables (a path in an http(s) DSN wins)",
+    )
+    role: str = _opt(
+        "all", "--role",
+        "which parts this process runs: all, receiver, enricher or api (a role other than all"
+        " needs a ClickHouse server DSN; see docs/scale-out.md)",
+        metavar="ROLE",
+    )
+    clickhouse_cluster: str = _opt(
+        "", "--clickhouse-cluster",
+        "ClickHouse cluster name: DDL runs ON CLUSTER with replicated tables behind Distributed ones"
+        " (server DSN only; see docs/scale-out.md)",
+        metavar="NAME",
     )
     otlp_grpc: str = _opt(
         "127.0.0.1:4317", "--otlp-grpc", "OTLP/gRPC listen address (port 0: any free port; 'off' disables)",
@@ -261,6 +276,12 @@ class Settings:
             raise SettingsError(f"anthropic_base_url: expected an http(s) URL, got {self.anthropic_base_url!r}")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise SettingsError(f"log_level: expected debug, info, warning or error, got {self.log_level!r}")
+        if self.role not in ROLES:
+            raise SettingsError(f"role: expected one of {', '.join(ROLES)}, got {self.role!r}")
+        if self.clickhouse_cluster and self.clickhouse.startswith("chdb://"):
+            raise SettingsError("clickhouse_cluster: needs a ClickHouse server DSN (http(s)://), not chdb://")
+        if self.clickhouse_cluster and not self.clickhouse_cluster.replace("_", "").replace("-", "").isalnum():
+            raise SettingsError(f"clickhouse_cluster: letters, digits, '_' and '-' only, got {self.clickhouse_cluster!r}")
         if not self.database.replace("_", "").isalnum():
             raise SettingsError(f"database: letters, digits and underscores only, got {self.database!r}")
 

@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from storage.sql_files import SQL_DIR, split_statements
+from storage.schema import LOCAL_SUFFIX, Cluster, migrations_table_sql, render_statements
+from storage.sql_files import SQL_DIR
 
 log = logging.getLogger("loomline.storage")
 
@@ -86,14 +87,31 @@ class Storage:
     HTTP clients keep their own session), created lazily from the same DSN.
     """
 
-    def __init__(self, dsn: str, database: str = "loomline", insert_settings: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        dsn: str,
+        database: str = "loomline",
+        insert_settings: Mapping[str, Any] | None = None,
+        cluster: str = "",
+    ):
         self.info = parse_dsn(dsn, database)
+        if cluster and self.info.kind == "chdb":
+            raise StorageError("--clickhouse-cluster needs a ClickHouse server DSN (http(s)://), not chdb://")
+        # Cluster mode: DDL is rendered ON CLUSTER (storage/schema.py), queries read and
+        # insert through Distributed tables under the usual names.
+        self.cluster = Cluster(cluster) if cluster else None
         self.dsn = dsn
         self.database = self.info.database
         self._local = threading.local()
         self._clients: list[Client] = []
         self._lock = threading.Lock()
         self._insert_settings = dict(insert_settings or {})
+        self._query_settings: dict[str, Any] = {}
+        if self.cluster is not None:
+            # Ack only once the shards have the rows; subqueries over Distributed tables
+            # (IN / JOIN) run once, globally, instead of being refused.
+            self._insert_settings.setdefault("distributed_foreground_insert", 1)
+            self._query_settings["distributed_product_mode"] = "global"
         # Test and fault-injection hook: called before every insert with the table name;
         # raising from it makes the insert fail as a storage outage would.
         self.before_insert: Callable[[str], None] | None = None
@@ -101,7 +119,8 @@ class Storage:
             Path(self.info.path).mkdir(parents=True, exist_ok=True)
         admin = self._new_client(database=None)
         try:
-            admin.command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+            on_cluster = f" ON CLUSTER `{self.cluster.name}`" if self.cluster else ""
+            admin.command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`{on_cluster}")
         finally:
             if self.info.kind != "chdb":
                 admin.close()
@@ -139,15 +158,25 @@ class Storage:
 
     # -- statements ------------------------------------------------------------------
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None) -> Any:
-        return self.client.command(sql, parameters=dict(parameters or {}), settings=dict(settings or {}))
+        return self.client.command(sql, parameters=dict(parameters or {}), settings=self._settings(settings))
 
     def query_rows(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return list(self.client.query(sql, parameters=dict(parameters or {}), settings=dict(settings or {})).result_rows)
+        return list(self.client.query(sql, parameters=dict(parameters or {}), settings=self._settings(settings)).result_rows)
 
     def query_dicts(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        result = self.client.query(sql, parameters=dict(parameters or {}), settings=dict(settings or {}))
+        result = self.client.query(sql, parameters=dict(parameters or {}), settings=self._settings(settings))
         names = result.column_names
         return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+    def _settings(self, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {**self._query_settings, **(settings or {})}
+
+    def mutation_target(self, table: str) -> str:
+        """Where an ``ALTER TABLE ...`` (TTL, DELETE, UPDATE) of ``table`` goes: the table
+        itself on one node, its local tables on every node of a cluster."""
+        if self.cluster is None:
+            return table
+        return f"{table}{LOCAL_SUFFIX} ON CLUSTER `{self.cluster.name}`"
 
     def insert_columns(
         self,
@@ -188,17 +217,14 @@ class Storage:
         """Apply pending migrations; returns the names applied now. Idempotent and safe to
         run from several processes at once: every statement is IF NOT EXISTS, and the
         record of applied migrations is a ReplacingMergeTree keyed by version."""
-        self.command(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String,"
-            " checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))"
-            " ENGINE = ReplacingMergeTree ORDER BY version"
-        )
+        for statement in render_statements(migrations_table_sql(), self.cluster):
+            self.command(statement)
         applied = {row[0] for row in self.query_rows("SELECT version FROM schema_migrations FINAL")}
         done: list[str] = []
-        for version, name, text in _migration_files():
+        for version, name, text in migration_files():
             if version in applied:
                 continue
-            for statement in split_statements(text):
+            for statement in render_statements(text, self.cluster):
                 try:
                     self.command(statement)
                 except Exception as exc:
@@ -217,14 +243,14 @@ class Storage:
         """Set (or remove) the TTL on raw tables; 0 keeps everything."""
         for table, column in RAW_TABLE_TTL_COLUMNS.items():
             if retention_days > 0:
-                self.command(f"ALTER TABLE {table} MODIFY TTL {column} + toIntervalDay({int(retention_days)})")
+                self.command(f"ALTER TABLE {self.mutation_target(table)} MODIFY TTL {column} + toIntervalDay({int(retention_days)})")
             elif self._has_ttl(table):
-                self.command(f"ALTER TABLE {table} REMOVE TTL")
+                self.command(f"ALTER TABLE {self.mutation_target(table)} REMOVE TTL")
 
     def _has_ttl(self, table: str) -> bool:
         rows = self.query_rows(
             "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-            {"db": self.database, "t": table},
+            {"db": self.database, "t": table + (LOCAL_SUFFIX if self.cluster else "")},
         )
         return bool(rows) and " TTL " in rows[0][0]
 
@@ -241,7 +267,8 @@ class Storage:
                 time.sleep(0.2)
 
 
-def _migration_files() -> list[tuple[int, str, str]]:
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, file name, text) of every migration, in order."""
     result = []
     for path in sorted((SQL_DIR / "migrations").glob("*.sql")):
         match = re.match(r"^(\d+)_", path.name)
@@ -251,8 +278,8 @@ def _migration_files() -> list[tuple[int, str, str]]:
     return result
 
 
-def open_storage(dsn: str, database: str = "loomline", retention_days: int = 0) -> Storage:
+def open_storage(dsn: str, database: str = "loomline", retention_days: int = 0, cluster: str = "") -> Storage:
     """Connect and migrate: the one way components get storage."""
-    storage = Storage(dsn, database)
+    storage = Storage(dsn, database, cluster=cluster)
     storage.migrate(retention_days)
     return storage

@@ -197,7 +197,7 @@ def purge(storage: Storage, org: str, sessions: list[str]) -> None:
     if not sessions:
         return
     for table in PURGE_TABLES:
-        storage.command(load_query("manage_purge_rows"), {"table": table, "org": org, "sessions": sessions})
+        storage.command(_on_target(storage, "manage_purge_rows", table), {"org": org, "sessions": sessions})
 
 
 def purge_late_rows(storage: Storage) -> int:
@@ -215,10 +215,20 @@ def purge_late_rows(storage: Storage) -> int:
 def apply_deleted_masks(storage: Storage) -> list[str]:
     """Start the rewrite of parts holding deleted rows, so the bytes leave disk; returns the
     tables concerned. Tables without masked rows are left alone."""
-    tables = [r[0] for r in storage.query_rows(load_query("manage_masked_tables"), {"tables": list(PURGE_TABLES)})]
-    for table in sorted(tables):
-        storage.command(load_query("manage_apply_mask"), {"table": table}, settings={"mutations_sync": 0})
+    local = {storage.mutation_target(t).split(" ", 1)[0]: t for t in PURGE_TABLES}  # this node's table names
+    found = storage.query_rows(load_query("manage_masked_tables"), {"tables": sorted(local)})
+    tables = sorted(local[r[0]] for r in found if r[0] in local)
+    for table in tables:
+        storage.command(_on_target(storage, "manage_apply_mask", table), settings={"mutations_sync": 0})
     return tables
+
+
+def _on_target(storage: Storage, query: str, table: str) -> str:
+    """A mutation query aimed at ``table``: the table itself, or on a cluster its local tables
+    on every node (``Storage.mutation_target``). ``table`` is one of PURGE_TABLES, never
+    input, so this is the one place a name is put into SQL text."""
+    assert table in PURGE_TABLES
+    return load_query(query).replace("{table:Identifier}", storage.mutation_target(table))
 
 
 class Maintenance:

@@ -335,7 +335,7 @@ def test_conversation_unknown_is_404(api: httpx.Client) -> None:
 SESSION_KEYS = {
     "id", "otel_session_id", "conversation_thread_id", "agent_name", "start_source", "is_resumed",
     "close_reason", "compaction_count", "last_compacted_at", "started_at", "closed_at", "models",
-    "metrics", "thread_info", "project", "user",
+    "metrics", "thread_info", "project", "user", "repository", "subagents",
     "title", "auto_title", "title_source", "archived",  # management (issue 14)
 }
 
@@ -345,7 +345,8 @@ def test_llm_session_detail_shape(api: httpx.Client, db: Storage) -> None:
     assert set(data) == SESSION_KEYS
     assert set(data["metrics"]) == {
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "estimated_cost_usd",
-        "computed_cost_usd", "message_count", "tool_call_count", "api_error_count"}
+        "computed_cost_usd", "message_count", "tool_call_count", "api_error_count",
+        "injected_prompt_count", "unpriced_request_count", "unpriced_reasons"}
     assert set(data["thread_info"]) == {
         "position", "total_in_thread", "total_compactions_in_thread", "parent_thread_id", "parent_deleted"}
     assert set(data["project"]) == {"id", "name"} and set(data["user"]) == {"id", "email"}

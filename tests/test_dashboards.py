@@ -333,12 +333,12 @@ def test_every_worked_example_in_docs_runs(storage_):
 
 
 def test_views_migration_is_idempotent(storage_):
-    from storage.client import _migration_files
+    from storage.client import migration_files
     from storage.sql_files import split_statements
 
     # 0004 defines the views and later migrations redefine some (0005: management), so the
     # views migration and every one after it run again, in order.
-    for _, name, text in _migration_files():
+    for _, name, text in migration_files():
         if name >= "0004":
             for statement in split_statements(text):
                 storage_.command(statement)

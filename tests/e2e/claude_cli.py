@@ -28,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 CLAUDE_CODE_VERSION = os.environ.get("LOOMLINE_E2E_CLAUDE_VERSION", "2.1.328")
+# The newest release, pinned too: test_claude_code_versions.py runs a representative subset
+# on both (docs/e2e.md, "Version drift").
+NEWEST_CLAUDE_CODE_VERSION = os.environ.get("LOOMLINE_E2E_NEWEST_CLAUDE_VERSION", "2.1.332")
+PINNED_VERSIONS = tuple(dict.fromkeys((CLAUDE_CODE_VERSION, NEWEST_CLAUDE_CODE_VERSION)))
 CACHE_ROOT = Path(os.environ.get("LOOMLINE_E2E_CACHE", Path.home() / ".cache" / "loomline-e2e"))
 API_KEY = "sk-ant-test"
 NPM_TIMEOUT_S = 600

@@ -8,6 +8,8 @@ latest user prompt steer it:
 - ``FAIL``: the first attempt for that prompt gets HTTP 500 (retryable), then success.
 - ``REJECT``: HTTP 400 ``invalid_request_error`` (not retryable).
 - ``BIG``: report 185,000 input tokens (to push Claude Code into auto-compaction).
+- ``AGENT``: answer with one subagent tool call (``Agent``, or ``Task`` where that is the
+  tool offered) for a ``general-purpose`` subagent, whose own request gets text.
 
 Every request is recorded (``stub.requests``) so tests can assert on what the CLI sent.
 Paths other than ``/v1/messages`` and ``/v1/messages/count_tokens`` get a harmless answer
@@ -35,6 +37,8 @@ USAGE = {
 BIG_INPUT_TOKENS = 185_000
 REPLY_TEXT = "Hello from the stub model."
 TOOL_INPUT = {"command": "echo hi", "description": "Say hi"}
+AGENT_INPUT = {"description": "Greet", "prompt": "Reply with one short greeting.", "subagent_type": "general-purpose"}
+AGENT_TOOLS = ("Agent", "Task")  # the subagent tool's name: Agent in 2.1.332, Task before
 # Claude Code's compaction request says this; it also says "Tool calls will be REJECTED".
 COMPACT_MARKER = "create a detailed summary of the conversation"
 COMPACT_REPLY = "<analysis>Stub analysis.</analysis>\n<summary>Summary from the stub model.</summary>"
@@ -133,6 +137,13 @@ class StubAnthropic:
             return "text"
         if has_keyword(prompt, "TOOL") and _offers_tool(body, "Bash"):
             return "tool_use"
+        # Only the newest message steers the subagent call: Claude Code sends a finished
+        # background subagent's notification as a user message of <system-reminder> blocks,
+        # which latest_prompt() skips to the prompt before it.
+        users = [m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
+        if (users and has_keyword(latest_prompt({"messages": users[-1:]}), "AGENT")
+                and any(_offers_tool(body, name) for name in AGENT_TOOLS)):
+            return "agent"
         return "text"
 
     def message(self, body: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -144,6 +155,10 @@ class StubAnthropic:
             content: list[dict[str, Any]] = [
                 {"type": "tool_use", "id": f"toolu_{message_id[-4:]}stub", "name": "Bash", "input": TOOL_INPUT}
             ]
+            stop_reason = "tool_use"
+        elif kind == "agent":
+            name = next(n for n in AGENT_TOOLS if _offers_tool(body, n))
+            content = [{"type": "tool_use", "id": f"toolu_{message_id[-4:]}agent", "name": name, "input": AGENT_INPUT}]
             stop_reason = "tool_use"
         elif kind == "compact":
             content = [{"type": "text", "text": COMPACT_REPLY}]

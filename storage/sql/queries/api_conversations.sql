@@ -10,6 +10,8 @@
 --   agent      String   agent_name, '' = any
 --   model      String   one of the thread's models, '' = any
 --   status     String   'active' / 'closed', '' = any
+--   repository String   repository id, or its last part (the name), '' = any
+--   branch     String   git branch, '' = any
 --   min_cost   Float64  reported cost at least this (USD)
 --   sort       String   last_activity | cost | tokens | sessions | compactions
 --   desc       UInt8    1: largest first
@@ -27,6 +29,7 @@ SELECT
     cost_usd, computed_cost_usd,
     input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
     api_request_count, api_error_count, user_prompt_count, tool_call_count,
+    injected_prompt_count, unpriced_request_count, unpriced_reasons, repository, git_branch,
     first_activity_at, last_activity_at, closed_at,
     sort_key
 FROM
@@ -71,6 +74,9 @@ FROM
       AND ({model:String} = '' OR has(models, {model:String}))
       AND ({status:String} = '' OR status = {status:String})
       AND cost_usd >= {min_cost:Float64}
+      AND ({repository:String} = '' OR repository = {repository:String}
+           OR endsWith(repository, concat('/', {repository:String})))
+      AND ({branch:String} = '' OR git_branch = {branch:String})
 )
 WHERE {has_cursor:UInt8} = 0 OR (sort_key, thread_id) > ({after_key:Float64}, {after_id:String})
 ORDER BY sort_key, thread_id

@@ -8,6 +8,8 @@ SELECT
     s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_creation_tokens,
     s.cost_usd, s.computed_cost_usd, s.user_prompt_count, s.api_request_count,
     s.tool_call_count, s.api_error_count,
+    s.injected_prompt_count, s.unpriced_request_count, s.unpriced_reasons, s.repository,
+    s.repository_provider, s.subagent_count, s.subagent_request_count, s.subagent_cost_usd,
     s.project_id, s.project_name, s.user_id, s.user_email, s.git_branch, s.cwd,
     if(ifNull(o.user_title, '') != '', o.user_title, s.auto_title) AS title, s.auto_title AS auto_title,
     if(ifNull(o.user_title, '') != '', 'user', 'auto') AS title_source,

@@ -16,6 +16,8 @@ SELECT
     cost_usd, computed_cost_usd,
     input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
     api_request_count, api_error_count, user_prompt_count, tool_call_count,
+    injected_prompt_count, unpriced_request_count, unpriced_reasons, repository, git_branch,
+    subagent_count, subagent_request_count, subagent_cost_usd,
     started_at, last_activity_at, closed_at,
     sort_key
 FROM
@@ -63,6 +65,9 @@ FROM
       AND ({model:String} = '' OR has(models, {model:String}))
       AND ({status:String} = '' OR status = {status:String})
       AND cost_usd >= {min_cost:Float64}
+      AND ({repository:String} = '' OR repository = {repository:String}
+           OR endsWith(repository, concat('/', {repository:String})))
+      AND ({branch:String} = '' OR git_branch = {branch:String})
 )
 WHERE {has_cursor:UInt8} = 0 OR (sort_key, session_id) > ({after_key:Float64}, {after_id:String})
 ORDER BY sort_key, session_id

@@ -5,15 +5,18 @@
 -- Grouping is static SQL: a dimension that is not asked for collapses to '' (or the epoch
 -- for the time bucket), so GROUP BY always names all six.
 --   org String, from_us Int64, to_us Int64 (event time, [from, to))
---   g_thread, g_session, g_user, g_project, g_model UInt8: group by that dimension
+--   g_thread, g_session, g_user, g_project, g_model, g_repository, g_branch UInt8: group by
+--   that dimension (repository and branch come from the derived session)
 --   bucket String: 'day' | 'hour' | '' (no time bucket)
---   user, project, model, thread, session String: filters, '' = any
+--   user, project, model, thread, session, repository, branch String: filters, '' = any
 --   has_cursor UInt8, after_period Int64 (s), after_thread, after_session, after_user,
---   after_project, after_model String: keyset, rows strictly after; limit UInt32
+--   after_project, after_model, after_repository, after_branch String: keyset, rows
+--   strictly after; limit UInt32
 -- Sessions not derived yet still count: user falls back to the event's own user id.
 SELECT
     k_period AS period, k_period_s AS period_s, k_thread AS thread_id, k_session AS session_id,
     k_user AS user_id, user_email, k_project AS project_id, project_name, k_model AS model,
+    k_repository AS repository, k_branch AS git_branch,
     api_request_count, session_count, input_tokens, output_tokens, cache_read_tokens,
     cache_creation_tokens, cost_usd, cost_micros
 FROM
@@ -30,6 +33,8 @@ FROM
         if({g_user:UInt8} = 1, if(s.user_id != '', s.user_id, e.UserId), '') AS k_user,
         if({g_project:UInt8} = 1, if(s.project_id != '', s.project_id, e.ProjectId), '') AS k_project,
         if({g_model:UInt8} = 1, toString(e.Model), '') AS k_model,
+        if({g_repository:UInt8} = 1, s.repository, '') AS k_repository,
+        if({g_branch:UInt8} = 1, if(s.git_branch != '', s.git_branch, e.GitBranch), '') AS k_branch,
         anyIf(if(s.user_email != '', s.user_email, e.UserEmail), {g_user:UInt8} = 1) AS user_email,
         anyIf(s.project_name, {g_project:UInt8} = 1) AS project_name,
         count() AS api_request_count,
@@ -43,7 +48,7 @@ FROM
     FROM events AS e FINAL
     LEFT JOIN
     (
-        SELECT session_id, thread_id, user_id, user_email, project_id, project_name
+        SELECT session_id, thread_id, user_id, user_email, project_id, project_name, repository, git_branch
         FROM llm_sessions FINAL
         WHERE org_id = {org:String} AND is_deleted = 0
     ) AS s ON s.session_id = e.SessionId
@@ -58,11 +63,15 @@ FROM
       AND ({model:String} = '' OR e.Model = {model:String})
       AND ({thread:String} = '' OR s.thread_id = {thread:String})
       AND ({session:String} = '' OR e.SessionId = {session:String})
-    GROUP BY k_period, k_thread, k_session, k_user, k_project, k_model
+      AND ({repository:String} = '' OR s.repository = {repository:String}
+           OR endsWith(s.repository, concat('/', {repository:String})))
+      AND ({branch:String} = '' OR s.git_branch = {branch:String})
+    GROUP BY k_period, k_thread, k_session, k_user, k_project, k_model, k_repository, k_branch
 )
 WHERE {has_cursor:UInt8} = 0
-   OR (k_period_s, k_thread, k_session, k_user, k_project, k_model)
+   OR (k_period_s, k_thread, k_session, k_user, k_project, k_model, k_repository, k_branch)
       > ({after_period:Int64}, {after_thread:String}, {after_session:String},
-         {after_user:String}, {after_project:String}, {after_model:String})
-ORDER BY k_period_s, k_thread, k_session, k_user, k_project, k_model
+         {after_user:String}, {after_project:String}, {after_model:String},
+         {after_repository:String}, {after_branch:String})
+ORDER BY k_period_s, k_thread, k_session, k_user, k_project, k_model, k_repository, k_branch
 LIMIT {limit:UInt32}
