@@ -248,7 +248,9 @@ def _visible(client: httpx.Client, db: Storage, org: str, token: str, session: s
             seen.append(f"api {path}")
     for view, column in (("v_llm_sessions", "session_id"), ("v_events", "session_id"),
                          ("v_api_requests", "session_id"), ("v_session_context", "session_id"),
-                         ("v_compactions", "session_id"), ("v_session_segments", "session_id")):
+                         ("v_compactions", "session_id"), ("v_session_segments", "session_id"),
+                         ("v_agent_usage", "session_id"), ("v_llm_request_spans", "session_id"),
+                         ("v_model_switches", "session_id")):
         if db.query_rows(f"SELECT count() FROM {view} WHERE org_id = {{o:String}} AND {column} = {{s:String}}",
                          {"o": org, "s": session})[0][0]:
             seen.append(view)
@@ -260,7 +262,8 @@ def _visible(client: httpx.Client, db: Storage, org: str, token: str, session: s
 
 def test_delete_conversation_is_immediate_and_for_good(client: httpx.Client, tenants: Loomline, db: Storage) -> None:
     session = f"a-{FRESH}"
-    assert _visible(client, db, "org-a", "ro-a", session) != []
+    before = _visible(client, db, "org-a", "ro-a", session)
+    assert {"v_events", "v_api_requests", "v_agent_usage", "api llm_sessions list"} <= set(before), before
     usage = call(client, "GET", "/api/v1/org-a/usage", "ro-a", group_by="session")["data"]
     assert any(r["session_id"] == session for r in usage)
     result = call(client, "DELETE", f"/api/v1/org-a/conversations/{session}", "rw-a")["data"]
