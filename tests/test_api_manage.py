@@ -21,6 +21,7 @@ from dashboards.expand import ALL, Variable, expand
 from dashboards.spec import DASHBOARDS
 from loomline.app import Loomline
 from settings import OrgScopes, Settings, SettingsError
+from storage import management
 from storage.client import Storage, open_storage
 from storage.management import PURGE_TABLES, Maintenance
 from tests.conftest import make_settings
@@ -401,10 +402,10 @@ def _as_resume(requests: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return requests
 
 
-@pytest.mark.parametrize("which", ["later", "root"])
+@pytest.mark.parametrize(("which", "via"), [("later", "api"), ("root", "api"), ("later", "other-process")])
 def test_deleting_one_session_of_a_longer_conversation(client: httpx.Client, tenants: Loomline, db: Storage,
-                                                      which: str) -> None:
-    prefix = f"m{which}-"
+                                                      which: str, via: str) -> None:
+    prefix = f"m{which}{via[0]}-"
     send(tenants, _as_resume(scenario_requests("fork", prefix=prefix, hooks=True)), token="recv-a")
     enrich(tenants)
     root, later = prefix + FORK_PARENT, prefix + FORK_CHILD
@@ -412,7 +413,14 @@ def test_deleting_one_session_of_a_longer_conversation(client: httpx.Client, ten
     assert thread["session_count"] == 2, thread
     gone, kept = (later, root) if which == "later" else (root, later)
     kept_cost = call(client, "GET", f"/api/v1/org-a/llm_sessions/{kept}", "ro-a")["data"]["metrics"]["estimated_cost_usd"]
-    result = call(client, "DELETE", f"/api/v1/org-a/llm_sessions/{gone}", "rw-a")["data"]
+    if via == "api":
+        result = call(client, "DELETE", f"/api/v1/org-a/llm_sessions/{gone}", "rw-a")["data"]
+    else:
+        # An API process of its own: nobody tells enrichment; its watermark pass finds the
+        # rederive marks (enrich_ingested_since.sql) like newly stored events.
+        result = management.delete(db, "org-a", [gone], [], "local", "llm_session", gone)
+        result = {"session_ids": result["sessions"], "thread_ids": result["threads"]}
+        tenants.enricher.run_once()
     assert result["session_ids"] == [gone] and result["thread_ids"] == []
     # The conversation goes on with the kept session; its id stays the root's id (thread ids
     # are the root session's id, and the kept session names it as its parent).
