@@ -267,6 +267,7 @@ class Session:
     first_prompt: str
     event_count: int
     has_hook_evidence: bool
+    title: str = ""  # automatic title (enrich/titles.py); a user's title wins at read time
     injected_prompt_count: int = 0  # user_prompt events Claude Code injected (enrich/prompts.py)
     repository: str = ""  # host/owner/name (enrich/repository.py)
     repository_provider: str = ""

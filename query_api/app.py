@@ -13,6 +13,7 @@ from query_api import (
     routes_accounting,
     routes_conversations,
     routes_health,
+    routes_manage,
     routes_sessions,
     routes_usage,
     schemas,
@@ -43,9 +44,12 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
     app.state.storage = storage
     app.state.settings = settings
     app.state.metrics = metrics
+    # Set by the process wiring (loomline/app.py) to re-derive sessions with enrichment, so
+    # a delete re-derives the rest of a conversation at once; without it reconcile does.
+    app.state.on_sessions_changed = None
     errors.install(app)
     app.include_router(routes_health.router)
-    for module in (routes_conversations, routes_sessions, routes_usage, routes_accounting):
+    for module in (routes_conversations, routes_sessions, routes_usage, routes_accounting, routes_manage):
         app.include_router(
             module.router,
             responses=schemas.ERROR_RESPONSES,
