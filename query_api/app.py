@@ -10,8 +10,10 @@ from fastapi import FastAPI, Request, Response
 
 from settings import Settings
 from query_api import (
+    docs_page,
     errors,
     routes_conversations,
+    routes_explorer,
     routes_health,
     routes_sessions,
     routes_usage,
@@ -34,7 +36,7 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
         title="loomline query API",
         version="1",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # docs_page serves /docs from local files
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -42,9 +44,15 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
     app.state.settings = settings
     app.state.metrics = metrics
     errors.install(app)
+    docs_page.install(app)
     app.include_router(routes_health.router)
-    for module in (routes_conversations, routes_sessions, routes_usage):
+    for module in (routes_conversations, routes_sessions, routes_usage, routes_explorer):
         app.include_router(module.router, responses=schemas.ERROR_RESPONSES)
+
+    # The explorer (web/) is served by the same listener at /; it only reads this API.
+    import web
+
+    web.install(app)
 
     if metrics is not None and hasattr(metrics, "inc"):
 

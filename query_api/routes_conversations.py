@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from query_api import exports, filters, pagination
@@ -84,6 +84,7 @@ def list_conversations(
     model: filters.ModelParam = "",
     status: filters.StatusParam = None,
     min_cost: filters.MinCostParam = 0.0,
+    q: Annotated[str, Query(max_length=200, description="words the title contains (case-insensitive)")] = "",
     sort: ConversationSort = "last_activity",
     order: filters.OrderParam = "desc",
     limit: filters.LimitParam = 50,
@@ -96,7 +97,7 @@ def list_conversations(
     flt = filters.ListFilters(
         filters.TimeRange.parse(start, to), user, project, agent, model, status or "", min_cost
     )
-    params = {**flt.params(), "org": org, "sort": sort, "desc": int(order == "desc")}
+    params = {**flt.params(), "org": org, "q": q.strip(), "sort": sort, "desc": int(order == "desc")}
     fhash = pagination.filters_hash("conversations", {**params, "format": None})
     after: list[Any] = [0.0, ""]
     if cursor:

@@ -11,6 +11,7 @@
 --   model      String   one of the thread's models, '' = any
 --   status     String   'active' / 'closed', '' = any
 --   min_cost   Float64  reported cost at least this (USD)
+--   q          String   words the title contains (case-insensitive), '' = any
 --   sort       String   last_activity | cost | tokens | sessions | compactions
 --   desc       UInt8    1: largest first
 --   has_cursor UInt8, after_key Float64, after_id String: keyset, rows strictly after
@@ -50,6 +51,7 @@ FROM
       AND ({model:String} = '' OR has(models, {model:String}))
       AND ({status:String} = '' OR status = {status:String})
       AND cost_usd >= {min_cost:Float64}
+      AND ({q:String} = '' OR positionCaseInsensitiveUTF8(title, {q:String}) > 0)
 )
 WHERE {has_cursor:UInt8} = 0 OR (sort_key, thread_id) > ({after_key:Float64}, {after_id:String})
 ORDER BY sort_key, thread_id
