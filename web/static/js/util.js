@@ -53,7 +53,8 @@ export function num(value) {
 /** Compact token counts for charts: 163k, 1.2M. */
 export function short(value) {
   if (value >= 1e6) return `${(value / 1e6).toFixed(value >= 1e7 ? 0 : 1)}M`;
-  if (value >= 1e3) return `${Math.round(value / 1e3)}k`;
+  if (value >= 1e4) return `${Math.round(value / 1e3)}k`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k`;
   return String(value);
 }
 
@@ -70,6 +71,7 @@ export function money(usd) {
 }
 
 const dateTime = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+const dateTimeSeconds = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
@@ -77,7 +79,7 @@ const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 export function when(iso, withSeconds = false) {
   if (!iso) return h("span", { class: "muted" }, "—");
   const date = new Date(iso);
-  const text = withSeconds ? `${dateTime.format(date)}:${String(date.getSeconds()).padStart(2, "0")}` : dateTime.format(date);
+  const text = (withSeconds ? dateTimeSeconds : dateTime).format(date);
   return h("time", { datetime: iso, title: `${date.toISOString()} (UTC) · shown in ${zone}` }, text);
 }
 

@@ -8,7 +8,11 @@ export function contextChart(series, markers) {
   const points = series.filter((p) => p.main);
   if (!points.length) return h("p", { class: "muted" }, "No API requests recorded for this conversation yet.");
   const windowTokens = Math.max(...points.map((p) => p.context_window));
-  const top = Math.max(windowTokens, ...points.map((p) => p.context_tokens)) * 1.05;
+  const peak = Math.max(...points.map((p) => p.context_tokens));
+  // A conversation far from its window would be a flat line at the bottom: zoom in and say
+  // where the window is instead of drawing it.
+  const zoomed = peak < windowTokens * 0.3;
+  const top = zoomed ? Math.max(peak * 1.3, 1000) : Math.max(windowTokens, peak) * 1.05;
   const n = points.length;
   const x = (i) => L + (n === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (n - 1));
   const y = (v) => T + (H - T - B) * (1 - v / top);
@@ -31,15 +35,16 @@ export function contextChart(series, markers) {
     const xi = x(indexAt(m.at));
     return s("g", { class: "marker" }, s("title", {}, m.label),
       s("line", { class: `m-${m.kind}`, x1: xi, x2: xi, y1: T, y2: H - B }),
-      m.kind === "session" ? null : s("text", { x: xi + 3, y: T + 10 }, m.short));
+      m.kind === "session" ? null : s("text", { x: xi > W - 120 ? xi - 4 : xi + 4, y: T + 10, "text-anchor": xi > W - 120 ? "end" : "start" }, m.short));
   });
   const dots = n <= 400 ? points.map((p, i) => s("circle", { class: "pt", cx: x(i), cy: y(p.context_tokens), r: 2.5 },
     s("title", {}, `${clock(p.timestamp)} · ${num(p.context_tokens)} tokens of ${num(p.context_window)} (${p.model})`))) : [];
   const svg = s("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img",
     "aria-label": `Context fill over ${n} requests; peak ${num(Math.max(...points.map((p) => p.context_tokens)))} tokens of a ${num(windowTokens)} window` },
     grid,
-    s("line", { class: "window", x1: L, x2: W - R, y1: y(windowTokens), y2: y(windowTokens) }),
-    s("text", { x: W - R, y: y(windowTokens) - 5, "text-anchor": "end" }, `window ${short(windowTokens)}`),
+    zoomed ? s("text", { x: W - R, y: T + 24, "text-anchor": "end" }, `peak ${short(peak)} = ${Math.round((100 * peak) / windowTokens)} % of the ${short(windowTokens)} window`)
+      : [s("line", { class: "window", x1: L, x2: W - R, y1: y(windowTokens), y2: y(windowTokens) }),
+        s("text", { x: W - 130, y: y(windowTokens) - 5, "text-anchor": "end" }, `window ${short(windowTokens)}`)],
     s("path", { class: "area", d: area }), s("path", { class: "line", d: path }), marks, dots,
     s("text", { x: L, y: H - 10 }, clock(points[0].timestamp)),
     s("text", { x: W - R, y: H - 10, "text-anchor": "end" }, `${clock(points[n - 1].timestamp)} · request ${num(n)}`));

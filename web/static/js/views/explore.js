@@ -73,12 +73,14 @@ function detail(e) {
     h("dl", { class: "kv" }, short.map(([k, v]) => [h("dt", { class: "mono" }, k), h("dd", { class: "mono" }, String(v))])));
 }
 
-async function sessionEvents(org, session) {
+const MAIN_TYPES = "user_prompt,api_request,api_error,tool_decision,tool_result,compaction";
+
+async function sessionEvents(org, session, all) {
   // Up to 5,000 items in order (five pages); the rest stays reachable through the API.
   const items = [];
   let cursor = "";
   for (let page = 0; page < 5; page++) {
-    const body = await api.get(`/${api.enc(org)}/llm_sessions/${api.enc(session)}/events`, { limit: 1000, cursor });
+    const body = await api.get(`/${api.enc(org)}/llm_sessions/${api.enc(session)}/events`, { limit: 1000, cursor, type: all ? "" : MAIN_TYPES });
     items.push(...body.data);
     cursor = body.pagination.next_cursor;
     if (!cursor) return { items, more: false };
@@ -91,11 +93,12 @@ export async function render(ctx) {
   const user = p.get("user") || "";
   const session = p.get("session") || "";
   const item = p.get("item") || "";
-  const link = (params) => ctx.href(org, "explore", [], params);
+  const all = p.get("all") === "1";
+  const link = (params) => ctx.href(org, "explore", [], { ...params, all: params.session && all ? "1" : "" });
   const [users, sessions, events] = await Promise.all([
     api.get(`/${api.enc(org)}/users`, { limit: 1000 }),
     user ? api.get(`/${api.enc(org)}/llm_sessions`, { user, limit: 200 }) : null,
-    session ? sessionEvents(org, session) : null,
+    session ? sessionEvents(org, session, all) : null,
   ]);
   const panes = [];
   panes.push(pane(`Users (${num(users.data.length)})`, listOf(users.data.map((u) =>
@@ -115,7 +118,8 @@ export async function render(ctx) {
     const thread = sessions && sessions.data.find((s) => s.id === session);
     panes.push(pane(`Items (${num(events.items.length)}${events.more ? "+" : ""})`, [
       thread ? h("p", { class: "detail", style: "margin:0;border-bottom:1px solid var(--border)" },
-        "In conversation ", h("a", { href: ctx.href(org, "thread", [thread.conversation_thread_id]) }, shortId(thread.conversation_thread_id))) : null,
+        "In conversation ", h("a", { href: ctx.href(org, "thread", [thread.conversation_thread_id]) }, shortId(thread.conversation_thread_id)),
+        " · ", h("a", { href: ctx.href(org, "explore", [], { user, session, item, all: all ? "" : "1" }) }, all ? "prompts, requests, tools and errors only" : "every event")) : null,
       listOf(events.items.map((e) =>
         h("a", { href: link({ user, session, item: e.id }), "aria-current": e.id === item ? "true" : "false", "data-type": e.type },
           h("span", { class: `kind kind-${e.type}` }, KIND_WORDS[e.type] || e.type.replace(/^loomline\./, "hook ")),
@@ -142,8 +146,8 @@ export async function render(ctx) {
       session ? [" › ", h("a", { href: link({ user, session }) }, shortId(session))] : "",
       selected ? [" › ", selected.type] : ""),
     grid);
-  const current = grid.querySelector('[aria-current="true"]');
-  if (current && selected) current.scrollIntoView({ block: "nearest" });
+  for (const current of grid.querySelectorAll('[aria-current="true"]')) current.scrollIntoView({ block: "nearest" });
+  window.scrollTo(0, 0);
   window.addEventListener("resize", layout);
   return () => window.removeEventListener("resize", layout);
 }

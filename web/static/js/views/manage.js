@@ -39,5 +39,5 @@ export function manageButtons(ctx, kind, id, current, done, compact = false) {
     if (!window.confirm(`Delete ${what}? Its telemetry is removed for good and later telemetry for it is ignored.`)) return;
     run("deleted", () => api.del(path));
   });
-  return h("div", { class: "row manage", style: compact ? "gap:4px" : "" }, rename, archive, remove);
+  return h("div", { class: `row manage${compact ? " compact" : ""}`, style: compact ? "gap:4px;flex-wrap:nowrap" : "" }, rename, archive, remove);
 }
