@@ -9,7 +9,6 @@ import math
 import posixpath
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from enrich.close_reasons import OPEN, close_session
 from enrich.cost import computed_cost
@@ -37,12 +36,12 @@ from enrich.model import (
 )
 from enrich.segments import COMPACT_GROUP_US, Fragment, dedupe, layout, session_segments
 from enrich.threads import assign_threads
+from enrich.titles import prompt_title, session_title
 
 DEFAULT_IDLE_TIMEOUT_US = 30 * 60 * 1_000_000
 # Active time: the sum of gaps between consecutive events of one process that are shorter
 # than this (longer gaps are someone away from the keyboard).
 ACTIVE_GAP_US = 120 * 1_000_000
-TITLE_LENGTH = 120
 
 
 def usage_of(events: Iterable[Event]) -> Usage:
@@ -228,6 +227,9 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
             first_prompt=_first(e.prompt for e in prompts if not e.command_name),
             event_count=len(evs),
             has_hook_evidence=any(e.is_bridge for e in evs),
+            title=session_title(_first(e.prompt for e in prompts if not e.command_name), project_name,
+                                _first(e.cwd for e in evs), _first(e.git_branch for e in reversed(evs)),
+                                _first(e.tool_name for e in tools), evs[0].timestamp),
         ))
 
     threads = _threads(org_id, sessions, session_events, all_compactions)
@@ -255,12 +257,9 @@ def _threads(org_id: str, sessions: list[Session], session_events: dict[str, lis
         closed = all(s.close_reason != OPEN for s in group)
         last = max(group, key=lambda s: (s.last_activity_at, s.session_id))
         first = group[0]
-        title = _first(s.first_prompt for s in group)
-        if title:
-            title = " ".join(title.split())[:TITLE_LENGTH]
-        else:
-            when = datetime.fromtimestamp(first.started_at / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M")
-            title = f"{first.project_name or first.cwd or 'session'} · {when} UTC"
+        # The first prompt of the thread that makes a title, else the first session's fallback
+        # (never a redaction marker: enrich/titles.py).
+        title = _first(prompt_title(s.first_prompt) for s in group) or first.title
         models: list[str] = []
         for session in group:
             models.extend(m for m in session.models if m not in models)

@@ -233,6 +233,7 @@ class Session:
     first_prompt: str
     event_count: int
     has_hook_evidence: bool
+    title: str = ""  # automatic title (enrich/titles.py); a user's title wins at read time
 
 
 @dataclass(frozen=True)

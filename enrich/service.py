@@ -400,7 +400,7 @@ def rows_for(derived: Derived, version: int) -> dict[str, dict[str, list[Any]]]:
             "unpriced_request_count": s.usage.unpriced_request_count,
             "api_error_count": s.api_error_count, "user_prompt_count": s.user_prompt_count,
             "tool_call_count": s.tool_call_count, "tool_error_count": s.tool_error_count,
-            "active_time_seconds": s.active_time_seconds, "first_prompt": s.first_prompt,
+            "active_time_seconds": s.active_time_seconds, "first_prompt": s.first_prompt, "title": s.title,
             "event_count": s.event_count, "has_hook_evidence": int(s.has_hook_evidence),
         })
     for g in derived.segments:

@@ -16,6 +16,7 @@ from receiver.grpc_server import GrpcReceiver
 from receiver.pipeline import IngestPipeline
 from receiver.selfmetrics import ReceiverMetrics
 from storage.client import Storage, open_storage
+from storage.management import Maintenance
 
 log = logging.getLogger("loomline")
 
@@ -43,6 +44,8 @@ class Loomline:
         self.http: Any = None
         self.enricher: Any = None
         self.api: Any = None
+        self.maintenance: Maintenance | None = None
+        self.titler: Any = None
         self._stopped = threading.Event()
 
     def start(self) -> Loomline:
@@ -87,9 +90,18 @@ class Loomline:
             self.ports["otlp_http"] = self.http.port
         if self.enricher is not None:
             self.enricher.start(interval=s.enrich_interval, reconcile_interval=s.reconcile_interval)
+        self.maintenance = Maintenance(self.storage)
+        self.maintenance.start()
+        titler_module = _optional("enrich.title_model")
+        if s.title_model and titler_module is not None:
+            self.titler = titler_module.Titler.from_settings(self.storage, s)
+            if self.titler is not None:
+                self.titler.start()
         api_server = _optional("query_api.server")
         if s.api != "off" and api_server is not None:
             self.api = api_server.ApiServer(self.storage, s, metrics=self.metrics)
+            if self.enricher is not None:
+                self.api.app.state.on_sessions_changed = self.enricher.mark_dirty
             self.api.start()
             self.ports["api"] = self.api.port
         return self
@@ -108,6 +120,10 @@ class Loomline:
                     log.exception("stopping %s failed", name)
         if self.pipeline is not None:
             self.pipeline.stop()
+        for name in ("titler", "maintenance"):
+            component = getattr(self, name)
+            if component is not None:
+                component.stop()
         if self.enricher is not None:
             try:
                 self.enricher.stop()

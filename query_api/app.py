@@ -15,6 +15,7 @@ from query_api import (
     routes_conversations,
     routes_explorer,
     routes_health,
+    routes_manage,
     routes_sessions,
     routes_usage,
     schemas,
@@ -43,10 +44,13 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
     app.state.storage = storage
     app.state.settings = settings
     app.state.metrics = metrics
+    # Set by the process wiring (loomline/app.py) to enrichment's mark_dirty, so a delete
+    # re-derives the rest of a conversation at once; without it reconcile passes do.
+    app.state.on_sessions_changed = None
     errors.install(app)
     docs_page.install(app)
     app.include_router(routes_health.router)
-    for module in (routes_conversations, routes_sessions, routes_usage, routes_explorer):
+    for module in (routes_conversations, routes_sessions, routes_usage, routes_manage, routes_explorer):
         app.include_router(module.router, responses=schemas.ERROR_RESPONSES)
 
     # The explorer (web/) is served by the same listener at /; it only reads this API.

@@ -20,6 +20,10 @@ ConversationSort = Literal["last_activity", "cost", "tokens", "sessions", "compa
 COLUMNS: exports.Columns = {
     "thread_id": "str",
     "title": "str",
+    "title_source": "str",
+    "auto_title": "str",
+    "archived": "bool",
+    "parent_deleted": "bool",
     "user_id": "str",
     "user_email": "str",
     "project_id": "str",
@@ -56,6 +60,8 @@ def conversation_item(row: dict[str, Any]) -> dict[str, Any]:
     """A threads row as the API shows it."""
     item = {name: row.get(name) for name in COLUMNS}
     item["parent_thread_id"] = row["parent_thread_id"] or None
+    item["archived"] = bool(row["archived"])
+    item["parent_deleted"] = bool(row["parent_deleted"])
     item["models"] = list(row["models"])
     item["estimated_cost_usd"] = float(row["cost_usd"])
     item["computed_cost_usd"] = float(row["computed_cost_usd"])
@@ -85,6 +91,7 @@ def list_conversations(
     status: filters.StatusParam = None,
     min_cost: filters.MinCostParam = 0.0,
     q: Annotated[str, Query(max_length=200, description="words the title contains (case-insensitive)")] = "",
+    include_archived: filters.IncludeArchivedParam = False,
     sort: ConversationSort = "last_activity",
     order: filters.OrderParam = "desc",
     limit: filters.LimitParam = 50,
@@ -92,12 +99,16 @@ def list_conversations(
     format: filters.FormatParam = "json",
 ) -> Response:
     """Threads of the org that were active in [from, to), with sessions, compactions,
+    reported (estimated) and computed cost and tokens by type; archived threads only with
+    ``include_archived=true``. ``title`` is the user's, else a model's, else the automatic
+    one (``title_source`` says which). Sessions, compactions,
     reported (estimated) and computed cost and tokens by type. Keyset-paginated: pass
     ``pagination.next_cursor`` back as ``cursor`` with the same filters."""
     flt = filters.ListFilters(
         filters.TimeRange.parse(start, to), user, project, agent, model, status or "", min_cost
     )
-    params = {**flt.params(), "org": org, "q": q.strip(), "sort": sort, "desc": int(order == "desc")}
+    params = {**flt.params(), "org": org, "q": q.strip(), "sort": sort, "desc": int(order == "desc"),
+              "include_archived": int(include_archived)}
     fhash = pagination.filters_hash("conversations", {**params, "format": None})
     after: list[Any] = [0.0, ""]
     if cursor:
@@ -143,6 +154,9 @@ def compaction_item(row: dict[str, Any]) -> dict[str, Any]:
 def _session_in_thread(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "session_id": row["session_id"],
+        "title": row["title"],
+        "title_source": row["title_source"],
+        "archived": bool(row["archived"]),
         "position": row["thread_position"] + 1,
         "start_source": row["start_source"],
         "is_resumed": bool(row["is_resumed"]),

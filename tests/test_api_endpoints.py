@@ -202,7 +202,7 @@ def test_conversations_list_items_and_default_order(api: httpx.Client, db: Stora
     last = [r["last_activity_at"] for r in rows]
     assert last == sorted(last, reverse=True)  # newest activity first
     item = next(r for r in rows if r["thread_id"] == "30d50448-249e-4f22-ae04-2ca239e29606")  # fresh_tool
-    assert item["title"].startswith("please run TOOL")
+    assert item["title"] == "Run TOOL" and item["title_source"] == "auto"  # from the first prompt
     assert (item["session_count"], item["compaction_count"], item["tool_call_count"]) == (1, 0, 1)
     assert (item["input_tokens"], item["output_tokens"], item["cache_read_tokens"], item["cache_creation_tokens"]) == (3000, 84, 1600, 400)
     assert item["estimated_cost_usd"] == pytest.approx(0.016)
@@ -336,6 +336,7 @@ SESSION_KEYS = {
     "id", "otel_session_id", "conversation_thread_id", "agent_name", "start_source", "is_resumed",
     "close_reason", "compaction_count", "last_compacted_at", "started_at", "closed_at", "models",
     "metrics", "thread_info", "project", "user",
+    "title", "auto_title", "title_source", "archived",  # management (issue 14)
 }
 
 
@@ -345,7 +346,8 @@ def test_llm_session_detail_shape(api: httpx.Client, db: Storage) -> None:
     assert set(data["metrics"]) == {
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "estimated_cost_usd",
         "computed_cost_usd", "message_count", "tool_call_count", "api_error_count"}
-    assert set(data["thread_info"]) == {"position", "total_in_thread", "total_compactions_in_thread", "parent_thread_id"}
+    assert set(data["thread_info"]) == {
+        "position", "total_in_thread", "total_compactions_in_thread", "parent_thread_id", "parent_deleted"}
     assert set(data["project"]) == {"id", "name"} and set(data["user"]) == {"id", "email"}
     assert data["id"] == data["otel_session_id"] == "ff3923b1-3d3c-47e4-ac75-409610d1482e"
     assert data["compaction_count"] == 1 and data["last_compacted_at"].endswith("Z")

@@ -5,8 +5,11 @@
 --   status     'active' (not closed yet) / 'closed', '' = any
 --   sort       last_activity | started_at | cost | tokens | compactions
 --   after_id   the last row's session_id
+--   include_archived UInt8  1: also sessions archived themselves or in an archived thread
 SELECT
     session_id, otel_session_id, thread_id, parent_thread_id, thread_position,
+    title, auto_title, title_source, archived,
+    parent_thread_id IN (SELECT thread_id FROM deleted_threads WHERE org_id = {org:String}) AS parent_deleted,
     user_id, user_email, project_id, project_name, agent_name, models,
     start_source, is_resumed, close_reason, status,
     compaction_count, last_compacted_at,
@@ -19,6 +22,9 @@ FROM
 (
     SELECT
         *,
+        if(user_title != '', user_title, auto_title) AS title,
+        if(user_title != '', 'user', 'auto') AS title_source,
+        user_archived = 1 OR thread_archived = 1 AS archived,
         session_id AS otel_session_id,
         resume_count > 0 OR start_source IN ('resume', 'continue') OR thread_position > 0 AS is_resumed,
         if(closed_at IS NULL, 'active', 'closed') AS status,
@@ -30,9 +36,25 @@ FROM
             toFloat64(toUnixTimestamp64Micro(last_activity_at))
         ) AS sort_value,
         if({desc:UInt8} = 1, -sort_value, sort_value) AS sort_key
-    FROM llm_sessions FINAL
-    WHERE org_id = {org:String}
-      AND is_deleted = 0
+    FROM
+    (
+        SELECT * FROM
+        (
+            SELECT * EXCEPT (title), title AS auto_title FROM llm_sessions FINAL
+            WHERE org_id = {org:String} AND is_deleted = 0
+        ) AS s
+        LEFT JOIN
+        (
+            SELECT target_id, title AS user_title, archived AS user_archived FROM management_overrides FINAL
+            WHERE org_id = {org:String} AND kind = 'session'
+        ) AS o ON o.target_id = s.session_id
+        LEFT JOIN
+        (
+            SELECT target_id AS thread_target_id, archived AS thread_archived FROM management_overrides FINAL
+            WHERE org_id = {org:String} AND kind = 'thread'
+        ) AS ot ON ot.thread_target_id = s.thread_id
+    )
+    WHERE ({include_archived:UInt8} = 1 OR NOT archived)
       AND last_activity_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')
       AND started_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
       AND ({user:String} = '' OR user_id = {user:String} OR user_email = {user:String})

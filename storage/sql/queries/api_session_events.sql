@@ -20,6 +20,7 @@ SELECT
 FROM events FINAL
 WHERE OrgId = {org:String}
   AND SessionId = {session:String}
+  AND SessionId NOT IN (SELECT session_id FROM deleted_sessions WHERE org_id = {org:String})
   AND (empty({types:Array(String)}) OR has({types:Array(String)}, EventName))
   AND ({prompt_id:String} = '' OR PromptId = {prompt_id:String})
   AND ({tool_use_id:String} = '' OR ToolUseId = {tool_use_id:String})

@@ -49,6 +49,7 @@ FROM
     ) AS s ON s.session_id = e.SessionId
     WHERE e.OrgId = {org:String}
       AND e.EventName = 'api_request'
+      AND e.SessionId NOT IN (SELECT session_id FROM deleted_sessions WHERE org_id = {org:String})
       AND e.Timestamp >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')
       AND e.Timestamp < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
       AND ({user:String} = '' OR s.user_id = {user:String} OR s.user_email = {user:String}

@@ -17,4 +17,6 @@ SELECT
     toUnixTimestamp64Milli(IngestedAt) AS ingested_ms
 FROM events FINAL
 WHERE OrgId = {org:String} AND SessionId IN {sessions:Array(String)}
+  -- a deleted session is never derived again, whatever arrives for it later (0005)
+  AND SessionId NOT IN (SELECT session_id FROM deleted_sessions WHERE org_id = {org:String})
 ORDER BY SessionId, Timestamp, EventKey
