@@ -46,7 +46,8 @@ def context_window(model: str) -> int:
 @router.get("/api/v1/orgs", summary="The organizations the caller may read")
 def list_orgs(request: Request, readable: ReadableOrgs) -> JSONResponse:
     """Every org that has conversations, or only the token's orgs when the server has API
-    tokens (a token's orgs are listed even before they have data)."""
+    tokens (a token's orgs are listed even before they have data). ``any_org``: true when
+    the caller may read every org, including ones not listed yet."""
     rows = run(request.app.state.storage, "api_orgs", {})
     known = {r["org_id"]: r for r in rows}
     ids = sorted(known) if readable is None else sorted(readable)
@@ -55,7 +56,8 @@ def list_orgs(request: Request, readable: ReadableOrgs) -> JSONResponse:
         "thread_count": known[org]["thread_count"] if org in known else 0,
         "last_activity_at": utc(known[org]["last_activity_at"]) if org in known else None,
     } for org in ids]
-    return JSONResponse({"data": exports.jsonable(data)})
+    # any_org: every org is readable (no tokens, or a '*' token), also ones without data yet.
+    return JSONResponse({"data": exports.jsonable(data), "any_org": readable is None})
 
 
 def _range(start: datetime | None, end: datetime | None) -> dict[str, Any]:

@@ -36,11 +36,15 @@ def shifted_logs(scenario: str, prefix: str, org: str | None = None, now_ns: int
             record.time_unix_nano += offset
             if record.observed_time_unix_nano:
                 record.observed_time_unix_nano += offset
-            stamp = _attr(record, "event.timestamp")
-            if stamp is not None:
-                at = datetime.fromtimestamp(record.time_unix_nano / 1e9, UTC)
-                stamp.value.string_value = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+            _stamp(record)
     return requests
+
+
+def _stamp(record: Any) -> None:
+    stamp = _attr(record, "event.timestamp")
+    if stamp is not None:
+        at = datetime.fromtimestamp(record.time_unix_nano / 1e9, UTC)
+        stamp.value.string_value = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
 def api_requests_of(requests: list[Any]) -> list[Any]:
@@ -49,8 +53,11 @@ def api_requests_of(requests: list[Any]) -> list[Any]:
             and _attr(record, "event.name").value.string_value == "api_request"]
 
 
-def set_cache_read(record: Any, tokens: int) -> None:
-    """Make an api_request record report ``tokens`` cache-read tokens."""
+def set_cache_read(record: Any, tokens: int, later_ns: int = 1_000_000_000) -> None:
+    """Make an api_request record report ``tokens`` cache-read tokens, ``later_ns`` after
+    the original (a new, newer request rather than a twin of the old one)."""
+    record.time_unix_nano += later_ns
+    _stamp(record)
     kv = _attr(record, "cache_read_tokens")
     if kv.value.HasField("int_value"):
         kv.value.int_value = tokens

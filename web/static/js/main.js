@@ -20,7 +20,7 @@ const VIEWS = {
   live: live.render,
 };
 
-const state = { orgs: null, authRequired: false, cleanup: null };
+const state = { orgs: null, authRequired: false, cleanup: null, generation: 0 };
 const main = document.getElementById("main");
 
 /** The current route: {org, view, rest: [...], params: URLSearchParams}. */
@@ -91,6 +91,7 @@ async function loadOrgs() {
   try {
     const body = await api.get("/orgs");
     state.orgs = body.data;
+    state.anyOrg = Boolean(body.any_org);
     document.getElementById("token-button").hidden = !api.token();
     return true;
   } catch (err) {
@@ -124,20 +125,27 @@ function markTabs(org, view) {
 }
 
 export async function render() {
+  const generation = ++state.generation;
   if (state.cleanup) {
     state.cleanup();
     state.cleanup = null;
   }
   if (state.orgs === null && !(await loadOrgs())) {
+    if (generation !== state.generation) return;
     replace(main, h("p", { class: "muted" }, "Waiting for an API token…"));
     return;
   }
+  if (generation !== state.generation) return;
   const r = route();
   if (!state.orgs.length) {
     document.getElementById("org-select").replaceChildren();
     markTabs("", "");
     replace(main, emptyInstall());
     return;
+  }
+  if (r.org && state.anyOrg && !state.orgs.some((o) => o.id === r.org)) {
+    // Readable but without conversations yet (e.g. live sessions before enrichment).
+    state.orgs = [...state.orgs, { id: r.org, thread_count: 0, last_activity_at: null }];
   }
   if (!r.org || !state.orgs.some((o) => o.id === r.org)) {
     const first = state.orgs.find((o) => o.thread_count > 0) || state.orgs[0];
@@ -151,11 +159,21 @@ export async function render() {
     replace(main, h("p", { class: "error" }, `No such page: ${r.view}`));
     return;
   }
-  const ctx = { ...r, main, href, go };
+  // Each render builds its page off-screen and shows it only if no newer navigation
+  // started meanwhile (a slow answer must not overwrite the page the user moved to).
+  const target = h("div", { class: "view" });
+  const ctx = { ...r, main: target, href, go };
   try {
     const cleanup = await view(ctx);
+    if (generation !== state.generation) {
+      if (typeof cleanup === "function") cleanup();
+      return;
+    }
+    main.replaceChildren(target);
     if (typeof cleanup === "function") state.cleanup = cleanup;
+    target.dispatchEvent(new Event("shown"));
   } catch (err) {
+    if (generation !== state.generation) return;
     if (err.status === 401) {
       state.orgs = null;
       api.setToken("");

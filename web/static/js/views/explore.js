@@ -146,8 +146,10 @@ export async function render(ctx) {
       session ? [" › ", h("a", { href: link({ user, session }) }, shortId(session))] : "",
       selected ? [" › ", selected.type] : ""),
     grid);
-  for (const current of grid.querySelectorAll('[aria-current="true"]')) current.scrollIntoView({ block: "nearest" });
-  window.scrollTo(0, 0);
+  ctx.main.addEventListener("shown", () => {
+    for (const current of grid.querySelectorAll('[aria-current="true"]')) current.scrollIntoView({ block: "nearest" });
+    window.scrollTo(0, 0);
+  });
   window.addEventListener("resize", layout);
   return () => window.removeEventListener("resize", layout);
 }

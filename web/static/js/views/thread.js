@@ -158,7 +158,7 @@ export async function render(ctx) {
   const failed = d.failed_compaction_count || 0;
   replace(ctx.main,
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: ctx.href(org, "conversations") }, "Conversations"), " › ", shortId(d.thread_id)),
-    h("div", { class: "row" }, h("h1", { id: "thread-title" }, d.title || "(untitled)"), h("span", { class: "spacer" }),
+    h("div", { class: "row", id: "thread-head" }, h("h1", { id: "thread-title" }, d.title || "(untitled)"), h("span", { class: "spacer" }),
       manageButtons(ctx, "conversations", d.thread_id, { title: d.title, archived: Boolean(d.archived) }, reloadThread)),
     h("p", { class: "muted" }, `${d.agent_name || "claude-code"} · `, h("span", { class: "clip", title: d.user_id }, d.user_email || d.user_id), ` · ${d.project_name || "no project"} · `,
       (d.models || []).join(", "), d.archived ? " · archived" : ""),
