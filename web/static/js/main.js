@@ -141,6 +141,15 @@ export async function render() {
     document.getElementById("org-select").replaceChildren();
     markTabs("", "");
     replace(main, emptyInstall());
+    // Show the data as soon as the first conversation is enriched.
+    const timer = setInterval(async () => {
+      const body = await api.get("/orgs").catch(() => null);
+      if (body && body.data.length) {
+        state.orgs = null;
+        render();
+      }
+    }, 3000);
+    state.cleanup = () => clearInterval(timer);
     return;
   }
   if (r.org && state.anyOrg && !state.orgs.some((o) => o.id === r.org)) {
