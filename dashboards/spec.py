@@ -81,7 +81,7 @@ ORG = Variable("org", "Organisation")
 USER = Variable("user", "User", multi=True, include_all=True)
 PROJECT = Variable("project", "Project", multi=True, include_all=True)
 MODEL = Variable("model", "Model", multi=True, include_all=True)
-THREAD = Variable("thread", "Thread", refresh=2)
+THREAD_VAR = Variable("thread", "Thread", refresh=2)
 SESSION = Variable("session", "Session", include_all=True)
 
 # -- query-API bindings ----------------------------------------------------------------
@@ -217,7 +217,7 @@ THREAD = Dashboard(
     uid=THREAD_DASHBOARD_UID,
     title="loomline / Thread",
     description="One conversation thread: its sessions, segments, compactions, breaks, cost and events.",
-    variables=(ORG, THREAD, SESSION),
+    variables=(ORG, THREAD_VAR, SESSION),
     panels=(
         Panel("summary", "Thread", "table",
               ("thread_id", "title", "status", "close_reason", "session_count", "compaction_count",

@@ -1,6 +1,6 @@
 """Why (and when) a session closed. Pure.
 
-Evidence, strongest first (DESIGN.md, close reasons):
+Evidence, strongest first (docs/design.md, close reasons):
 
 1. the hook bridge's ``loomline.session_end`` ``reason`` (``prompt_input_exit`` → ``exit``);
 2. the last ``user_prompt``'s ``command_name``: clear, exit (or quit), logout, resume;

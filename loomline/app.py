@@ -9,12 +9,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from settings import Settings, is_loopback, parse_listen_address
 from receiver.attributes import Limits
 from receiver.core import ReceiverCore
 from receiver.grpc_server import GrpcReceiver
 from receiver.pipeline import IngestPipeline
 from receiver.selfmetrics import ReceiverMetrics
+from settings import Settings, is_loopback, parse_listen_address
 from storage.client import Storage, open_storage
 from storage.management import Maintenance
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
-from settings import Settings
 from query_api import (
     docs_page,
     errors,
@@ -19,7 +18,9 @@ from query_api import (
     routes_sessions,
     routes_usage,
     schemas,
+    strict_params,
 )
+from settings import Settings
 from storage.client import Storage
 
 DESCRIPTION = """\
@@ -51,7 +52,11 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
     docs_page.install(app)
     app.include_router(routes_health.router)
     for module in (routes_conversations, routes_sessions, routes_usage, routes_manage, routes_explorer):
-        app.include_router(module.router, responses=schemas.ERROR_RESPONSES)
+        app.include_router(
+            module.router,
+            responses=schemas.ERROR_RESPONSES,
+            dependencies=[Depends(strict_params.reject_unknown_query_params)],
+        )
 
     # The explorer (web/) is served by the same listener at /; it only reads this API.
     import web

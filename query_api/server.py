@@ -11,8 +11,8 @@ from typing import Any
 
 import uvicorn
 
-from settings import Settings, parse_listen_address
 from query_api.app import create_app
+from settings import Settings, parse_listen_address
 from storage.client import Storage
 
 log = logging.getLogger("loomline.api")

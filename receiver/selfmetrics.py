@@ -22,7 +22,7 @@ class ReceiverMetrics:
         self.latency_count = 0
         self.gauges: dict[str, Callable[[], float]] = {}
 
-    def inc(self, name: str, value: float = 1, **labels: str) -> None:
+    def inc(self, name: str, value: float = 1, /, **labels: str) -> None:
         key = (name, tuple(sorted(labels.items())))
         with self._lock:
             self.counters[key] += value

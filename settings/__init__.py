@@ -79,10 +79,23 @@ class Option:
 
 
 def _opt(default: Any, flag: str, help: str, parse: Any = str, metavar: str | None = None) -> Any:
+    def make() -> Any:
+        return default() if callable(default) else default
+
     return field(
-        default_factory=(lambda d=default: d() if callable(d) else d),
+        default_factory=make,
         metadata={"option": Option(flag, help, parse, metavar)},
     )
+
+
+def _show_default(f: dataclasses.Field[Any]) -> str:
+    """A field's default as --help shows it."""
+    value = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    if value in ("", {}, None):
+        return "none"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1024 and value % 1024 == 0:
+        return f"{value} ({value // 1024 // 1024} MiB)" if value % (1024 * 1024) == 0 else f"{value} ({value // 1024} KiB)"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -192,7 +205,7 @@ class Settings:
                 dest=f.name,
                 default=None,
                 metavar=opt.metavar,
-                help=f"{opt.help} [env {cls.env_name(f.name)}]",
+                help=f"{opt.help} [default: {_show_default(f)}; env {cls.env_name(f.name)}]".replace("%", "%%"),
             )
 
     @classmethod

@@ -559,6 +559,53 @@ def test_invalid_parameters_are_422_with_a_clear_message(api: httpx.Client, path
     assert any(d["param"] == param for d in body["error"]["details"])
 
 
+@pytest.mark.parametrize(("path", "params"), [
+    ("conversations", {"bogus": "1"}),
+    ("conversations", {"limt": "5", "user": "x"}),  # a typo must not return unfiltered data
+    ("llm_sessions", {"thread": "abc"}),
+    ("usage", {"group_by": "day", "groupby": "user"}),
+    ("conversations/no-such-thread", {"verbose": "1"}),
+])
+def test_unknown_query_parameters_are_422(api: httpx.Client, path: str, params: dict[str, Any]) -> None:
+    body = get(api, f"/api/v1/{ORG_NATIVE}/{path}", expect=422, **params)
+    known = {"limit", "user", "group_by", "cursor"}
+    unknown = sorted(set(params) - known)
+    assert body["error"]["code"] == "invalid_parameter"
+    assert [d["param"] for d in body["error"]["details"]] == unknown
+    assert "unknown query parameter" in body["error"]["message"] and "this endpoint takes:" in body["error"]["message"]
+
+
+def test_costs_are_exact_micro_dollar_figures(api: httpx.Client, db: Storage) -> None:
+    """Dollar figures come from integer micro-dollars: never float-sum noise."""
+    def decimals(x: float) -> int:
+        text = repr(float(x))
+        return len(text.split(".")[1]) if "." in text and "e" not in text else 0
+
+    micros = {r[0]: r[1] for r in db.query_rows(
+        "SELECT session_id, cost_micros FROM llm_sessions FINAL WHERE org_id = {o:String} AND is_deleted = 0",
+        {"o": ORG_NATIVE})}
+    sessions = all_pages(api, f"/api/v1/{ORG_NATIVE}/llm_sessions", 50)
+    assert sessions and any(s["estimated_cost_usd"] > 0 for s in sessions)
+    for item in sessions:
+        assert item["estimated_cost_usd"] == micros[item["id"]] / 1_000_000
+        assert decimals(item["estimated_cost_usd"]) <= 6 and decimals(item["computed_cost_usd"]) <= 6
+    threads = all_pages(api, f"/api/v1/{ORG_NATIVE}/conversations", 50)
+    usage = get(api, f"/api/v1/{ORG_NATIVE}/usage", group_by="user")["data"]
+    for figure in [t["estimated_cost_usd"] for t in threads] + [u["estimated_cost_usd"] for u in usage]:
+        assert decimals(figure) <= 6, figure
+    assert all(u["estimated_cost_usd"] == u["cost_micros"] / 1_000_000 for u in usage)
+
+
+def test_an_org_without_data_is_empty_not_missing(api: httpx.Client) -> None:
+    """Decided (docs/api.md): orgs are not registered anywhere, an org exists once its data
+    does; lists of an org with no data answer 200 and nothing, single ids 404."""
+    path = "/api/v1/no-such-org"
+    assert get(api, f"{path}/conversations")["data"] == []
+    assert get(api, f"{path}/llm_sessions")["data"] == []
+    assert get(api, f"{path}/usage")["data"] == []
+    get(api, f"{path}/conversations/ff3923b1-3d3c-47e4-ac75-409610d1482e", expect=404)
+
+
 def test_cursor_is_bound_to_its_filters(api: httpx.Client) -> None:
     path = f"/api/v1/{ORG_NATIVE}/conversations"
     cursor = get(api, path, limit=2)["pagination"]["next_cursor"]

@@ -11,7 +11,7 @@ SELECT
     user_id, user_email, project_id, project_name, agent_name,
     status, close_reason, parent_thread_id, root_session_id, models, session_ids,
     session_count, compaction_count, failed_compaction_count,
-    cost_usd, computed_cost_usd,
+    cost_micros / 1000000 AS cost_usd, round(computed_cost_usd, 6) AS computed_cost_usd,
     input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
     api_request_count, api_error_count, user_prompt_count, tool_call_count,
     first_activity_at, last_activity_at, closed_at

@@ -4,7 +4,7 @@ SELECT
     session_id, thread_position, start_source, close_reason, close_evidence,
     resume_count > 0 OR start_source IN ('resume', 'continue') OR thread_position > 0 AS is_resumed,
     segment_count, compaction_count, failed_compaction_count, models,
-    cost_usd, computed_cost_usd,
+    cost_micros / 1000000 AS cost_usd, round(computed_cost_usd, 6) AS computed_cost_usd,
     input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
     api_request_count, api_error_count, user_prompt_count, tool_call_count,
     started_at, last_activity_at, closed_at, first_prompt,

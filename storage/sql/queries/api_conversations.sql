@@ -25,7 +25,7 @@ SELECT
         SELECT thread_id FROM deleted_threads WHERE org_id = {org:String}) AS parent_deleted, user_id, user_email, project_id, project_name, agent_name,
     status, close_reason, parent_thread_id, root_session_id, models,
     session_count, compaction_count, failed_compaction_count,
-    cost_usd, computed_cost_usd,
+    cost_micros / 1000000 AS cost_usd, round(computed_cost_usd, 6) AS computed_cost_usd,
     input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
     api_request_count, api_error_count, user_prompt_count, tool_call_count,
     first_activity_at, last_activity_at, closed_at,
@@ -38,7 +38,7 @@ FROM
         multiIf(user_title != '', 'user', model_title != '', 'model', 'auto') AS title_source,
         user_archived AS archived,
         multiIf(
-            {sort:String} = 'cost', cost_usd,
+            {sort:String} = 'cost', toFloat64(cost_micros),
             {sort:String} = 'tokens', toFloat64(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens),
             {sort:String} = 'sessions', toFloat64(session_count),
             {sort:String} = 'compactions', toFloat64(compaction_count),
@@ -71,7 +71,7 @@ FROM
       AND ({agent:String} = '' OR agent_name = {agent:String})
       AND ({model:String} = '' OR has(models, {model:String}))
       AND ({status:String} = '' OR status = {status:String})
-      AND cost_usd >= {min_cost:Float64}
+      AND cost_micros / 1000000 >= {min_cost:Float64}
       AND ({q:String} = '' OR positionCaseInsensitiveUTF8(title, {q:String}) > 0)
 )
 WHERE {has_cursor:UInt8} = 0 OR (sort_key, thread_id) > ({after_key:Float64}, {after_id:String})

@@ -4,7 +4,7 @@ SELECT
     count() AS api_request_count,
     uniqExact(SessionId) AS session_count,
     uniqExact(UserId) AS user_count,
-    sum(CostUsd) AS cost_usd,
+    sum(CostMicros) / 1000000 AS cost_usd,
     sum(InputTokens + OutputTokens + CacheReadTokens + CacheCreationTokens) AS total_tokens,
     sum(CacheReadTokens) AS cache_read_tokens,
     sum(CacheCreationTokens) AS cache_creation_tokens

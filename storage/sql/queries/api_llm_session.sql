@@ -6,7 +6,7 @@ SELECT
     s.close_reason, s.close_evidence, s.compaction_count AS compaction_count, s.failed_compaction_count,
     s.last_compacted_at, s.started_at, s.last_activity_at, s.closed_at, s.models,
     s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_creation_tokens,
-    s.cost_usd, s.computed_cost_usd, s.user_prompt_count, s.api_request_count,
+    s.cost_micros / 1000000 AS cost_usd, round(s.computed_cost_usd, 6) AS computed_cost_usd, s.user_prompt_count, s.api_request_count,
     s.tool_call_count, s.api_error_count,
     s.project_id, s.project_name, s.user_id, s.user_email, s.git_branch, s.cwd,
     if(ifNull(o.user_title, '') != '', o.user_title, s.auto_title) AS title, s.auto_title AS auto_title,

@@ -13,7 +13,7 @@ SELECT
     user_id, user_email, project_id, project_name, agent_name, models,
     start_source, is_resumed, close_reason, status,
     compaction_count, last_compacted_at,
-    cost_usd, computed_cost_usd,
+    cost_micros / 1000000 AS cost_usd, round(computed_cost_usd, 6) AS computed_cost_usd,
     input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
     api_request_count, api_error_count, user_prompt_count, tool_call_count,
     started_at, last_activity_at, closed_at,
@@ -29,7 +29,7 @@ FROM
         resume_count > 0 OR start_source IN ('resume', 'continue') OR thread_position > 0 AS is_resumed,
         if(closed_at IS NULL, 'active', 'closed') AS status,
         multiIf(
-            {sort:String} = 'cost', cost_usd,
+            {sort:String} = 'cost', toFloat64(cost_micros),
             {sort:String} = 'tokens', toFloat64(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens),
             {sort:String} = 'compactions', toFloat64(compaction_count),
             {sort:String} = 'started_at', toFloat64(toUnixTimestamp64Micro(started_at)),
@@ -62,7 +62,7 @@ FROM
       AND ({agent:String} = '' OR agent_name = {agent:String})
       AND ({model:String} = '' OR has(models, {model:String}))
       AND ({status:String} = '' OR status = {status:String})
-      AND cost_usd >= {min_cost:Float64}
+      AND cost_micros / 1000000 >= {min_cost:Float64}
 )
 WHERE {has_cursor:UInt8} = 0 OR (sort_key, session_id) > ({after_key:Float64}, {after_id:String})
 ORDER BY sort_key, session_id

@@ -7,7 +7,7 @@ SELECT
     count() AS session_count,
     uniqExact(thread_id) AS thread_count,
     uniqExact(user_id) AS user_count,
-    sum(cost_usd) AS cost_usd,
+    sum(cost_micros) / 1000000 AS cost_usd,
     sum(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) AS total_tokens,
     countIf(closed_at IS NULL) AS active_session_count,
     max(last_activity_at) AS last_active_at

@@ -38,7 +38,7 @@ FROM
         sum(e.OutputTokens) AS output_tokens,
         sum(e.CacheReadTokens) AS cache_read_tokens,
         sum(e.CacheCreationTokens) AS cache_creation_tokens,
-        sum(e.CostUsd) AS cost_usd,
+        sum(e.CostMicros) / 1000000 AS cost_usd,
         sum(e.CostMicros) AS cost_micros
     FROM events AS e FINAL
     LEFT JOIN

@@ -6,7 +6,7 @@ SELECT
     argMax(user_email, last_activity_at) AS user_email,
     count() AS session_count,
     uniqExact(thread_id) AS thread_count,
-    sum(cost_usd) AS cost_usd,
+    sum(cost_micros) / 1000000 AS cost_usd,
     sum(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) AS total_tokens,
     sum(user_prompt_count) AS user_prompt_count,
     sum(tool_call_count) AS tool_call_count,
