@@ -4,7 +4,7 @@ SESSIONS ?= 1000
 CONCURRENCY ?= 16
 FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-smoke
+.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-pages bench-hook bench-smoke
 
 bench: bench-ingest bench-ingest-http bench-query bench-hook
 
@@ -24,6 +24,10 @@ bench-memory:
 
 bench-query:
 	$(PYTHON) -m bench.query
+
+# the explorer's pages: server time of the API calls each page makes, over bench-query's data
+bench-pages:
+	$(PYTHON) -m bench.pages
 
 bench-smoke:
 	$(PYTHON) -m pytest -q tests/test_bench_smoke.py tests/test_bench_query_smoke.py
