@@ -103,8 +103,8 @@ def measure(base_url: str, ids: dict[str, list[tuple[str, ...]]], requests: int,
                         raise RuntimeError(f"{path}: HTTP {response.status_code} {response.text[:200]}")
                 if i >= warmup:
                     times.append((time.perf_counter() - started) * 1000)
-            figures[page] = {"n": len(times), "p50_ms": round(percentile(times, 50), 2),
-                             "p95_ms": round(percentile(times, 95), 2), "max_ms": round(max(times), 2)}
+            figures[page] = {"n": len(times), "p50_ms": round(percentile(times, 0.5), 2),
+                             "p95_ms": round(percentile(times, 0.95), 2), "max_ms": round(max(times), 2)}
             log(f"  {page:22s} p50 {figures[page]['p50_ms']:8.1f} ms   p95 {figures[page]['p95_ms']:8.1f} ms")
     base = figures["baseline_healthz"]["p95_ms"] or 1e-9
     for page, fig in figures.items():
@@ -138,7 +138,7 @@ def run(data_dir: str | None, database: str, events: int, copies: int | None, co
         ids = picks(storage, seed)
         settings = Settings.load({"clickhouse": dsn, "database": database, "api": "127.0.0.1:0"}, environ={})
         server = ApiServer(storage, settings).start()
-        log(f"pages: {requests} loads each (+{warmup} warm-up)")
+        log(f"pages: {requests} loads each (+{warmup} warm-up); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         figures = measure(f"http://127.0.0.1:{server.port}", ids, requests, warmup, seed, log)
         result = {
             "benchmark": "pages", "at": datetime.now(UTC).isoformat(), "git_commit": git_commit(),

@@ -201,12 +201,14 @@ async def live_stream(request: Request, org: Org, since: SinceParam = None) -> S
     stream ends after about a minute; clients reconnect (``retry: 1000``)."""
     storage = request.app.state.storage
     today_us = _today_us(since)
+    # Tests that call every route in-process shorten the stream (app.state.live_stream_seconds).
+    lifetime = float(getattr(request.app.state, "live_stream_seconds", STREAM_SECONDS))
 
     async def events() -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
         started = last_sent = time.monotonic()
         previous = ""
-        while time.monotonic() - started < STREAM_SECONDS:
+        while time.monotonic() - started < lifetime:
             if await request.is_disconnected():
                 return
             snapshot = await run_in_threadpool(live_snapshot, storage, org, today_us)
