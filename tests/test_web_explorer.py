@@ -163,6 +163,10 @@ def test_drill_down_to_a_tool_call(loaded: Loomline, api: httpx.Client, page: An
     sync_api.expect(page.locator("tbody tr").first).to_be_visible()
     page.get_by_role("link", name="Drill-down").click()
     users = page.get_by_role("region", name=re.compile("Users"))
+    # Keyboard: arrows move between a pane's links.
+    users.locator("a").first.focus()
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == users.locator("a").nth(1).get_attribute("href")
     users.locator("a", has_text=session["user_email"] or session["user_id"][:16]).first.click()
     page.get_by_role("region", name=re.compile("Sessions")).locator("a", has_text=session["id"][:8]).click()
     items = page.get_by_role("region", name=re.compile("Items"))

@@ -129,6 +129,16 @@ export async function render(ctx) {
   else if (session) panes.push(pane("Detail", h("p", { class: "detail muted" }, item ? "That item is not in this session." : "Pick an item: a prompt, request, tool call or error.")));
 
   const grid = h("div", { class: "panes" });
+  // Arrow keys move between the links of a pane; Enter opens one (as any link).
+  grid.addEventListener("keydown", (event) => {
+    if (!["ArrowDown", "ArrowUp"].includes(event.key) || !(event.target instanceof HTMLAnchorElement)) return;
+    const links = [...event.target.closest("ul")?.querySelectorAll("li > a") || []];
+    const next = links[links.indexOf(event.target) + (event.key === "ArrowDown" ? 1 : -1)];
+    if (next) {
+      event.preventDefault();
+      next.focus();
+    }
+  });
   const layout = () => {
     const n = Math.min(paneCount(), panes.length);
     grid.style.setProperty("--panes", n);
