@@ -227,7 +227,7 @@ CONVERSATIONS = Dashboard(
               bind={**ORG_BIND, **NO_CURSOR, "from_us": FROM_US, "to_us": TO_US,
                     "user": Var("user"), "project": Var("project"), "model": Var("model"),
                     "agent": "''", "status": "''", "min_cost": "0",
-                    "repository": "''", "branch": "''", "sort": "'last_activity'", "desc": "1",
+                    "q": "''", "repository": "''", "branch": "''", "sort": "'last_activity'", "desc": "1",
                     "after_key": "0", "after_id": "''", "limit": "1000", "include_archived": "0"},
               links={"thread_id": THREAD_LINK, "title": THREAD_LINK_FROM_ROW},
               overrides=[*_hide("sort_key", "session_ids", "root_session_id", "models", "auto_title",

@@ -99,7 +99,9 @@ class Loomline:
                     self.titler.start()
         api_server = _optional("query_api.server") if "api" in runs else None
         if s.api != "off" and api_server is not None:
-            self.api = api_server.ApiServer(self.storage, s, metrics=self.metrics)
+            web = _optional("web")  # the explorer, on the API's listener at /
+            mounts = [web.install] if web is not None else []
+            self.api = api_server.ApiServer(self.storage, s, metrics=self.metrics, mounts=mounts)
             if self.enricher is not None:
                 self.api.app.state.on_sessions_changed = self._rederive
             self.api.start()

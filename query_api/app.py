@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request, Response
 
 from query_api import (
+    docs_page,
     errors,
     routes_accounting,
     routes_conversations,
+    routes_explorer,
     routes_health,
     routes_manage,
     routes_sessions,
@@ -37,7 +39,7 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
         title="loomline query API",
         version="1",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # docs_page serves /docs from local files
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -48,8 +50,9 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
     # a delete re-derives the rest of a conversation at once; without it reconcile does.
     app.state.on_sessions_changed = None
     errors.install(app)
+    docs_page.install(app)
     app.include_router(routes_health.router)
-    for module in (routes_conversations, routes_sessions, routes_usage, routes_accounting, routes_manage):
+    for module in (routes_conversations, routes_sessions, routes_usage, routes_accounting, routes_manage, routes_explorer):
         app.include_router(
             module.router,
             responses=schemas.ERROR_RESPONSES,

@@ -60,6 +60,26 @@ def require_org(
 Org = Annotated[str, Depends(require_org)]
 
 
+def readable_orgs(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> frozenset[str] | None:
+    """Dependency of the routes that span orgs (``GET /api/v1/orgs``): the orgs the caller
+    may read, None for every org (no tokens configured, or a ``*`` token). 401 as above."""
+    tokens: Mapping[str, frozenset[str]] = request.app.state.settings.api_tokens
+    if not tokens:
+        return None
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise ApiError(401, "missing bearer token: send 'Authorization: Bearer <token>'", headers=challenge)
+    orgs = allowed_orgs(credentials.credentials, tokens)
+    if orgs is None:
+        raise ApiError(401, "invalid bearer token", headers=challenge)
+    return None if "*" in orgs else orgs
+
+
+ReadableOrgs = Annotated[frozenset[str] | None, Depends(readable_orgs)]
+
 class Writer:
     """The org a write goes to, and who writes (``token:<fingerprint>`` or ``local``)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from query_api import exports, filters, pagination
@@ -96,6 +96,7 @@ def list_conversations(
     model: filters.ModelParam = "",
     status: filters.StatusParam = None,
     min_cost: filters.MinCostParam = 0.0,
+    q: Annotated[str, Query(max_length=200, description="words the title contains (case-insensitive)")] = "",
     include_archived: filters.IncludeArchivedParam = False,
     repository: filters.RepositoryParam = "",
     branch: filters.BranchParam = "",
@@ -115,7 +116,7 @@ def list_conversations(
         filters.TimeRange.parse(start, to), user, project, agent, model, status or "", min_cost,
         repository, branch,
     )
-    params = {**flt.params(), "org": org, "sort": sort, "desc": int(order == "desc"),
+    params = {**flt.params(), "org": org, "q": q.strip(), "sort": sort, "desc": int(order == "desc"),
               "include_archived": int(include_archived)}
     fhash = pagination.filters_hash("conversations", {**params, "format": None})
     after: list[Any] = [0.0, ""]

@@ -15,6 +15,9 @@ python3 -m venv .venv
 missing=""
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
+# The explorer's browser tests drive Debian's chromium through PyPI playwright (never a
+# browser download).
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >/dev/null 2>&1 \
         || echo "scripts/test.sh: could not install$missing; the e2e tests that need them will skip" >&2

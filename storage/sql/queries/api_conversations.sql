@@ -13,6 +13,7 @@
 --   repository String   repository id, or its last part (the name), '' = any
 --   branch     String   git branch, '' = any
 --   min_cost   Float64  reported cost at least this (USD)
+--   q          String   words the title contains (case-insensitive), '' = any
 --   sort       String   last_activity | cost | tokens | sessions | compactions
 --   desc       UInt8    1: largest first
 --   include_archived UInt8  1: archived threads too (0: hidden, the default)
@@ -77,6 +78,7 @@ FROM
       AND ({repository:String} = '' OR repository = {repository:String}
            OR endsWith(repository, concat('/', {repository:String})))
       AND ({branch:String} = '' OR git_branch = {branch:String})
+      AND ({q:String} = '' OR positionCaseInsensitiveUTF8(title, {q:String}) > 0)
 )
 WHERE {has_cursor:UInt8} = 0 OR (sort_key, thread_id) > ({after_key:Float64}, {after_id:String})
 ORDER BY sort_key, thread_id
