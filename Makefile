@@ -4,7 +4,7 @@ SESSIONS ?= 1000
 CONCURRENCY ?= 16
 FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-enrich bench-smoke
+.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-import bench-pages bench-enrich bench-smoke
 
 bench: bench-ingest bench-ingest-http bench-query bench-hook bench-enrich
 
@@ -32,6 +32,15 @@ bench-enrich:
 
 bench-query:
 	$(PYTHON) -m bench.query
+
+# loomline import on a generated transcript history (IMPORT_MB=1024 for the issue's 1 GB)
+IMPORT_MB ?= 50
+bench-import:
+	$(PYTHON) -m bench.import_bench --size-mb $(IMPORT_MB)
+
+# the explorer's pages: server time of the API calls each page makes, over bench-query's data
+bench-pages:
+	$(PYTHON) -m bench.pages
 
 bench-smoke:
 	$(PYTHON) -m pytest -q tests/test_bench_smoke.py tests/test_bench_query_smoke.py tests/test_bench_enrich_smoke.py

@@ -81,7 +81,7 @@ ORG = Variable("org", "Organisation")
 USER = Variable("user", "User", multi=True, include_all=True)
 PROJECT = Variable("project", "Project", multi=True, include_all=True)
 MODEL = Variable("model", "Model", multi=True, include_all=True)
-THREAD = Variable("thread", "Thread", refresh=2)
+THREAD_VAR = Variable("thread", "Thread", refresh=2)
 SESSION = Variable("session", "Session", include_all=True)
 
 # -- query-API bindings ----------------------------------------------------------------
@@ -227,10 +227,11 @@ CONVERSATIONS = Dashboard(
               bind={**ORG_BIND, **NO_CURSOR, "from_us": FROM_US, "to_us": TO_US,
                     "user": Var("user"), "project": Var("project"), "model": Var("model"),
                     "agent": "''", "status": "''", "min_cost": "0",
-                    "repository": "''", "branch": "''", "sort": "'last_activity'", "desc": "1",
-                    "after_key": "0", "after_id": "''", "limit": "1000"},
+                    "q": "''", "repository": "''", "branch": "''", "sort": "'last_activity'", "desc": "1",
+                    "after_key": "0", "after_id": "''", "limit": "1000", "include_archived": "0"},
               links={"thread_id": THREAD_LINK, "title": THREAD_LINK_FROM_ROW},
-              overrides=[*_hide("sort_key", "session_ids", "root_session_id", "models"),
+              overrides=[*_hide("sort_key", "session_ids", "root_session_id", "models", "auto_title",
+                                "title_source", "archived", "parent_deleted"),
                          *_unit("currencyUSD", "cost_usd", "computed_cost_usd")]),
     ),
 )
@@ -240,7 +241,7 @@ THREAD = Dashboard(
     uid=THREAD_DASHBOARD_UID,
     title="loomline / Thread",
     description="One conversation thread: its sessions, segments, compactions, breaks, cost and events.",
-    variables=(ORG, THREAD, SESSION),
+    variables=(ORG, THREAD_VAR, SESSION),
     panels=(
         Panel("summary", "Thread", "table",
               ("thread_id", "title", "status", "close_reason", "session_count", "compaction_count",

@@ -1,6 +1,6 @@
 """Why (and when) a session closed. Pure.
 
-Evidence, strongest first (DESIGN.md, close reasons):
+Evidence, strongest first (docs/design.md, close reasons):
 
 1. the hook bridge's ``loomline.session_end`` ``reason`` (``prompt_input_exit`` → ``exit``);
 2. the last ``user_prompt``'s ``command_name``: clear, exit (or quit), logout, resume;
@@ -27,6 +27,7 @@ from enrich.model import (
     EVIDENCE_DERIVED,
     EVIDENCE_HOOK,
     EVIDENCE_NATIVE,
+    EVIDENCE_TRANSCRIPT,
     USER_PROMPT,
     Event,
 )
@@ -69,7 +70,8 @@ def close_session(
     ends = [e for e in recent if e.event_name == BRIDGE_SESSION_END]
     if ends:
         end = ends[-1]
-        return Closure(BRIDGE_REASONS.get(end.reason, "other"), end.timestamp, EVIDENCE_HOOK)
+        evidence = EVIDENCE_TRANSCRIPT if end.imported else EVIDENCE_HOOK
+        return Closure(BRIDGE_REASONS.get(end.reason, "other"), end.timestamp, evidence)
 
     prompts = [e for e in recent if e.event_name == USER_PROMPT]
     if prompts and prompts[-1].command_name in COMMAND_REASONS:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import posixpath
 from collections import Counter
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from enrich.bounds import cost_sum, finite_or_none, micros_sum, token_sum
 from enrich.close_reasons import OPEN, close_session
 from enrich.cost import computed_cost
+from enrich.imported import without_superseded
 from enrich.links import bridge_links, merge_links, native_links
 from enrich.model import (
     API_ERROR,
@@ -25,6 +25,7 @@ from enrich.model import (
     COMPACTION,
     EVIDENCE_HOOK,
     EVIDENCE_NATIVE,
+    EVIDENCE_TRANSCRIPT,
     TOOL_RESULT,
     USER_PROMPT,
     Compaction,
@@ -40,12 +41,12 @@ from enrich.repository import repository_of
 from enrich.resumes import with_resume_health
 from enrich.segments import COMPACT_GROUP_US, Fragment, dedupe, layout, session_segments
 from enrich.threads import assign_threads
+from enrich.titles import prompt_title, session_title
 
 DEFAULT_IDLE_TIMEOUT_US = 30 * 60 * 1_000_000
 # Active time: the sum of gaps between consecutive events of one process that are shorter
 # than this (longer gaps are someone away from the keyboard).
 ACTIVE_GAP_US = 120 * 1_000_000
-TITLE_LENGTH = 120
 
 
 def usage_of(events: Iterable[Event]) -> Usage:
@@ -84,7 +85,7 @@ def session_compactions(org_id: str, session_id: str, thread_id: str, events: li
             thread_id=thread_id, timestamp=event.timestamp, trigger=event.compaction_trigger,
             success=success, pre_tokens=event.pre_tokens, post_tokens=event.post_tokens,
             duration_ms=finite_or_none(event.duration_ms), error=event.error, prompt_id=event.prompt_id,
-            evidence=EVIDENCE_NATIVE,
+            evidence=EVIDENCE_TRANSCRIPT if event.imported else EVIDENCE_NATIVE,
         ))
     finished = [e for e in events if e.event_name == BRIDGE_POST_COMPACT
                 or (e.event_name == BRIDGE_SESSION_START and e.source == "compact")]
@@ -141,7 +142,7 @@ def _project(events: list[Event]) -> tuple[str, str]:
 
 def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_IDLE_TIMEOUT_US) -> Derived:
     """All derived rows for the sessions the events belong to (plus what they link to)."""
-    unique = dedupe(events)
+    unique = without_superseded(dedupe(events))  # telemetry wins over imported transcripts
     if not unique:
         return Derived()
     org_id = unique[0].org_id
@@ -237,7 +238,10 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
             active_time_seconds=_active_seconds(frags),
             first_prompt=_first(e.prompt for e in prompts if not e.command_name),
             event_count=len(evs),
-            has_hook_evidence=any(e.is_bridge for e in evs),
+            has_hook_evidence=any(e.is_bridge and not e.imported for e in evs),
+            title=session_title(_first(e.prompt for e in prompts if not e.command_name), project_name,
+                                _first(e.cwd for e in evs), _first(e.git_branch for e in reversed(evs)),
+                                _first(e.tool_name for e in tools), evs[0].timestamp),
             injected_prompt_count=len(injected_prompts),
             repository=repository,
             repository_provider=repository_provider,
@@ -274,12 +278,9 @@ def _threads(org_id: str, sessions: list[Session], session_events: dict[str, lis
         closed = all(s.close_reason != OPEN for s in group)
         last = max(group, key=lambda s: (s.last_activity_at, s.session_id))
         first = group[0]
-        title = _first(s.first_prompt for s in group)
-        if title:
-            title = " ".join(title.split())[:TITLE_LENGTH]
-        else:
-            when = datetime.fromtimestamp(first.started_at / 1_000_000, UTC).strftime("%Y-%m-%d %H:%M")
-            title = f"{first.project_name or first.cwd or 'session'} · {when} UTC"
+        # The first prompt of the thread that makes a title, else the first session's fallback
+        # (never a redaction marker: enrich/titles.py).
+        title = _first(prompt_title(s.first_prompt) for s in group) or first.title
         models: list[str] = []
         for session in group:
             models.extend(m for m in session.models if m not in models)

@@ -22,6 +22,7 @@ from enrich.model import (
     CLEARED_FROM,
     EVIDENCE_HOOK,
     EVIDENCE_INFERRED,
+    EVIDENCE_TRANSCRIPT,
     FORKED_FROM,
     RESUMED_AS,
     Event,
@@ -50,8 +51,11 @@ def bridge_links(events: list[Event]) -> list[Link]:
         if not parent and start.source == "fork":
             parent = late_parents.get(start.session_id, "")
         if parent and parent != start.session_id:
-            link_type = FORKED_FROM if start.source == "fork" else RESUMED_AS
-            links.append(Link(start.org_id, parent, start.session_id, link_type, start.timestamp, EVIDENCE_HOOK))
+            # An imported session_start (loomline import) names the session a /clear
+            # ended as its parent; the bridge names parents of forks and resumes only.
+            link_type = FORKED_FROM if start.source == "fork" else CLEARED_FROM if start.source == "clear" else RESUMED_AS
+            evidence = EVIDENCE_TRANSCRIPT if start.imported else EVIDENCE_HOOK
+            links.append(Link(start.org_id, parent, start.session_id, link_type, start.timestamp, evidence))
     ends = [e for e in events if e.event_name == BRIDGE_SESSION_END and e.reason == "clear" and e.cli_run_id]
     for start in starts:
         if start.source != "clear" or not start.cli_run_id:

@@ -45,6 +45,9 @@ EVIDENCE_HOOK = "hook"  # the hook bridge's lifecycle records
 EVIDENCE_NATIVE = "native"  # Claude Code's own telemetry
 EVIDENCE_INFERRED = "inferred"  # a rule over native telemetry (sequence continuity, position)
 EVIDENCE_DERIVED = "derived"  # depends on the clock (idle timeout)
+# Records `loomline import` made from Claude Code's transcripts (attribute
+# loomline.evidence=transcript): weaker than telemetry and hooks for what both describe.
+EVIDENCE_TRANSCRIPT = "transcript"
 
 
 @dataclass(frozen=True, slots=True)  # slots: the Enricher caches many of these
@@ -110,11 +113,16 @@ class Event:
     cache_likely_expired: bool | None = None
     estimated_cache_write_usd: float | None = None
     is_async: bool | None = None  # subagent_completed: a background subagent
+    evidence: str = ""  # loomline.evidence: 'transcript' for loomline import records, else ''
     ingested_at: int = 0  # ms since the epoch; only feeds the row version
 
     @property
     def is_bridge(self) -> bool:
         return self.event_name.startswith(BRIDGE_PREFIX)
+
+    @property
+    def imported(self) -> bool:
+        return self.evidence == EVIDENCE_TRANSCRIPT
 
     def sort_key(self) -> tuple[int, int, int]:
         """A total order: time, then sequence, then the event key (ties are real: many
@@ -259,6 +267,7 @@ class Session:
     first_prompt: str
     event_count: int
     has_hook_evidence: bool
+    title: str = ""  # automatic title (enrich/titles.py); a user's title wins at read time
     injected_prompt_count: int = 0  # user_prompt events Claude Code injected (enrich/prompts.py)
     repository: str = ""  # host/owner/name (enrich/repository.py)
     repository_provider: str = ""
@@ -370,6 +379,7 @@ ATTRIBUTE_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "cache_likely_expired": ("prompt_cache_likely_expired", _bool),
     "estimated_cache_write_usd": ("estimated_cache_write_usd", _float),
     "is_async": ("is_async", _bool),
+    "evidence": ("loomline.evidence", _text),
 }
 
 
@@ -414,9 +424,19 @@ def events_from_rows(column_names: Sequence[str], rows: Iterable[Sequence[Any]])
     attribute texts parsed as event_from_row does. Rows in another shape are matched by
     name."""
     names = tuple(column_names)
-    if names != LOAD_COLUMN_ORDER:
-        known = [(i, name) for i, name in enumerate(names) if name in EVENT_FIELD_ORDER]
-        return [Event(**{name: row[i] for i, name in known}) for row in rows]
+    if names != LOAD_COLUMN_ORDER:  # by name: slower, same result
+        typed_at = [(i, name) for i, name in enumerate(names) if name in TYPED_FIELD_ORDER or name == "ingested_at"]
+        attrs_at = [(names.index(f"attr_{name}"), name, parse) for name, (_, parse) in ATTRIBUTE_FIELDS.items()
+                    if f"attr_{name}" in names]
+        result = []
+        for row in rows:
+            values: dict[str, Any] = {name: row[i] for i, name in typed_at}
+            for i, name, parse in attrs_at:
+                parsed = parse(str(row[i] or ""))
+                if parsed not in (None, ""):
+                    values[name] = parsed
+            result.append(Event(**values))
+        return result
     typed = len(TYPED_FIELD_ORDER)
     parsers = [(typed + i, name, parse) for i, (name, (_, parse)) in enumerate(ATTRIBUTE_FIELDS.items())]
     events = []

@@ -35,6 +35,7 @@ from enrich.model import (
     EVIDENCE_HOOK,
     EVIDENCE_INFERRED,
     EVIDENCE_NATIVE,
+    EVIDENCE_TRANSCRIPT,
     HOOK_EXECUTION_START,
     METRIC_SESSION_COUNT,
     USER_PROMPT,
@@ -464,7 +465,9 @@ def fragment_start_source(fragment: Fragment, is_first_of_session: bool) -> tupl
                    if e.event_name == METRIC_SESSION_COUNT and e.source), "")
     found = ""
     evidence = ""
-    bridge = next((e.source for e in events if e.event_name == BRIDGE_SESSION_START and e.source and e.source != "compact"), "")
+    starts = [e for e in events if e.event_name == BRIDGE_SESSION_START and e.source and e.source != "compact"]
+    bridge = next((e.source for e in starts if not e.imported), "")
+    imported = next((e.source for e in starts if e.imported), "")  # loomline import: below telemetry
     hook = next((s for s in map(_hook_source, events) if s and s != "compact"), "")
     if bridge:
         found, evidence = bridge, EVIDENCE_HOOK
@@ -472,6 +475,8 @@ def fragment_start_source(fragment: Fragment, is_first_of_session: bool) -> tupl
         found, evidence = hook, EVIDENCE_NATIVE
     elif metric:
         found, evidence = metric, EVIDENCE_NATIVE
+    elif imported:
+        found, evidence = imported, EVIDENCE_TRANSCRIPT
     elif fragment.predecessor is not None and last_command(fragment.predecessor) == "clear":
         found, evidence = "clear", EVIDENCE_INFERRED
     else:

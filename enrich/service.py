@@ -482,10 +482,15 @@ class Enricher:
             return {"groups_of_other_enrichers": 1}
         derived = derive(events, now_us, self.idle_timeout_us)
         existing = self._existing_keys(org, group)
+        marks = self._rederive_marks(org, group)
         stats: dict[str, int] = defaultdict(int)
         tables: dict[str, dict[str, list[Any]]] = {}
         for component, component_events in _components(derived, events):
-            for table, columns in rows_for(component, version_of(component_events)).items():
+            version = version_of(component_events)
+            marked = max((marks.get(s.session_id, 0) for s in component.sessions), default=0)
+            if marked:  # a delete left this component with fewer events than before
+                version = max(version, (marked << VERSION_COUNT_BITS) | min(len(component_events), (1 << VERSION_COUNT_BITS) - 1))
+            for table, columns in rows_for(component, version).items():
                 into = tables.setdefault(table, defaultdict(list))
                 for name, values in columns.items():
                     into[name].extend(values)
@@ -494,9 +499,19 @@ class Enricher:
         for table, columns in tables.items():  # one insert per table for the whole group
             self.storage.insert_columns(table, columns)
         tombstones = _tombstones(derived, existing)
-        self._write_tombstones(org, tombstones, version_of(events))
+        newest_mark = max(marks.values(), default=0)
+        tomb_version = version_of(events)
+        if newest_mark:
+            tomb_version = max(tomb_version, (newest_mark << VERSION_COUNT_BITS) | ((1 << VERSION_COUNT_BITS) - 1))
+        self._write_tombstones(org, tombstones, tomb_version)
         stats["tombstones"] += sum(len(keys) for keys in tombstones.values())
         return dict(stats)
+
+    def _rederive_marks(self, org: str, sessions: set[str]) -> dict[str, int]:
+        """Sessions whose conversation lost a session to a delete (storage/management.py):
+        the ms of the newest mark, which their rows' version must reach."""
+        rows = self.storage.query_rows(load_query("enrich_rederive_marks"), {"org": org, "sessions": sorted(sessions)})
+        return {session: int(ms) for session, ms in rows}
 
     def _existing_keys(self, org: str, sessions: set[str]) -> dict[str, set[tuple[Any, ...]]]:
         rows = self.storage.query_rows(load_query("enrich_existing_keys"), {"org": org, "sessions": sorted(sessions)})
@@ -648,7 +663,7 @@ def rows_for(derived: Derived, version: int) -> dict[str, dict[str, list[Any]]]:
             "unpriced_request_count": s.usage.unpriced_request_count,
             "api_error_count": s.api_error_count, "user_prompt_count": s.user_prompt_count,
             "tool_call_count": s.tool_call_count, "tool_error_count": s.tool_error_count,
-            "active_time_seconds": s.active_time_seconds, "first_prompt": s.first_prompt,
+            "active_time_seconds": s.active_time_seconds, "first_prompt": s.first_prompt, "title": s.title,
             "event_count": s.event_count, "has_hook_evidence": int(s.has_hook_evidence),
             "injected_prompt_count": s.injected_prompt_count, "repository": s.repository,
             "repository_provider": s.repository_provider, "subagent_count": s.subagent_count,

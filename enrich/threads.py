@@ -1,4 +1,4 @@
-"""Thread assignment from the link graph (DESIGN.md, thread rules). Pure.
+"""Thread assignment from the link graph (docs/design.md, thread rules). Pure.
 
 * A session with no incoming ``resumed_as`` roots its own thread; ``thread_id`` is the
   root session's id, so the same links always give the same threads, whichever process

@@ -17,6 +17,7 @@ from receiver.pipeline import IngestPipeline
 from receiver.selfmetrics import ReceiverMetrics
 from settings import Settings, is_loopback, parse_listen_address
 from storage.client import Storage, open_storage
+from storage.management import Maintenance
 
 log = logging.getLogger("loomline")
 
@@ -49,6 +50,8 @@ class Loomline:
         self.http: Any = None
         self.enricher: Any = None
         self.api: Any = None
+        self.maintenance: Maintenance | None = None
+        self.titler: Any = None
         self._stopped = threading.Event()
 
     def start(self) -> Loomline:
@@ -85,9 +88,23 @@ class Loomline:
             self._start_receivers()
         if self.enricher is not None:
             self.enricher.start(interval=s.enrich_interval, reconcile_interval=s.reconcile_interval)
+        if "enricher" in runs:
+            # Management's background work goes with enrichment: purging records that arrive
+            # for deleted sessions, and model titles (never on the ingest path).
+            self.maintenance = Maintenance(self.storage)
+            self.maintenance.start()
+            titler_module = _optional("enrich.title_model")
+            if s.title_model and titler_module is not None:
+                self.titler = titler_module.Titler.from_settings(self.storage, s)
+                if self.titler is not None:
+                    self.titler.start()
         api_server = _optional("query_api.server") if "api" in runs else None
         if s.api != "off" and api_server is not None:
-            self.api = api_server.ApiServer(self.storage, s, metrics=self.metrics)
+            web = _optional("web")  # the explorer, on the API's listener at /
+            mounts = [web.install] if web is not None else []
+            self.api = api_server.ApiServer(self.storage, s, metrics=self.metrics, mounts=mounts)
+            if self.enricher is not None:
+                self.api.app.state.on_sessions_changed = self._rederive
             self.api.start()
             self.ports["api"] = self.api.port
         return self
@@ -134,6 +151,15 @@ class Loomline:
             self.http.start()
             self.ports["otlp_http"] = self.http.port
 
+    def _rederive(self, sessions: set[tuple[str, str]]) -> None:
+        """Re-derive sessions now (after a delete, so the rest of a conversation shows its
+        new totals when the DELETE answers); on failure the next pass does it."""
+        self.enricher.mark_dirty(sessions)
+        try:
+            self.enricher.run_once()
+        except Exception:
+            log.exception("re-deriving after a delete failed; the next enrichment pass retries")
+
     def stop(self) -> None:
         """Stop listening, finish in-flight batches, stop enrichment, close storage."""
         if self._stopped.is_set():
@@ -148,6 +174,10 @@ class Loomline:
                     log.exception("stopping %s failed", name)
         if self.pipeline is not None:
             self.pipeline.stop()
+        for name in ("titler", "maintenance"):
+            component = getattr(self, name)
+            if component is not None:
+                component.stop()
         if self.enricher is not None:
             try:
                 self.enricher.stop()

@@ -28,7 +28,7 @@ import math
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +45,7 @@ from opentelemetry.proto.common.v1.common_pb2 import (
 )
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
+    AggregationTemporality,
     Metric,
     NumberDataPoint,
     ResourceMetrics,
@@ -121,7 +122,7 @@ _PLUGINS = (("cc-plugin-agents-md", "da63145d0acbb62d"), ("cc-plugin-privacy", "
 _CONTEXT_LIMIT = 200_000
 _LOOMLINE_VERSION = "0.1.0"
 
-# Close reasons as DESIGN.md names them, from the way a session's last process ended.
+# Close reasons as docs/design.md names them, from the way a session's last process ended.
 _CLOSE_REASON = {"clear": "clear", "prompt_input_exit": "exit", "logout": "logout", "other": "other"}
 
 
@@ -178,7 +179,7 @@ class SessionTruth:
     user_email: str
     project: str  # repository name; the hook's cwd ends with it
     cwd: str
-    thread_id: str  # the root session id of its thread (DESIGN.md thread rules)
+    thread_id: str  # the root session id of its thread (docs/design.md thread rules)
     parent_session_id: str = ""  # fork parent or the session /clear ended
     link: str = ""  # "", "forked_from" or "cleared_from"
     start_types: list[str] = field(default_factory=list)  # one per segment: startup, resume, continue, fork, clear, compact
@@ -547,23 +548,23 @@ class _Process:
                 points["claude_code.session.count"].append(NumberDataPoint(
                     start_time_unix_nano=t0, time_unix_nano=ns, as_double=1.0,
                     attributes=_kvs(self._common(session_id) + [("start_type", start_type)])))
-        for (session_id, model, source), (cost, tin, tout, tread, tcreate, t0) in self.cost_acc.items():
+        for (session_id, model, source), (cost, tin, tout, tread, tcreate, c0) in self.cost_acc.items():
             sizes["claude_code.cost.usage"] += 1
             sizes["claude_code.token.usage"] += 4
             if not self.encode:
                 continue
             base = self._common(session_id) + [("model", model), ("query_source", source), ("effort", "medium")]
             points["claude_code.cost.usage"].append(NumberDataPoint(
-                start_time_unix_nano=int(t0), time_unix_nano=ns, as_double=round(cost, 6), attributes=_kvs(base)))
+                start_time_unix_nano=int(c0), time_unix_nano=ns, as_double=round(cost, 6), attributes=_kvs(base)))
             for kind, value in (("input", tin), ("output", tout), ("cacheRead", tread), ("cacheCreation", tcreate)):
                 points["claude_code.token.usage"].append(NumberDataPoint(
-                    start_time_unix_nano=int(t0), time_unix_nano=ns, as_double=float(value),
+                    start_time_unix_nano=int(c0), time_unix_nano=ns, as_double=float(value),
                     attributes=_kvs(base + [("type", kind)])))
-        for (session_id, kind), (seconds, t0) in self.active.items():
+        for (session_id, kind), (seconds, a0) in self.active.items():
             sizes["claude_code.active_time.total"] += 1
             if self.encode:
                 points["claude_code.active_time.total"].append(NumberDataPoint(
-                    start_time_unix_nano=int(t0), time_unix_nano=ns, as_double=round(seconds, 3),
+                    start_time_unix_nano=int(a0), time_unix_nano=ns, as_double=round(seconds, 3),
                     attributes=_kvs(self._common(session_id) + [("type", kind)])))
         self._reset_metrics()
         self.fleet._count["metric_points"] += sum(sizes.values())
@@ -574,7 +575,7 @@ class _Process:
                 continue
             description, unit = _METRIC_META[name]
             self.metric_exports.append(Metric(name=name, description=description, unit=unit, sum=Sum(
-                aggregation_temporality=1, is_monotonic=True, data_points=points[name])))
+                aggregation_temporality=AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA, is_monotonic=True, data_points=points[name])))
 
     def _reset_metrics(self) -> None:
         self.cost_acc.clear()
@@ -694,7 +695,7 @@ class Fleet:
                 queue.append((child, "fork", t + int(rng.lognormvariate(math.log(1800), 1.0) * 1e9)))
 
     def _process(self, rng: random.Random, user: _User, repo: str, team: str, session: _Session, kind: str,
-                 t: int) -> Iterator[tuple[str, Message]]:
+                 t: int) -> Generator[tuple[str, Message], None, tuple[int, list[tuple[_Session, int]]]]:
         """One CLI process from start to exit. Returns (end time, [(cleared-into session, time)])."""
         spec = self.spec
         count = self._count

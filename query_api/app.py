@@ -6,18 +6,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
-from settings import Settings
 from query_api import (
+    docs_page,
     errors,
     routes_accounting,
     routes_conversations,
+    routes_explorer,
     routes_health,
+    routes_manage,
     routes_sessions,
     routes_usage,
     schemas,
+    strict_params,
 )
+from settings import Settings
 from storage.client import Storage
 
 DESCRIPTION = """\
@@ -35,17 +39,25 @@ def create_app(storage: Storage, settings: Settings, metrics: Any = None) -> Fas
         title="loomline query API",
         version="1",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # docs_page serves /docs from local files
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.storage = storage
     app.state.settings = settings
     app.state.metrics = metrics
+    # Set by the process wiring (loomline/app.py) to re-derive sessions with enrichment, so
+    # a delete re-derives the rest of a conversation at once; without it reconcile does.
+    app.state.on_sessions_changed = None
     errors.install(app)
+    docs_page.install(app)
     app.include_router(routes_health.router)
-    for module in (routes_conversations, routes_sessions, routes_usage, routes_accounting):
-        app.include_router(module.router, responses=schemas.ERROR_RESPONSES)
+    for module in (routes_conversations, routes_sessions, routes_usage, routes_accounting, routes_manage, routes_explorer):
+        app.include_router(
+            module.router,
+            responses=schemas.ERROR_RESPONSES,
+            dependencies=[Depends(strict_params.reject_unknown_query_params)],
+        )
 
     if metrics is not None and hasattr(metrics, "inc"):
 

@@ -40,6 +40,7 @@ OrderParam = Annotated[Order, Query(description="desc (largest / newest first, d
 LimitParam = Annotated[int, Query(ge=1, le=10_000, description="rows per page (1..10000)")]
 CursorParam = Annotated[str | None, Query(
     max_length=2048, description="next_cursor of the previous page (opaque)")]
+IncludeArchivedParam = Annotated[bool, Query(description="also list archived items (default: hidden)")]
 FormatParam = Annotated[Format, Query(
     description="json (default), csv or parquet; exports carry the next cursor in X-Next-Cursor")]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from query_api import exports, filters, pagination
@@ -20,6 +20,10 @@ ConversationSort = Literal["last_activity", "cost", "tokens", "sessions", "compa
 COLUMNS: exports.Columns = {
     "thread_id": "str",
     "title": "str",
+    "title_source": "str",
+    "auto_title": "str",
+    "archived": "bool",
+    "parent_deleted": "bool",
     "user_id": "str",
     "user_email": "str",
     "project_id": "str",
@@ -61,6 +65,8 @@ def conversation_item(row: dict[str, Any]) -> dict[str, Any]:
     """A threads row as the API shows it."""
     item = {name: row.get(name) for name in COLUMNS}
     item["parent_thread_id"] = row["parent_thread_id"] or None
+    item["archived"] = bool(row["archived"])
+    item["parent_deleted"] = bool(row["parent_deleted"])
     item["models"] = list(row["models"])
     item["estimated_cost_usd"] = float(row["cost_usd"])
     item["computed_cost_usd"] = float(row["computed_cost_usd"])
@@ -90,6 +96,8 @@ def list_conversations(
     model: filters.ModelParam = "",
     status: filters.StatusParam = None,
     min_cost: filters.MinCostParam = 0.0,
+    q: Annotated[str, Query(max_length=200, description="words the title contains (case-insensitive)")] = "",
+    include_archived: filters.IncludeArchivedParam = False,
     repository: filters.RepositoryParam = "",
     branch: filters.BranchParam = "",
     sort: ConversationSort = "last_activity",
@@ -99,13 +107,17 @@ def list_conversations(
     format: filters.FormatParam = "json",
 ) -> Response:
     """Threads of the org that were active in [from, to), with sessions, compactions,
+    reported (estimated) and computed cost and tokens by type; archived threads only with
+    ``include_archived=true``. ``title`` is the user's, else a model's, else the automatic
+    one (``title_source`` says which). Sessions, compactions,
     reported (estimated) and computed cost and tokens by type. Keyset-paginated: pass
     ``pagination.next_cursor`` back as ``cursor`` with the same filters."""
     flt = filters.ListFilters(
         filters.TimeRange.parse(start, to), user, project, agent, model, status or "", min_cost,
         repository, branch,
     )
-    params = {**flt.params(), "org": org, "sort": sort, "desc": int(order == "desc")}
+    params = {**flt.params(), "org": org, "q": q.strip(), "sort": sort, "desc": int(order == "desc"),
+              "include_archived": int(include_archived)}
     fhash = pagination.filters_hash("conversations", {**params, "format": None})
     after: list[Any] = [0.0, ""]
     if cursor:
@@ -151,6 +163,9 @@ def compaction_item(row: dict[str, Any]) -> dict[str, Any]:
 def _session_in_thread(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "session_id": row["session_id"],
+        "title": row["title"],
+        "title_source": row["title_source"],
+        "archived": bool(row["archived"]),
         "position": row["thread_position"] + 1,
         "start_source": row["start_source"],
         "is_resumed": bool(row["is_resumed"]),

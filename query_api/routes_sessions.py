@@ -23,8 +23,12 @@ SessionId = Annotated[str, Path(max_length=512, description="llm session id (Cla
 COLUMNS: exports.Columns = {
     "id": "str",
     "otel_session_id": "str",
+    "title": "str",
+    "title_source": "str",
+    "archived": "bool",
     "conversation_thread_id": "str",
     "parent_thread_id": "str?",
+    "parent_deleted": "bool",
     "position": "int",
     "agent_name": "str",
     "start_source": "str",
@@ -122,8 +126,12 @@ def session_item(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["session_id"],
         "otel_session_id": row["otel_session_id"],
+        "title": row["title"],
+        "title_source": row["title_source"],
+        "archived": bool(row["archived"]),
         "conversation_thread_id": row["thread_id"],
         "parent_thread_id": row["parent_thread_id"] or None,
+        "parent_deleted": bool(row["parent_deleted"]),
         "position": row["thread_position"] + 1,
         "agent_name": row["agent_name"],
         "start_source": row["start_source"],
@@ -179,6 +187,7 @@ def list_sessions(
     model: filters.ModelParam = "",
     status: filters.StatusParam = None,
     min_cost: filters.MinCostParam = 0.0,
+    include_archived: filters.IncludeArchivedParam = False,
     repository: filters.RepositoryParam = "",
     branch: filters.BranchParam = "",
     sort: SessionSort = "last_activity",
@@ -187,12 +196,15 @@ def list_sessions(
     cursor: filters.CursorParam = None,
     format: filters.FormatParam = "json",
 ) -> Response:
-    """A flat list of sessions with the conversations' filters and keyset pagination."""
+    """A flat list of sessions with the conversations' filters and keyset pagination;
+    sessions archived themselves or in an archived conversation only with
+    ``include_archived=true``."""
     flt = filters.ListFilters(
         filters.TimeRange.parse(start, to), user, project, agent, model, status or "", min_cost,
         repository, branch,
     )
-    params = {**flt.params(), "org": org, "sort": sort, "desc": int(order == "desc")}
+    params = {**flt.params(), "org": org, "sort": sort, "desc": int(order == "desc"),
+              "include_archived": int(include_archived)}
     fhash = pagination.filters_hash("llm_sessions", params)
     after: list[Any] = [0.0, ""]
     if cursor:
@@ -210,6 +222,10 @@ def session_detail(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["session_id"],
         "otel_session_id": row["session_id"],
+        "title": row["title"],
+        "auto_title": row["auto_title"],
+        "title_source": row["title_source"],
+        "archived": bool(row["archived"]),
         "conversation_thread_id": row["thread_id"],
         "agent_name": row["agent_name"],
         "start_source": row["start_source"],
@@ -245,6 +261,7 @@ def session_detail(row: dict[str, Any]) -> dict[str, Any]:
             "total_in_thread": max(row["total_in_thread"] or 0, row["thread_position"] + 1),
             "total_compactions_in_thread": max(row["total_compactions_in_thread"] or 0, row["compaction_count"]),
             "parent_thread_id": row["parent_thread_id"] or None,
+            "parent_deleted": bool(row["parent_deleted"]),
         },
         "project": {"id": row["project_id"], "name": row["project_name"]},
         "user": {"id": row["user_id"], "email": row["user_email"]},

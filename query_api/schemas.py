@@ -29,6 +29,7 @@ class ThreadInfo(BaseModel):
     total_in_thread: int
     total_compactions_in_thread: int
     parent_thread_id: str | None  # the thread this one was forked from
+    parent_deleted: bool  # that thread was deleted (this one stays)
 
 
 class ProjectRef(BaseModel):
@@ -56,6 +57,10 @@ class SubagentTotals(BaseModel):
 class SessionDetail(BaseModel):
     id: str
     otel_session_id: str
+    title: str  # the user's title, else the automatic one
+    auto_title: str
+    title_source: str  # user or auto
+    archived: bool  # archived itself or in an archived conversation
     conversation_thread_id: str
     agent_name: str
     start_source: str

@@ -7,12 +7,14 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
-from settings import Settings, parse_listen_address
 from query_api.app import create_app
+from settings import Settings, parse_listen_address
 from storage.client import Storage
 
 log = logging.getLogger("loomline.api")
@@ -23,10 +25,15 @@ class ApiServer:
     ``start()``). ``stop()`` finishes in-flight requests for a bounded time."""
 
     def __init__(self, storage: Storage, settings: Settings, metrics: Any = None,
-                 start_timeout: float = 10.0, stop_timeout: float = 5.0) -> None:
+                 start_timeout: float = 10.0, stop_timeout: float = 5.0,
+                 mounts: Sequence[Callable[[FastAPI], None]] = ()) -> None:
         self.storage = storage
         self.settings = settings
         self.app = create_app(storage, settings, metrics)
+        # What else this listener serves (the explorer, web.install): the front door wires
+        # it, so the API room never imports the rooms above it.
+        for mount in mounts:
+            mount(self.app)
         self.host, self._requested_port = parse_listen_address(settings.api, "api")
         self.port = 0
         self.start_timeout = start_timeout

@@ -39,6 +39,10 @@ def _parse_token_map(text: str) -> dict[str, str]:
         token, sep, org = item.partition("=")
         if not sep or not token.strip() or not org.strip():
             raise SettingsError(f"expected TOKEN=ORG pairs separated by commas, got {item!r}")
+        if "=" in org:
+            raise SettingsError(f"ambiguous token spec {item!r}: one '=' per TOKEN=ORG pair")
+        if token.strip() in result:
+            raise SettingsError("a token is listed twice: one entry per token")
         result[token.strip()] = org.strip()
     return result
 
@@ -68,12 +72,32 @@ def _parse_receiver_tokens(text: str) -> dict[str, tuple[str, ...]]:
     return result
 
 
+class OrgScopes(frozenset[str]):
+    """The orgs an API token may read, with ``writable``: the ones it may also change
+    (rename, archive, delete). A plain frozenset of orgs is a read-only token."""
+
+    writable: frozenset[str]
+
+    def __new__(cls, orgs: frozenset[str] | set[str], writable: frozenset[str] = frozenset()) -> OrgScopes:
+        scopes = super().__new__(cls, orgs)
+        scopes.writable = frozenset(writable)
+        return scopes
+
+
 def _parse_api_tokens(text: str) -> dict[str, frozenset[str]]:
-    """Parse ``token=org1|org2,token2=*`` into {token: {orgs}}; ``*`` allows every org."""
-    return {
-        token: frozenset(o for o in orgs.split("|") if o)
-        for token, orgs in _parse_token_map(text).items()
-    }
+    """Parse ``token=org1|org2,token2=*,token3=org1:rw`` into {token: OrgScopes}; ``*``
+    allows every org. A trailing ``:rw`` makes the token's orgs writable; ``:ro`` (or no
+    suffix) keeps it read-only."""
+    result: dict[str, frozenset[str]] = {}
+    for token, spec in _parse_token_map(text).items():
+        orgs_text, scope = spec, "ro"
+        if spec.endswith((":rw", ":ro")):
+            orgs_text, scope = spec[:-3], spec[-2:]
+        orgs = frozenset(o for o in orgs_text.split("|") if o)
+        if not orgs:
+            raise SettingsError(f"api token {token[:4]}...: no organization before {':' + scope!r}")
+        result[token] = OrgScopes(orgs, orgs if scope == "rw" else frozenset())
+    return result
 
 
 @dataclass(frozen=True)
@@ -87,10 +111,23 @@ class Option:
 
 
 def _opt(default: Any, flag: str, help: str, parse: Any = str, metavar: str | None = None) -> Any:
+    def make() -> Any:
+        return default() if callable(default) else default
+
     return field(
-        default_factory=(lambda d=default: d() if callable(d) else d),
+        default_factory=make,
         metadata={"option": Option(flag, help, parse, metavar)},
     )
+
+
+def _show_default(f: dataclasses.Field[Any]) -> str:
+    """A field's default as --help shows it."""
+    value = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    if value in ("", {}, None):
+        return "none"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1024 and value % 1024 == 0:
+        return f"{value} ({value // 1024 // 1024} MiB)" if value % (1024 * 1024) == 0 else f"{value} ({value // 1024} KiB)"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -185,7 +222,8 @@ class Settings:
     )
     api_tokens: dict[str, frozenset[str]] = _opt(
         dict, "--api-tokens",
-        "query API bearer tokens, as TOKEN=ORG1|ORG2,... ('*' for every org; empty: no auth, loopback only)",
+        "query API bearer tokens, as TOKEN=ORG1|ORG2,... ('*' for every org; a trailing :rw also allows"
+        " rename/archive/delete; empty: no auth, loopback only)",
         _parse_api_tokens, metavar="TOKEN=ORGS,...",
     )
     tls_cert: str = _opt("", "--tls-cert", "PEM certificate for the OTLP listeners (enables TLS)", metavar="PATH")
@@ -200,6 +238,19 @@ class Settings:
     reconcile_interval: float = _opt(
         300.0, "--reconcile-interval",
         "seconds between full reconcile passes (repairs what a multi-receiver race left)", float,
+    )
+    title_model: str = _opt(
+        "", "--title-model",
+        "Anthropic model that titles conversations in the background, e.g. claude-haiku-4-5"
+        " (empty: off; needs --anthropic-api-key or ANTHROPIC_API_KEY)",
+    )
+    anthropic_api_key: str = _opt("", "--anthropic-api-key", "API key for --title-model", metavar="KEY")
+    anthropic_base_url: str = _opt(
+        "https://api.anthropic.com", "--anthropic-base-url", "Messages API base URL for --title-model", metavar="URL",
+    )
+    title_concurrency: int = _opt(2, "--title-concurrency", "model title requests in flight at once", int)
+    title_max_per_hour: int = _opt(
+        120, "--title-max-per-hour", "model title requests per hour at most (bounds the cost)", int,
     )
     log_level: str = _opt("info", "--log-level", "debug, info, warning or error")
 
@@ -221,7 +272,7 @@ class Settings:
                 dest=f.name,
                 default=None,
                 metavar=opt.metavar,
-                help=f"{opt.help} [env {cls.env_name(f.name)}]",
+                help=f"{opt.help} [default: {_show_default(f)}; env {cls.env_name(f.name)}]".replace("%", "%%"),
             )
 
     @classmethod
@@ -287,6 +338,10 @@ class Settings:
             raise SettingsError("idle_timeout_minutes, enrich_interval and reconcile_interval must be positive")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("tls_cert and tls_key go together: set both or neither")
+        if not 1 <= self.title_concurrency <= 16 or not 1 <= self.title_max_per_hour <= 100_000:
+            raise SettingsError("title_concurrency must be 1..16 and title_max_per_hour 1..100000")
+        if not self.anthropic_base_url.startswith(("http://", "https://")):
+            raise SettingsError(f"anthropic_base_url: expected an http(s) URL, got {self.anthropic_base_url!r}")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise SettingsError(f"log_level: expected debug, info, warning or error, got {self.log_level!r}")
         if self.role not in ROLES:
@@ -317,4 +372,4 @@ def is_loopback(host: str) -> bool:
     return host in {"localhost", "::1"} or host.startswith("127.")
 
 
-__all__: Sequence[str] = ["Settings", "SettingsError", "parse_listen_address", "is_loopback"]
+__all__: Sequence[str] = ["OrgScopes", "Settings", "SettingsError", "parse_listen_address", "is_loopback"]

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlparse
 
 import clickhouse_connect
@@ -161,7 +161,8 @@ class Storage:
         return self.client.command(sql, parameters=dict(parameters or {}), settings=self._settings(settings))
 
     def query_rows(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        return list(self.client.query(sql, parameters=dict(parameters or {}), settings=self._settings(settings)).result_rows)
+        rows = self.client.query(sql, parameters=dict(parameters or {}), settings=self._settings(settings)).result_rows
+        return cast(list[tuple[Any, ...]], list(rows))  # clickhouse-connect's rows are tuples
 
     def query_dicts(self, sql: str, parameters: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         result = self.client.query(sql, parameters=dict(parameters or {}), settings=self._settings(settings))

@@ -51,6 +51,11 @@ SHARDING_KEYS: dict[str, str] = {
     "cli_runs": "cityHash64(org_id, cli_run_id)",
     "threads": "cityHash64(org_id, thread_id)",
     "enricher_members": "cityHash64(member)",
+    # management (0005): one row per managed item, sharded by its key so FINAL sees all versions
+    "management_overrides": "cityHash64(org_id, target_id)",
+    "deleted_threads": "cityHash64(org_id, thread_id)",
+    "generated_titles": "cityHash64(org_id, thread_id)",
+    "audit_log": "cityHash64(org_id, audit_id)",
 }
 DEFAULT_SHARDING = "cityHash64(org_id, session_id)"
 

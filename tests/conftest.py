@@ -18,6 +18,37 @@ from storage.client import Storage, open_storage
 
 _CHDB_DIR: Path | None = None
 
+# Tests that may run apart in parallel (scripts/test.sh runs pytest-xdist workers): the
+# real-CLI scenarios of one protocol share one loomline serve (module-scoped, parametrized),
+# so they form one group per protocol and the three protocols run side by side; the harness
+# tests share nothing. Every other module is one group, because its module-scoped fixtures
+# (a loaded data set, a server) are the slow part. (xdist's own xdist_group markers do not
+# take effect with pytest 9, so the grouping is a scheduler keyed on the test id.)
+_SPLIT_BY_PARAM = {"test_claude_code_e2e.py"}
+_SPLIT_BY_TEST = {"test_harness.py"}
+
+
+def group_of(nodeid: str) -> str:
+    """The group a test runs in: ``path::name[param]`` -> module, module[param] or the id."""
+    path, _, rest = nodeid.partition("::")
+    module = path.rsplit("/", 1)[-1]
+    if module in _SPLIT_BY_TEST:
+        return nodeid
+    if module in _SPLIT_BY_PARAM and rest.endswith("]") and "[" in rest:
+        return f"{path}[{rest[rest.index('[') + 1:-1]}]"
+    return path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Hand each worker whole groups (see group_of), in collection order as xdist does for scopes."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)
+
 
 def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     global _CHDB_DIR

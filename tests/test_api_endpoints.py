@@ -202,7 +202,7 @@ def test_conversations_list_items_and_default_order(api: httpx.Client, db: Stora
     last = [r["last_activity_at"] for r in rows]
     assert last == sorted(last, reverse=True)  # newest activity first
     item = next(r for r in rows if r["thread_id"] == "30d50448-249e-4f22-ae04-2ca239e29606")  # fresh_tool
-    assert item["title"].startswith("please run TOOL")
+    assert item["title"] == "Run TOOL" and item["title_source"] == "auto"  # from the first prompt
     assert (item["session_count"], item["compaction_count"], item["tool_call_count"]) == (1, 0, 1)
     assert (item["input_tokens"], item["output_tokens"], item["cache_read_tokens"], item["cache_creation_tokens"]) == (3000, 84, 1600, 400)
     assert item["estimated_cost_usd"] == pytest.approx(0.016)
@@ -336,6 +336,7 @@ SESSION_KEYS = {
     "id", "otel_session_id", "conversation_thread_id", "agent_name", "start_source", "is_resumed",
     "close_reason", "compaction_count", "last_compacted_at", "started_at", "closed_at", "models",
     "metrics", "thread_info", "project", "user", "repository", "subagents",
+    "title", "auto_title", "title_source", "archived",  # management (issue 14)
 }
 
 
@@ -346,7 +347,8 @@ def test_llm_session_detail_shape(api: httpx.Client, db: Storage) -> None:
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "estimated_cost_usd",
         "computed_cost_usd", "message_count", "tool_call_count", "api_error_count",
         "injected_prompt_count", "unpriced_request_count", "unpriced_reasons"}
-    assert set(data["thread_info"]) == {"position", "total_in_thread", "total_compactions_in_thread", "parent_thread_id"}
+    assert set(data["thread_info"]) == {
+        "position", "total_in_thread", "total_compactions_in_thread", "parent_thread_id", "parent_deleted"}
     assert set(data["project"]) == {"id", "name"} and set(data["user"]) == {"id", "email"}
     assert data["id"] == data["otel_session_id"] == "ff3923b1-3d3c-47e4-ac75-409610d1482e"
     assert data["compaction_count"] == 1 and data["last_compacted_at"].endswith("Z")
@@ -558,6 +560,53 @@ def test_invalid_parameters_are_422_with_a_clear_message(api: httpx.Client, path
     assert any(d["param"] == param for d in body["error"]["details"])
 
 
+@pytest.mark.parametrize(("path", "params"), [
+    ("conversations", {"bogus": "1"}),
+    ("conversations", {"limt": "5", "user": "x"}),  # a typo must not return unfiltered data
+    ("llm_sessions", {"thread": "abc"}),
+    ("usage", {"group_by": "day", "groupby": "user"}),
+    ("conversations/no-such-thread", {"verbose": "1"}),
+])
+def test_unknown_query_parameters_are_422(api: httpx.Client, path: str, params: dict[str, Any]) -> None:
+    body = get(api, f"/api/v1/{ORG_NATIVE}/{path}", expect=422, **params)
+    known = {"limit", "user", "group_by", "cursor"}
+    unknown = sorted(set(params) - known)
+    assert body["error"]["code"] == "invalid_parameter"
+    assert [d["param"] for d in body["error"]["details"]] == unknown
+    assert "unknown query parameter" in body["error"]["message"] and "this endpoint takes:" in body["error"]["message"]
+
+
+def test_costs_are_exact_micro_dollar_figures(api: httpx.Client, db: Storage) -> None:
+    """Dollar figures come from integer micro-dollars: never float-sum noise."""
+    def decimals(x: float) -> int:
+        text = repr(float(x))
+        return len(text.split(".")[1]) if "." in text and "e" not in text else 0
+
+    micros = {r[0]: r[1] for r in db.query_rows(
+        "SELECT session_id, cost_micros FROM llm_sessions FINAL WHERE org_id = {o:String} AND is_deleted = 0",
+        {"o": ORG_NATIVE})}
+    sessions = all_pages(api, f"/api/v1/{ORG_NATIVE}/llm_sessions", 50)
+    assert sessions and any(s["estimated_cost_usd"] > 0 for s in sessions)
+    for item in sessions:
+        assert item["estimated_cost_usd"] == micros[item["id"]] / 1_000_000
+        assert decimals(item["estimated_cost_usd"]) <= 6 and decimals(item["computed_cost_usd"]) <= 6
+    threads = all_pages(api, f"/api/v1/{ORG_NATIVE}/conversations", 50)
+    usage = get(api, f"/api/v1/{ORG_NATIVE}/usage", group_by="user")["data"]
+    for figure in [t["estimated_cost_usd"] for t in threads] + [u["estimated_cost_usd"] for u in usage]:
+        assert decimals(figure) <= 6, figure
+    assert all(u["estimated_cost_usd"] == u["cost_micros"] / 1_000_000 for u in usage)
+
+
+def test_an_org_without_data_is_empty_not_missing(api: httpx.Client) -> None:
+    """Decided (docs/api.md): orgs are not registered anywhere, an org exists once its data
+    does; lists of an org with no data answer 200 and nothing, single ids 404."""
+    path = "/api/v1/no-such-org"
+    assert get(api, f"{path}/conversations")["data"] == []
+    assert get(api, f"{path}/llm_sessions")["data"] == []
+    assert get(api, f"{path}/usage")["data"] == []
+    get(api, f"{path}/conversations/ff3923b1-3d3c-47e4-ac75-409610d1482e", expect=404)
+
+
 def test_cursor_is_bound_to_its_filters(api: httpx.Client) -> None:
     path = f"/api/v1/{ORG_NATIVE}/conversations"
     cursor = get(api, path, limit=2)["pagination"]["next_cursor"]
@@ -587,6 +636,7 @@ def api_schema(loaded: Loomline) -> Any:
     if schemathesis is None:
         pytest.skip("schemathesis not installed")
     asgi = create_app(loaded.storage, loaded.settings, ReceiverMetrics())  # type: ignore[arg-type]
+    asgi.state.live_stream_seconds = 0.2  # the live event stream answers, then ends
     return schemathesis.openapi.from_asgi("/openapi.json", asgi)
 
 

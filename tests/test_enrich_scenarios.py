@@ -185,7 +185,7 @@ def test_idle_sessions_time_out_and_activity_reopens() -> None:
 
 def test_threads_have_titles_and_status() -> None:
     d = derived("fork", True)
-    assert sorted(t.title for t in d.threads) == ["first", "forked"]
+    assert sorted(t.title for t in d.threads) == ["First", "Forked"]  # enrich/titles.py
     assert all(t.status == "closed" and t.close_reason == "other" for t in d.threads)
     native = derived("fork", False)
     assert all(t.status == "active" for t in native.threads)

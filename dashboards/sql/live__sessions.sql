@@ -14,7 +14,7 @@ SELECT
     s.last_activity_at AS last_activity_at
 FROM v_llm_sessions AS s
 LEFT JOIN v_session_context AS c ON c.org_id = s.org_id AND c.session_id = s.session_id
-WHERE s.org_id = ${org:singlequote} AND s.is_open
+WHERE s.org_id = ${org:singlequote} AND s.is_open AND NOT s.archived
   AND $__conditionalAll(s.user_id IN (${user:singlequote}), $user)
   AND $__conditionalAll(s.project_id IN (${project:singlequote}), $project)
 ORDER BY context_pct DESC, s.last_activity_at DESC

@@ -1,5 +1,5 @@
 -- Derived tables: what enrichment (enrich/) computes from the typed events table.
--- Vocabulary and thread rules: DESIGN.md. Semantics of each column: docs/enrichment.md.
+-- Vocabulary and thread rules: docs/design.md. Semantics of each column: docs/enrichment.md.
 --
 -- How rows are kept current, and why:
 --   * Every table is ReplacingMergeTree(version, is_deleted) ordered by (org_id, <its id>).

@@ -16,6 +16,7 @@ SELECT
     toUInt64OrNull(Attributes['context_tokens']) AS context_tokens
 FROM events FINAL
 WHERE OrgId = {org:String} AND SessionId = {session:String}
+      AND SessionId NOT IN (SELECT session_id FROM deleted_sessions WHERE org_id = {org:String})
   AND EventName IN ('loomline.pre_model_switch', 'loomline.post_model_switch')
 ORDER BY Timestamp, EventKey
 LIMIT 10000

@@ -33,6 +33,7 @@ FROM
                 Attributes['agent_type'] != '', Attributes['agent_type'], '') AS agent_name
     FROM events FINAL
     WHERE OrgId = {org:String} AND SessionId = {session:String}
+      AND SessionId NOT IN (SELECT session_id FROM deleted_sessions WHERE org_id = {org:String})
       AND EventName IN ('api_request', 'api_error', 'tool_result', 'assistant_response',
                         'subagent_completed', 'loomline.subagent_stop')
 )

@@ -10,7 +10,7 @@ SELECT
     EventKey AS event_key, EventName AS type, Timestamp AS timestamp,
     toUnixTimestamp64Micro(Timestamp) AS ts_us, ifNull(Sequence, -1) AS seq, Sequence AS sequence,
     PromptId AS prompt_id, Model AS model, QuerySource AS query_source,
-    CostUsd AS cost_usd, InputTokens AS input_tokens, OutputTokens AS output_tokens,
+    CostMicros / 1000000 AS cost_usd, InputTokens AS input_tokens, OutputTokens AS output_tokens,
     CacheReadTokens AS cache_read_tokens, CacheCreationTokens AS cache_creation_tokens,
     DurationMs AS duration_ms, ToolName AS tool_name, ToolUseId AS tool_use_id,
     Decision AS decision, Success AS success, StatusCode AS status_code, Attempt AS attempt,
@@ -20,6 +20,7 @@ SELECT
 FROM events FINAL
 WHERE OrgId = {org:String}
   AND SessionId = {session:String}
+  AND SessionId NOT IN (SELECT session_id FROM deleted_sessions WHERE org_id = {org:String})
   AND (empty({types:Array(String)}) OR has({types:Array(String)}, EventName))
   AND ({prompt_id:String} = '' OR PromptId = {prompt_id:String})
   AND ({tool_use_id:String} = '' OR ToolUseId = {tool_use_id:String})

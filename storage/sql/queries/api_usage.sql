@@ -46,7 +46,7 @@ FROM
         sum(if(e.OutputTokens <= 10000000000, e.OutputTokens, 0)) AS output_tokens,
         sum(if(e.CacheReadTokens <= 10000000000, e.CacheReadTokens, 0)) AS cache_read_tokens,
         sum(if(e.CacheCreationTokens <= 10000000000, e.CacheCreationTokens, 0)) AS cache_creation_tokens,
-        sum(if(isFinite(e.CostUsd) AND e.CostUsd BETWEEN 0 AND 100000, e.CostUsd, 0)) AS cost_usd,
+        sum(if(e.CostMicros BETWEEN 0 AND 100000000000, e.CostMicros, 0)) / 1000000 AS cost_usd,
         sum(if(e.CostMicros BETWEEN 0 AND 100000000000, e.CostMicros, 0)) AS cost_micros
     FROM events AS e FINAL
     LEFT JOIN
@@ -57,6 +57,7 @@ FROM
     ) AS s ON s.session_id = e.SessionId
     WHERE e.OrgId = {org:String}
       AND e.EventName = 'api_request'
+      AND e.SessionId NOT IN (SELECT session_id FROM deleted_sessions WHERE org_id = {org:String})
       AND e.Timestamp >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')
       AND e.Timestamp < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
       AND ({user:String} = '' OR s.user_id = {user:String} OR s.user_email = {user:String}

@@ -43,8 +43,11 @@ SELECT
     Attributes['prompt_cache_likely_expired'] AS attr_cache_likely_expired,
     Attributes['estimated_cache_write_usd'] AS attr_estimated_cache_write_usd,
     Attributes['is_async'] AS attr_is_async,
+    Attributes['loomline.evidence'] AS attr_evidence,
     toUnixTimestamp64Milli(IngestedAt) AS ingested_at
 FROM events
 WHERE OrgId = {org:String} AND SessionId IN {sessions:Array(String)}
   AND IngestedAt >= {since:DateTime64(3)}
+  -- a deleted session is never derived again, whatever arrives for it later (0005)
+  AND SessionId NOT IN (SELECT session_id FROM deleted_sessions WHERE org_id = {org:String})
 ORDER BY SessionId, Timestamp, EventKey
