@@ -106,6 +106,7 @@ class Enricher:
         self._cache: OrderedDict[SessionKey, tuple[dict[int, Event], int]] = OrderedDict()
         self._cached_events = 0
         self.cache_max_events = CACHE_MAX_EVENTS
+        self._marks_applied: dict[SessionKey, int] = {}  # rederive mark (ms) the cache was last re-read for
         self._derived_at: dict[SessionKey, tuple[float, float]] = {}  # session -> (monotonic end, seconds)
         self.debounce_factor, self.max_staleness_s = DEBOUNCE_FACTOR, MAX_STALENESS_S
         self.retry_first_s, self.retry_max_s = QUARANTINE_FIRST_RETRY_S, QUARANTINE_MAX_RETRY_S
@@ -415,6 +416,11 @@ class Enricher:
             _, (dropped, _) = self._cache.popitem(last=False)
             self._cached_events -= len(dropped)
 
+    def _forget(self, key: SessionKey) -> None:
+        entry = self._cache.pop(key, None)
+        if entry is not None:
+            self._cached_events -= len(entry[0])
+
     def clear_cache(self) -> None:
         """Forget the cached events (the next pass reads every session whole)."""
         self._cache.clear()
@@ -480,9 +486,15 @@ class Enricher:
     def _derive_group(self, org: str, group: set[str], events: list[Event], now_us: int) -> dict[str, int]:
         if self.membership is not None and not self.membership.owns(org, group):
             return {"groups_of_other_enrichers": 1}
+        marks = self._rederive_marks(org, group)
+        if any(ms > self._marks_applied.get((org, session), 0) for session, ms in marks.items()):
+            # A delete purged events the cache may still hold: read the group whole again.
+            for session in group:
+                self._forget((org, session))
+            events = self._load(org, group)
+            self._marks_applied.update({(org, session): ms for session, ms in marks.items()})
         derived = derive(events, now_us, self.idle_timeout_us)
         existing = self._existing_keys(org, group)
-        marks = self._rederive_marks(org, group)
         stats: dict[str, int] = defaultdict(int)
         tables: dict[str, dict[str, list[Any]]] = {}
         for component, component_events in _components(derived, events):
