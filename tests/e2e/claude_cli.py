@@ -232,9 +232,9 @@ class ClaudeEnv:
             "OTEL_LOG_USER_PROMPTS": "1",
             "OTEL_LOG_TOOL_DETAILS": "1",
             # Claude Code gives its whole telemetry shutdown 2 s by default (logs only get
-            # what is left after waiting up to half of it for pending events); on a loaded
-            # machine the last log batch (the /exit prompt) did not make it out in time and
-            # was dropped. See docs/e2e.md, "The lost /exit prompt".
+            # what is left after waiting up to half of it for pending events): a slow answer
+            # must not drop the last log batch. (It is not what loses the /exit prompt under
+            # load: docs/e2e.md, "The lost /exit prompt".)
             "CLAUDE_CODE_OTEL_SHUTDOWN_TIMEOUT_MS": "15000",
         }
         env.update(self.extra_env)
