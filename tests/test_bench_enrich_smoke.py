@@ -4,15 +4,30 @@ assertions: the figures are the benchmark's to report."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
-from bench.enrich import issue_shape, main, run
+from bench.common import REPO_ROOT
+from bench.enrich import issue_shape
 from enrich.derive import derive
 
 
+def _bench(*args: str) -> tuple[str, dict[str, Any]]:
+    """Run the benchmark as a user does, in a process of its own (chDB opens one data
+    directory per process, and this test process may already hold the suite's)."""
+    done = subprocess.run([sys.executable, "-m", "bench.enrich", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    path = next(line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("results: "))
+    return done.stdout, json.loads(Path(path).read_text())
+
+
 def test_enrich_benchmark_smoke(tmp_path: Path) -> None:
-    results = run([100, 400], ["issue", "hot", "fleet"], e2e_records=400, e2e_sessions=2, e2e_batch=100,
-                  modes=["every-batch", "loop"], results_dir=tmp_path)
+    _, results = _bench("--sizes", "100,400", "--shapes", "issue,hot,fleet", "--e2e-records", "400",
+                        "--e2e-sessions", "2", "--e2e-batch", "100", "--e2e-modes", "every-batch,loop",
+                        "--results-dir", str(tmp_path))
     derived = {(r["shape"], r["events"] >= 400) for r in results["derive"]}
     assert {("issue", False), ("issue", True), ("hot", True), ("fleet", True)} <= derived
     assert all(r["us_per_event"] > 0 and r["ratio_to_first"] > 0 for r in results["derive"])
@@ -20,9 +35,8 @@ def test_enrich_benchmark_smoke(tmp_path: Path) -> None:
         assert e2e["records"] == 400 and e2e["enrich_us_per_record"] > 0
         # every record ended up in a derived session (the final pass flushes the debounced ones)
         assert e2e["derived_sessions"] == 2 and e2e["derived_events"] == 400, e2e
-    written = json.loads(Path(results["path"]).read_text())
-    assert [r["mode"] for r in written["e2e"]] == ["every-batch", "loop"]
-    assert "load_start" in written
+    assert [r["mode"] for r in results["e2e"]] == ["every-batch", "loop"]
+    assert "load_start" in results
 
 
 def test_issue_shape_is_one_fragment_per_event() -> None:
@@ -33,7 +47,6 @@ def test_issue_shape_is_one_fragment_per_event() -> None:
     assert len(derived.sessions) == 1 and len(derived.segments) == 300
 
 
-def test_quick_cli(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert main(["--quick", "--shapes", "issue", "--e2e-modes", "loop", "--results-dir", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+def test_quick_cli(tmp_path: Path) -> None:
+    out, _ = _bench("--quick", "--shapes", "issue", "--e2e-modes", "loop", "--results-dir", str(tmp_path))
     assert "µs/event" in out and "µs CPU/record" in out and "load" in out

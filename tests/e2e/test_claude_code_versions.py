@@ -121,9 +121,16 @@ def _wait_for_api(world: VersionWorld, timeout: float = 60.0) -> None:
 
 
 def _injected_in_transcript(world: VersionWorld) -> int:
+    """The CLI's own account of what it injected: user lines of the transcript that carry a
+    task notification (marked ``origin.kind`` where the version writes it)."""
     lines = world.env.transcripts().get(world.runs[0].session_id, [])
-    return sum(1 for line in lines if line.get("type") == "user"
-               and (line.get("origin") or {}).get("kind") == "task-notification")
+
+    def injected(line: dict[str, Any]) -> bool:
+        content = (line.get("message") or {}).get("content")
+        return (line.get("origin") or {}).get("kind") == "task-notification" or (
+            isinstance(content, str) and content.lstrip().startswith("<task-notification>"))
+
+    return sum(1 for line in lines if line.get("type") == "user" and injected(line))
 
 
 def test_runs_succeeded(vworld: VersionWorld) -> None:
@@ -134,9 +141,10 @@ def test_runs_succeeded(vworld: VersionWorld) -> None:
 def test_messages_are_what_the_person_typed(vworld: VersionWorld) -> None:
     metrics = vworld.session["metrics"]
     assert metrics["message_count"] == 2
-    # both versions inject one <task-notification> for the background subagent
-    assert metrics["injected_prompt_count"] == 1
-    assert _injected_in_transcript(vworld) in (0, 1)  # origin.kind where the transcript writes one
+    # Both versions inject a <task-notification> once the background subagent finishes; in a
+    # -p run whether it finishes before the CLI exits depends on timing, so the transcript,
+    # not a constant, says how many were injected.
+    assert metrics["injected_prompt_count"] == _injected_in_transcript(vworld) <= 1
 
 
 def test_subagent_spend_stays_in_its_session(vworld: VersionWorld) -> None:
