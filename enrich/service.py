@@ -36,6 +36,7 @@ from enrich.model import Derived, Event, events_from_rows
 from enrich.segments import CHAIN_SKEW_US, CHAIN_WINDOW_US, dedupe, layout
 from storage.client import Storage
 from storage.sql_files import load_query
+from storage.tombstones import derived_key, write_tombstones
 
 log = logging.getLogger("loomline.enrich")
 
@@ -529,30 +530,12 @@ class Enricher:
         rows = self.storage.query_rows(load_query("enrich_existing_keys"), {"org": org, "sessions": sorted(sessions)})
         keys: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
         for kind, k1, k2, k3, idx in rows:
-            keys[kind].add({
-                "llm_sessions": (k1,), "threads": (k1,), "session_segments": (k1, int(idx)),
-                "session_links": (k1, k2, k3), "compactions": (k1, k2), "cli_runs": (k1,),
-            }[kind])
+            keys[kind].add(derived_key(kind, k1, k2, k3, idx))
         return keys
 
     # -- writing -------------------------------------------------------------------------
     def _write_tombstones(self, org: str, tombstones: dict[str, set[tuple[Any, ...]]], version: int) -> None:
-        key_columns = {
-            "llm_sessions": ("session_id",), "threads": ("thread_id",),
-            "session_segments": ("session_id", "segment_index"),
-            "session_links": ("from_session_id", "to_session_id", "link_type"),
-            "compactions": ("session_id", "compaction_key"), "cli_runs": ("cli_run_id",),
-        }
-        for table, keys in tombstones.items():
-            if not keys:
-                continue
-            ordered = sorted(keys)
-            columns: dict[str, list[Any]] = {"org_id": [org] * len(ordered)}
-            for i, name in enumerate(key_columns[table]):
-                columns[name] = [key[i] for key in ordered]
-            columns["version"] = [version] * len(ordered)
-            columns["is_deleted"] = [1] * len(ordered)
-            self.storage.insert_columns(table, columns)
+        write_tombstones(self.storage, org, tombstones, version)
 
 
 def _keep_later(known: dict[int, Event], event: Event) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from storage.client import Storage
 from storage.sql_files import load_query
+from storage.tombstones import DERIVED_KEYS, derived_key, write_tombstones
 
 log = logging.getLogger("loomline.manage")
 
@@ -43,14 +44,6 @@ PURGE_TABLES = (
     "otel_metrics_exponential_histogram",
     "otel_metrics_summary",
 )
-DERIVED_KEYS = {
-    "llm_sessions": ("session_id",),
-    "threads": ("thread_id",),
-    "session_segments": ("session_id", "segment_index"),
-    "session_links": ("from_session_id", "to_session_id", "link_type"),
-    "compactions": ("session_id", "compaction_key"),
-    "cli_runs": ("cli_run_id",),
-}
 THREAD, SESSION = "thread", "session"
 MAX_TITLE_CHARS = 200
 
@@ -176,20 +169,8 @@ def _tombstone_derived(storage: Storage, org: str, sessions: set[str], threads: 
             continue  # a thread that keeps sessions: re-derivation rewrites it
         if kind == "cli_runs" and not set(members) <= sessions:
             continue
-        keys[kind].add({
-            "llm_sessions": (k1,), "threads": (k1,), "session_segments": (k1, int(idx)),
-            "session_links": (k1, k2, k3), "compactions": (k1, k2), "cli_runs": (k1,),
-        }[kind])
-    for table, table_keys in keys.items():
-        if not table_keys:
-            continue
-        ordered = sorted(table_keys)
-        columns: dict[str, list[Any]] = {"org_id": [org] * len(ordered)}
-        for i, name in enumerate(DERIVED_KEYS[table]):
-            columns[name] = [key[i] for key in ordered]
-        columns["version"] = [DELETE_VERSION] * len(ordered)
-        columns["is_deleted"] = [1] * len(ordered)
-        storage.insert_columns(table, columns)
+        keys[kind].add(derived_key(kind, k1, k2, k3, idx))
+    write_tombstones(storage, org, keys, DELETE_VERSION)
 
 
 def purge(storage: Storage, org: str, sessions: list[str]) -> None:
