@@ -11,7 +11,7 @@ from query_api import exports, filters, pagination
 from query_api.auth import Org
 from query_api.errors import not_found
 from query_api.exports import utc
-from query_api.queries import run
+from query_api.queries import run, run_many
 
 router = APIRouter(tags=["conversations"])
 
@@ -223,15 +223,17 @@ def get_conversation(
     /clear breaks."""
     storage = request.app.state.storage
     params = {"org": org, "thread": thread_id}
-    rows = run(storage, "api_conversation", params)
+    rows, session_rows, segments, compaction_rows, link_rows = run_many(storage, (
+        "api_conversation", "api_conversation_sessions", "api_conversation_segments",
+        "api_conversation_compactions", "api_conversation_links",
+    ), params)
     if not rows:
         raise not_found("conversation", thread_id)
     thread = conversation_item(rows[0])
     thread["session_ids"] = list(rows[0]["session_ids"])
-    sessions = [_session_in_thread(r) for r in run(storage, "api_conversation_sessions", params)]
-    segments = run(storage, "api_conversation_segments", params)
-    compactions = [compaction_item(r) for r in run(storage, "api_conversation_compactions", params)]
-    links = [_link_item(r) for r in run(storage, "api_conversation_links", params)]
+    sessions = [_session_in_thread(r) for r in session_rows]
+    compactions = [compaction_item(r) for r in compaction_rows]
+    links = [_link_item(r) for r in link_rows]
     members = {s["session_id"] for s in sessions}
     forks = []
     for link in links:
