@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -125,6 +126,16 @@ class ReceiverCore:
 
     def export(self, signal: str, body: bytes, encoding: str, authorization: str | None, transport: str) -> Outcome:
         """Handle one export request body (already decompressed)."""
+        started = time.monotonic()
+        outcome = self._export(signal, body, encoding, authorization, transport)
+        # One line per request at debug level: what arrived and what it was answered, for
+        # following a client's exports (e.g. the last batch a CLI sends as it exits).
+        log.debug("%s %s export of %d bytes (%s): %s in %.0f ms%s", transport, signal, len(body), encoding,
+                  outcome.status.value, (time.monotonic() - started) * 1000,
+                  f": {outcome.message}" if outcome.message else "")
+        return outcome
+
+    def _export(self, signal: str, body: bytes, encoding: str, authorization: str | None, transport: str) -> Outcome:
         labels = {"signal": signal, "transport": transport}
         try:
             grant = self.authenticate(authorization)
