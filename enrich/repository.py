@@ -72,7 +72,8 @@ def repository_of(events: Iterable[Event]) -> tuple[str, str]:
             return repo, event.vcs_provider.lower() or _provider_of(repo)
     for event in events:
         if _looks_like_remote(event.project_id):
-            return event.project_id, _provider_of(event.project_id)
+            repo = normalize_url(event.project_id) or event.project_id  # an older bridge sent raw remotes
+            return repo, _provider_of(repo)
     return "", ""
 
 

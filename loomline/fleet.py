@@ -512,7 +512,8 @@ class _Process:
         pairs += [
             ("cwd", self.cwd), ("transcript_path", f"/home/{self.user.login}/.claude/projects/-home-{self.user.login}-src-{self.repo}/{session.session_id}.jsonl"),
             ("loomline.cli_run.id", self.run_id), ("loomline.cli_run.pid", self.pid),
-            ("loomline.project.id", f"git@github.com:{self.user.org_domain.split('.')[0]}/{self.repo}.git"),
+            # the bridge normalizes the origin remote (git@github.com:acme/api.git -> github.com/acme/api)
+            ("loomline.project.id", f"github.com/{self.user.org_domain.split('.')[0]}/{self.repo}"),
             ("loomline.project.name", self.repo), ("git.branch", "main"),
         ]
         self.hook_logs.append(LogRecord(time_unix_nano=ns, observed_time_unix_nano=ns,

@@ -153,6 +153,8 @@ def test_repository_ids() -> None:
     assert repository_of(tagged) == ("github.com/acme/api", "github")
     bridged = [replace(e, project_id="gitlab.com/acme/web") for e in events]
     assert repository_of(bridged) == ("gitlab.com/acme/web", "gitlab")
+    raw_remote = [replace(e, project_id="git@github.com:acme/api.git") for e in events]
+    assert repository_of(raw_remote) == ("github.com/acme/api", "github")
 
 
 # -- the whole path --------------------------------------------------------------------------
