@@ -705,7 +705,7 @@ def run_panels(storage: Any, picks: Picks, runs: int, seed: int) -> dict[str, di
                     state["thread"] = Variable(
                         "thread", rng.choice(threads or [picks.threads[0][1]])
                     )
-                if variable.name in ("user", "project", "model", "session"):
+                if variable.include_all:  # user, project, model, repository, session
                     options = [str(r[0]) for r in rows]
                     one = i % 2 == 1 and variable.name == "user" and options
                     state[variable.name] = Variable(

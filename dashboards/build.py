@@ -12,7 +12,8 @@ Its ClickHouse parameters ``{name:Type}`` become Grafana text through the panel'
 turns the API's optional filter, written ``({p:String} = '' OR <condition>)`` or
 ``(empty({p:Array(String)}) OR <condition>)``, into
 ``$__conditionalAll((<condition>), $v)`` with ``x = {p}`` → ``x IN (${v:singlequote})`` and
-``has(a, {p})`` → ``hasAny(a, [${v:singlequote}])``: one value, several or All.
+``has(a, {p})`` → ``hasAny(a, [${v:singlequote}])``, ``endsWith(x, concat('/', {p}))`` →
+``arrayExists(want -> endsWith(x, concat('/', want)), [${v:singlequote}])``: one value, several or All.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def _rewrite_condition(cond: str, param: str, var: str) -> str:
     p = re.escape(param)
     cond = re.sub(rf"([\w.]+)\s*=\s*\{{{p}:String\}}", rf"\1 IN ({values})", cond)
     cond = re.sub(rf"\bhas\(([^(),]+),\s*\{{{p}:String\}}\)", rf"hasAny(\1, [{values}])", cond)
+    cond = re.sub(rf"\bendsWith\(([\w.]+),\s*concat\('/',\s*\{{{p}:String\}}\)\)",
+                  rf"arrayExists(want -> endsWith(\1, concat('/', want)), [{values}])", cond)
     cond = re.sub(rf"([\w.]+)\s+IN\s+\{{{p}:Array\(String\)\}}", rf"\1 IN ({values})", cond)
     cond = re.sub(rf"\bhas\(\{{{p}:Array\(String\)\}},\s*([^()]+)\)", rf"\1 IN ({values})", cond)
     cond = re.sub(rf"\bhasAny\(([^(),]+),\s*\{{{p}:Array\(String\)\}}\)", rf"hasAny(\1, [{values}])", cond)

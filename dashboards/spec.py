@@ -81,6 +81,7 @@ ORG = Variable("org", "Organisation")
 USER = Variable("user", "User", multi=True, include_all=True)
 PROJECT = Variable("project", "Project", multi=True, include_all=True)
 MODEL = Variable("model", "Model", multi=True, include_all=True)
+REPOSITORY = Variable("repository", "Repository", multi=True, include_all=True)
 THREAD_VAR = Variable("thread", "Thread", refresh=2)
 SESSION = Variable("session", "Session", include_all=True)
 
@@ -98,12 +99,13 @@ USAGE_BIND = {
     "thread": "''", "session": "''",
     "after_period": "0", "after_thread": "''", "after_session": "''", "after_user": "''",
     "after_project": "''", "after_model": "''", "after_repository": "''", "after_branch": "''",
-    "repository": "''", "branch": "''",
+    "repository": Var("repository"), "branch": "''",
     "limit": "1000",
     "g_thread": "0", "g_session": "0", "g_user": "0", "g_project": "0", "g_model": "0",
     "g_repository": "0", "g_branch": "0", "bucket": "''",
 }
-RESUME_BIND = {**ORG_BIND, "from_us": FROM_US, "to_us": TO_US, "thread": "''", "repository": "''", "limit": "1000"}
+RESUME_BIND = {**ORG_BIND, "from_us": FROM_US, "to_us": TO_US, "thread": "''", "repository": Var("repository"),
+               "limit": "1000"}
 
 
 def _usage(**kw: str) -> dict[str, Any]:
@@ -146,7 +148,7 @@ OVERVIEW = Dashboard(
     uid="loomline-overview",
     title="loomline / Overview",
     description="Cost, tokens, sessions, errors and caching of Claude Code across the organisation.",
-    variables=(ORG, USER, PROJECT, MODEL),
+    variables=(ORG, USER, PROJECT, MODEL, REPOSITORY),
     panels=(
         Panel("cost", "Reported cost", "stat", ("cost_usd", "api_requests"), w=4, h=4,
               unit="currencyUSD", options={"reduceOptions": {"fields": "/^cost_usd$/", "calcs": ["lastNotNull"]}}),
@@ -215,7 +217,7 @@ CONVERSATIONS = Dashboard(
     uid="loomline-conversations",
     title="loomline / Conversations",
     description="Conversation threads: sessions, compactions, cost, tokens, status and last activity.",
-    variables=(ORG, USER, PROJECT, MODEL),
+    variables=(ORG, USER, PROJECT, MODEL, REPOSITORY),
     panels=(
         Panel("summary", "In range", "stat", ("threads", "active_threads", "sessions", "compactions", "cost_usd"),
               w=24, h=4, overrides=_unit("currencyUSD", "cost_usd")),
@@ -227,7 +229,7 @@ CONVERSATIONS = Dashboard(
               bind={**ORG_BIND, **NO_CURSOR, "from_us": FROM_US, "to_us": TO_US,
                     "user": Var("user"), "project": Var("project"), "model": Var("model"),
                     "agent": "''", "status": "''", "min_cost": "0",
-                    "q": "''", "repository": "''", "branch": "''", "sort": "'last_activity'", "desc": "1",
+                    "q": "''", "repository": Var("repository"), "branch": "''", "sort": "'last_activity'", "desc": "1",
                     "after_key": "0", "after_id": "''", "limit": "1000", "include_archived": "0"},
               links={"thread_id": THREAD_LINK, "title": THREAD_LINK_FROM_ROW},
               overrides=[*_hide("sort_key", "session_ids", "root_session_id", "models", "auto_title",

@@ -33,7 +33,7 @@ WIDE = TimeRange(datetime(2020, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=U
 FLEET = FleetSpec(seed=5, orgs=2, users=4, sessions=10, days=2, fork_rate=0.3, clear_rate=0.4,
                   resume_rate=0.4, manual_compact_rate=0.2, autocompact_threshold=40_000,
                   api_error_rate=0.05, hook_bridge_share=0.5)
-FILTER_VARS = ("user", "project", "model")
+FILTER_VARS = ("user", "project", "model", "repository")
 
 
 # -- the loaded database -----------------------------------------------------------------
@@ -170,6 +170,31 @@ def test_filters_narrow_the_figures(storage_, orgs):
     expected = events_sum(storage_, org, "sum(CostUsd)", f"UserId = '{user}'")
     assert rows[0]["cost_usd"] == pytest.approx(expected)
     assert 0 < rows[0]["cost_usd"] < events_sum(storage_, org, "sum(CostUsd)")
+
+
+def test_repository_filter_narrows_every_overview_figure(storage_, orgs):
+    """One repository selected: the cost stat, the API-backed cost tables and the
+    conversations summary show only that repository's sessions."""
+    dashboard = next(d for d in DASHBOARDS if d.key == "overview")
+    org = orgs[-1]
+    states = dict(variable_states(storage_, dashboard, org))
+    assert "repository=2" in states, "the fleet's hook-bridge users give each org several repositories"
+    state = states["repository=1"]
+    repo = state["repository"].value[0]
+    assert repo.startswith("github.com/"), repo  # normalized like the real bridge's origin remote
+    sessions = [r[0] for r in storage_.query_rows(
+        "SELECT session_id FROM llm_sessions FINAL WHERE org_id = {org:String} AND repository = {repo:String}",
+        {"org": org, "repo": repo})]
+    expected = events_sum(storage_, org, "sum(CostUsd)", "SessionId IN ({s:Array(String)})".replace(
+        "{s:Array(String)}", ", ".join(f"'{s}'" for s in sessions)))
+    cost = _panel_rows(storage_, "overview", "cost", state)[0]["cost_usd"]
+    assert cost == pytest.approx(expected) and 0 < cost < events_sum(storage_, org, "sum(CostUsd)")
+    by_repo = _panel_rows(storage_, "overview", "cost_by_repository", state)
+    assert {r["repository"] for r in by_repo} == {repo}
+    assert sum(r["cost_usd"] for r in by_repo) == pytest.approx(expected)
+    threads = _panel_rows(storage_, "conversations", "threads", state)
+    assert threads and all(t["repository"] == repo for t in threads)
+    assert _panel_rows(storage_, "conversations", "summary", state)[0]["threads"] == len(threads)
 
 
 # -- figures agree ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ FROM
       AND $__timeFilter(timestamp)
       AND $__conditionalAll(user_id IN (${user:singlequote}), $user)
       AND $__conditionalAll(project_id IN (${project:singlequote}), $project)
+      AND $__conditionalAll(session_id IN (SELECT session_id FROM llm_sessions FINAL WHERE org_id = ${org:singlequote} AND repository IN (${repository:singlequote})), $repository)
       AND $__conditionalAll(model IN (${model:singlequote}), $model)
     UNION ALL
     SELECT $__timeInterval(timestamp) AS time, 0 AS errors, 1 AS requests
@@ -15,6 +16,7 @@ FROM
       AND $__timeFilter(timestamp)
       AND $__conditionalAll(user_id IN (${user:singlequote}), $user)
       AND $__conditionalAll(project_id IN (${project:singlequote}), $project)
+      AND $__conditionalAll(session_id IN (SELECT session_id FROM llm_sessions FINAL WHERE org_id = ${org:singlequote} AND repository IN (${repository:singlequote})), $repository)
       AND $__conditionalAll(model IN (${model:singlequote}), $model)
 )
 GROUP BY time
