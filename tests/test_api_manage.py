@@ -343,7 +343,8 @@ def test_dashboards_hide_what_the_api_hides(client: httpx.Client, db: Storage) -
     try:
         conversations = next(d for d in DASHBOARDS if d.key == "conversations")
         panel = next(p for p in conversations.panels if p.key == "threads")
-        state = {"org": Variable("org", "org-a"), **{n: Variable(n, [ALL], []) for n in ("user", "project", "model")}}
+        state = {"org": Variable("org", "org-a"),
+                 **{v.name: Variable(v.name, [ALL], []) for v in conversations.variables if v.include_all}}
         rows = run_dicts(db, expand(build.panel_sql(conversations, panel), state, WIDE))
         api_rows = listed(client, "org-a", "conversations", "ro-a")
         assert {r["thread_id"] for r in rows} == set(api_rows) and thread not in api_rows
