@@ -98,9 +98,13 @@ SWITCH_COLUMNS: exports.Columns = {
     "phase": "str",
     "from_model": "str",
     "to_model": "str",
+    "requested_model": "str",
     "initiator": "str",
     "estimated_cache_write_usd": "float?",
+    "pricing": "str",
     "context_tokens": "int?",
+    "prompt_cache_warm": "bool?",
+    "cache_ttl": "str",
 }
 SwitchRow = exports.item_model("ModelSwitch", SWITCH_COLUMNS)
 SwitchPage = exports.page_model("ModelSwitchPage", SwitchRow)
@@ -233,5 +237,6 @@ def session_model_switches(request: Request, org: Org, session_id: SessionId,
         item = {name: row.get(name) for name in SWITCH_COLUMNS}
         item["id"] = str(row["event_key"])
         item["timestamp"] = utc(row["timestamp"])
+        item["prompt_cache_warm"] = _bool_or_none(row["prompt_cache_warm"])
         items.append(item)
     return exports.respond(items, SWITCH_COLUMNS, format, max(len(items), 1), None, "model-switches")

@@ -160,6 +160,13 @@ def test_repository_ids() -> None:
 # -- the whole path --------------------------------------------------------------------------
 ORG = "acct"
 ORG_REPO = "acct-repo"
+ORG_SWITCH = "acct-switch"
+MODEL_SWITCH = f"{NEWEST}/model_switch"
+
+
+def hook_payloads_of(scenario: str) -> list[dict[str, Any]]:
+    with open(CAPTURES_ROOT / "claude-code-2.1.328" / scenario / "hooks.jsonl") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
 
 
 def with_repository(request: Any) -> Any:
@@ -188,6 +195,7 @@ def loaded(chdb_dsn: str) -> Iterator[Loomline]:
         for scenario in (SUBAGENT, "resume_continue", "fork", "api_error"):
             send(app, scenario_requests(scenario, org=ORG, hooks=True))
         send(app, [(signal, with_repository(r)) for signal, r in scenario_requests(f"{NEWEST}/fresh_tool", org=ORG_REPO)])
+        send(app, scenario_requests(MODEL_SWITCH, org=ORG_SWITCH, hooks=True))
         enrich(app)
         yield app
     finally:
@@ -273,27 +281,24 @@ def test_api_resumes_and_health(api: httpx.Client, db: Storage) -> None:
     assert len(page["data"]) == 1 and page["pagination"]["has_more"]
 
 
-def test_model_switch_records(loaded: Loomline, api: httpx.Client, db: Storage) -> None:
-    """No capture holds a model switch yet: a bridge record built from a PostModelSwitch
-    payload shaped like the changelog's (from, to, who, cache cost) reaches the API."""
-    from bridge import record as hook
-    from tests.test_api_endpoints import send as send_logs
-
-    payload = {"session_id": "d702cac2-24da-4ec8-b704-5d946eccca9e", "cwd": "/home/dev/project",
-               "hook_event_name": "PostModelSwitch", "from_model": "claude-opus-5-5", "to_model": "claude-sonnet-5-5",
-               "trigger": "user", "context_tokens": 2542, "prompt_cache_warm": True, "estimated_cache_write_usd": 0.0095}
-    newest = db.query_rows("SELECT max(Timestamp) FROM events WHERE OrgId = {o:String}", {"o": ORG})[0][0]
-    context = hook.HookContext(host="devbox", time_unix_nano=int(newest.timestamp() * 1e9) - 10**9, cli_run_pid=1,
-                               cli_run_started_ms=None, project_id="/home/dev/project", project_name="project")
-    request = hook.to_export_request([hook.build_record(payload, context)])
-    request.resource_logs[0].resource.attributes.append(KeyValue(key="organization.id", value=AnyValue(string_value=ORG)))
-    send_logs(loaded, [("logs", request)])
-    switches = get(api, f"/api/v1/{ORG}/llm_sessions/{payload['session_id']}/model_switches")["data"]
-    assert [(s["phase"], s["from_model"], s["to_model"], s["initiator"]) for s in switches] == [
-        ("post", "claude-opus-5-5", "claude-sonnet-5-5", "user")]
-    assert switches[0]["estimated_cache_write_usd"] == pytest.approx(0.0095)
-    health = get(api, f"/api/v1/{ORG}/resume_health")["data"][0]
-    assert health["model_switch_count"] == 1
+def test_model_switch_records(api: httpx.Client) -> None:
+    """The real capture (2.1.332, `/model haiku` between two prompts): Claude Code's
+    PreModelSwitch (twice: haiku, and sonnet offered at the "Switch model?" prompt) and
+    PostModelSwitch payloads, through the bridge, reach the API with every key."""
+    session = hook_payloads_of(MODEL_SWITCH)[0]["session_id"]
+    switches = get(api, f"/api/v1/{ORG_SWITCH}/llm_sessions/{session}/model_switches")["data"]
+    assert [(s["phase"], s["from_model"], s["to_model"], s["requested_model"], s["initiator"]) for s in switches] == [
+        ("pre", "claude-opus-5-5", "claude-haiku-5-5", "haiku", "command"),
+        ("pre", "claude-opus-5-5", "claude-sonnet-5-5", "haiku", "command"),
+        ("post", "claude-opus-5-5", "claude-haiku-5-5", "haiku", "command")]
+    post = switches[-1]
+    assert post["estimated_cache_write_usd"] == pytest.approx(0.0003)
+    assert (post["context_tokens"], post["prompt_cache_warm"], post["cache_ttl"], post["pricing"]) == (
+        2542, True, "5m", "catalog")
+    health = get(api, f"/api/v1/{ORG_SWITCH}/resume_health")["data"][0]
+    assert (health["model_switch_count"], health["model_switch_cache_write_usd"]) == (1, pytest.approx(0.0003))
+    detail = get(api, f"/api/v1/{ORG_SWITCH}/llm_sessions/{session}")["data"]
+    assert set(detail["models"]) == {"claude-opus-5-5", "claude-haiku-5-5"}  # the second prompt ran on haiku
 
 
 def test_span_usage_does_not_double_count_cache(db: Storage) -> None:

@@ -467,7 +467,7 @@ def hook_payloads(path: Path) -> list[dict[str, Any]]:
 
 HOOK_EVENTS = (
     "SessionStart", "SessionEnd", "PreCompact", "PostCompact", "Stop", "SubagentStop",
-    "UserPromptSubmit", "PreToolUse", "PostToolUse", "Notification",
+    "UserPromptSubmit", "PreToolUse", "PostToolUse", "Notification", "PreModelSwitch", "PostModelSwitch",
 )
 
 

@@ -118,6 +118,28 @@ def _interactive(env: ClaudeEnv) -> list[dict[str, Any]]:
     return [{"typed": line} for line in typed]
 
 
+def _model_switch(env: ClaudeEnv) -> list[dict[str, Any]]:
+    """`/model haiku` between two prompts: PreModelSwitch / PostModelSwitch hooks and the
+    second prompt's api_request on the new model. Claude Code asks "Switch model?" when the
+    conversation is cached for the current model; the first option (switch) is confirmed."""
+    typed = ["hello there", "/model haiku", "after the switch", "/exit"]
+    with InteractiveSession(env) as session:
+        session.handle_first_run()
+        session.type_line(typed[0])
+        session.wait_for(REPLY_TEXT)
+        _wait_hooks(env, "Stop", 1)
+        session.type_line(typed[1])
+        if "Switch model?" in session.wait_for("Switch model?", "Set model to", timeout=60):
+            session.send_keys("Enter")
+        _wait_hooks(env, "PostModelSwitch", 1)
+        session.type_line(typed[2])
+        _wait_hooks(env, "Stop", 2)
+        session.type_line(typed[3])
+        if not session.wait_exit(60):
+            raise RuntimeError("the interactive CLI did not exit:\n" + session.screen())
+    return [{"typed": line} for line in typed]
+
+
 AUTOCOMPACT = ("--autocompact", "100000")
 SCENARIOS: dict[str, Callable[[ClaudeEnv], list[dict[str, Any]]]] = {
     "fresh_tool": _print_steps(("please run TOOL", (), {})),
@@ -129,6 +151,7 @@ SCENARIOS: dict[str, Callable[[ClaudeEnv], list[dict[str, Any]]]] = {
     "api_retry": _print_steps(("this will FAIL once", (), {})),
     "api_error": _print_steps(("please REJECT this", (), {})),
     "interactive_clear_exit": _interactive,
+    "model_switch": _model_switch,
 }
 
 

@@ -1412,3 +1412,29 @@ SELECT
 FROM otel_traces
 WHERE (SpanName = 'claude_code.llm_request' OR SpanAttributes['span.type'] = 'llm_request')
   AND (OrgId, SessionId) NOT IN (SELECT org_id, session_id FROM deleted_sessions);
+
+-- 0011_model_switch_fields.sql
+-- default). The hook bridge copies every payload key into its record's attributes.
+-- `initiator` keeps its name (the API's field since 0006): it is `source`. `event_key` lets
+
+
+CREATE OR REPLACE VIEW v_model_switches AS
+SELECT
+    OrgId AS org_id,
+    SessionId AS session_id,
+    EventKey AS event_key,
+    Timestamp AS timestamp,
+    if(EventName = 'loomline.pre_model_switch', 'pre', 'post') AS phase,
+    Attributes['from_model'] AS from_model,
+    Attributes['to_model'] AS to_model,
+    Attributes['requested_model'] AS requested_model,
+    Attributes['source'] AS initiator,
+    toFloat64OrNull(Attributes['estimated_cache_write_usd']) AS estimated_cache_write_usd,
+    Attributes['pricing'] AS pricing,
+    toUInt64OrNull(Attributes['context_tokens']) AS context_tokens,
+    multiIf(Attributes['prompt_cache_warm'] IN ('true', '1'), 1, Attributes['prompt_cache_warm'] IN ('false', '0'), 0,
+            NULL) AS prompt_cache_warm,
+    Attributes['cache_ttl'] AS cache_ttl
+FROM events FINAL
+WHERE EventName IN ('loomline.pre_model_switch', 'loomline.post_model_switch')
+  AND (OrgId, SessionId) NOT IN (SELECT org_id, session_id FROM deleted_sessions);

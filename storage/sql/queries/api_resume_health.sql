@@ -7,13 +7,18 @@
 -- Cold-cache resumes are the ones Claude Code flagged prompt_cache_likely_expired; their
 -- cost is Claude Code's own estimated_cache_write_usd (the re-write of the cached context).
 -- Model switches come from the hook bridge's Pre/PostModelSwitch records (post only, so a
--- switch counts once).
+-- switch counts once), under the same filters; a thread (or org) with switches and no
+-- resume still has its row.
 SELECT
-    r.k_thread AS thread_id,
-    r.resume_count, r.continue_count, r.fork_count,
+    coalesce(r.k_thread, m.k_thread, '') AS thread_id,
+    ifNull(r.resume_count, 0) AS resume_count, ifNull(r.continue_count, 0) AS continue_count,
+    ifNull(r.fork_count, 0) AS fork_count,
     r.idle_before_avg_seconds, r.idle_before_p50_seconds, r.idle_before_max_seconds,
-    r.cold_cache_resume_count, r.cold_cache_write_usd, r.estimated_cache_write_usd,
-    r.cache_write_tokens, r.failed_resume_count, r.failures,
+    ifNull(r.cold_cache_resume_count, 0) AS cold_cache_resume_count,
+    ifNull(r.cold_cache_write_usd, 0) AS cold_cache_write_usd,
+    ifNull(r.estimated_cache_write_usd, 0) AS estimated_cache_write_usd,
+    ifNull(r.cache_write_tokens, 0) AS cache_write_tokens,
+    ifNull(r.failed_resume_count, 0) AS failed_resume_count, r.failures AS failures,
     r.session_age_avg_seconds, r.session_age_max_seconds,
     ifNull(m.model_switch_count, 0) AS model_switch_count,
     ifNull(m.model_switch_cache_write_usd, 0) AS model_switch_cache_write_usd
@@ -52,7 +57,7 @@ FROM
            OR endsWith(s.repository, concat('/', {repository:String})))
     GROUP BY k_thread
 ) AS r
-LEFT JOIN
+FULL OUTER JOIN
 (
     SELECT
         if({g_thread:UInt8} = 1, s.thread_id, '') AS k_thread,
@@ -67,9 +72,12 @@ LEFT JOIN
     ) AS e
     INNER JOIN
     (
-        SELECT session_id, thread_id FROM llm_sessions FINAL
+        SELECT session_id, thread_id, repository FROM llm_sessions FINAL
         WHERE org_id = {org:String} AND is_deleted = 0
     ) AS s ON s.session_id = e.SessionId
+    WHERE ({thread:String} = '' OR s.thread_id = {thread:String})
+      AND ({repository:String} = '' OR s.repository = {repository:String}
+           OR endsWith(s.repository, concat('/', {repository:String})))
     GROUP BY k_thread
 ) AS m ON m.k_thread = r.k_thread
 ORDER BY thread_id
