@@ -24,9 +24,11 @@ from typing import Any
 
 from bridge.options import DEFAULT_GRPC_ENDPOINT, PROTOCOLS, check_org, parse_header
 
+# PreModelSwitch / PostModelSwitch exist since Claude Code 2.1.251; older versions ignore
+# the two entries (checked with 2.1.250: its other hooks still run).
 HOOK_EVENTS: tuple[str, ...] = (
     "SessionStart", "SessionEnd", "PreCompact", "PostCompact", "Stop", "SubagentStop",
-    "UserPromptSubmit", "PreToolUse", "PostToolUse", "Notification",
+    "UserPromptSubmit", "PreToolUse", "PostToolUse", "Notification", "PreModelSwitch", "PostModelSwitch",
 )
 # Events whose matcher selects tools: "*" matches every tool.
 TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse"})

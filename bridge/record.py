@@ -34,6 +34,8 @@ EVENT_NAMES = {
     "PreToolUse": "loomline.pre_tool_use",
     "PostToolUse": "loomline.post_tool_use",
     "Notification": "loomline.notification",
+    "PreModelSwitch": "loomline.pre_model_switch",
+    "PostModelSwitch": "loomline.post_model_switch",
 }
 
 
