@@ -6,6 +6,7 @@ session shares one directory and each test gets its own database in it.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +91,21 @@ def make_settings(chdb_dsn: str, database: str, **overrides: object) -> Settings
     }
     base.update(overrides)
     return Settings.load(base, environ={})
+
+
+@contextlib.contextmanager
+def running_app(chdb_dsn: str, **overrides: object) -> Iterator[Loomline]:
+    """A started Loomline (free loopback ports) over a fresh database in the session's chDB:
+    what a module-scoped "loaded" fixture loads its data into. Stopped and dropped after."""
+    database = f"t_{uuid.uuid4().hex[:16]}"
+    storage = open_storage(chdb_dsn, database)
+    app = Loomline(make_settings(chdb_dsn, database, **overrides), storage=storage).start()
+    try:
+        yield app
+    finally:
+        app.stop()
+        storage.command(f"DROP DATABASE IF EXISTS `{database}`")
+        storage.close()
 
 
 @pytest.fixture

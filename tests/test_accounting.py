@@ -9,7 +9,6 @@ query API and the SQL views.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -24,8 +23,8 @@ from enrich.model import API_REQUEST, USER_PROMPT, Event
 from enrich.prompts import injected_kind, injected_prompt_keys
 from enrich.repository import normalize_url, repository_of
 from loomline.app import Loomline
-from storage.client import Storage, open_storage
-from tests.conftest import make_settings
+from storage.client import Storage
+from tests.conftest import running_app
 from tests.fixtures import CAPTURES_ROOT, otlp_requests
 from tests.test_api_endpoints import enrich, get, scenario_requests, send
 from tests.test_enrich_replay import scenario_events
@@ -188,20 +187,13 @@ def with_repository(request: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def loaded(chdb_dsn: str) -> Iterator[Loomline]:
-    database = f"t_{uuid.uuid4().hex[:16]}"
-    storage = open_storage(chdb_dsn, database)
-    app = Loomline(make_settings(chdb_dsn, database, enrich_interval=3600), storage=storage).start()
-    try:
+    with running_app(chdb_dsn, enrich_interval=3600) as app:
         for scenario in (SUBAGENT, "resume_continue", "fork", "api_error"):
             send(app, scenario_requests(scenario, org=ORG, hooks=True))
         send(app, [(signal, with_repository(r)) for signal, r in scenario_requests(f"{NEWEST}/fresh_tool", org=ORG_REPO)])
         send(app, scenario_requests(MODEL_SWITCH, org=ORG_SWITCH, hooks=True))
         enrich(app)
         yield app
-    finally:
-        app.stop()
-        storage.command(f"DROP DATABASE IF EXISTS `{database}`")
-        storage.close()
 
 
 @pytest.fixture(scope="module")

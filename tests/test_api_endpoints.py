@@ -13,7 +13,6 @@ import io
 import itertools
 import json
 import math
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,8 +26,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from loomline.app import Loomline
 from query_api.app import create_app
 from receiver.selfmetrics import ReceiverMetrics
-from storage.client import Storage, open_storage
-from tests.conftest import make_settings
+from storage.client import Storage
+from tests.conftest import running_app
 from tests.fixtures import SCENARIOS, otlp_requests
 from tests.test_enrich_replay import hook_requests
 from tests.test_receiver_grpc import STUBS, channel_for
@@ -107,19 +106,12 @@ def enrich(app: Loomline) -> None:
 
 @pytest.fixture(scope="module")
 def loaded(chdb_dsn: str) -> Iterator[Loomline]:
-    database = f"t_{uuid.uuid4().hex[:16]}"
-    storage = open_storage(chdb_dsn, database)
-    app = Loomline(make_settings(chdb_dsn, database, enrich_interval=3600), storage=storage).start()
-    try:
+    with running_app(chdb_dsn, enrich_interval=3600) as app:
         for scenario in SCENARIOS:
             send(app, scenario_requests(scenario))
             send(app, scenario_requests(scenario, org=ORG_HOOKS, hooks=True))
         enrich(app)
         yield app
-    finally:
-        app.stop()
-        storage.command(f"DROP DATABASE IF EXISTS `{database}`")
-        storage.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,9 +21,9 @@ from dashboards.spec import DASHBOARDS
 from loomline.app import Loomline
 from settings import OrgScopes, Settings, SettingsError
 from storage import management
-from storage.client import Storage, open_storage
+from storage.client import Storage
 from storage.management import PURGE_TABLES, Maintenance
-from tests.conftest import make_settings
+from tests.conftest import running_app
 from tests.test_api_endpoints import _attribute_lists, _resources, enrich, scenario_requests, send
 from tests.test_dashboards import WIDE, run_dicts
 
@@ -44,21 +43,12 @@ def _load(app: Loomline, org_token: str, prefix: str, scenarios: tuple[str, ...]
 
 @pytest.fixture(scope="module")
 def tenants(chdb_dsn: str) -> Iterator[Loomline]:
-    database = f"t_{uuid.uuid4().hex[:16]}"
-    storage = open_storage(chdb_dsn, database)
-    app = Loomline(make_settings(
-        chdb_dsn, database, enrich_interval=3600, receiver_tokens=RECEIVER_TOKENS, api_tokens=API_TOKENS,
-    ), storage=storage).start()
-    try:
+    with running_app(chdb_dsn, enrich_interval=3600, receiver_tokens=RECEIVER_TOKENS, api_tokens=API_TOKENS) as app:
         # The same captures in both orgs, with different session id prefixes.
         _load(app, "recv-a", "a-")
         _load(app, "recv-b", "b-")
         enrich(app)
         yield app
-    finally:
-        app.stop()
-        storage.command(f"DROP DATABASE IF EXISTS `{database}`")
-        storage.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from loomline.app import Loomline
-from tests.conftest import make_settings
+from tests.conftest import running_app
 from tests.test_api_endpoints import enrich, scenario_requests, send
 
 SCENARIOS = ("fresh_tool", "compact_manual")
@@ -24,26 +24,13 @@ COMPACTED = "ff3923b1-3d3c-47e4-ac75-409610d1482e"  # compact_manual's session
 
 @pytest.fixture(scope="module")
 def tenants(chdb_dsn: str) -> Iterator[Loomline]:
-    import uuid
-
-    from storage.client import open_storage
-
-    database = f"t_{uuid.uuid4().hex[:16]}"
-    storage = open_storage(chdb_dsn, database)
-    app = Loomline(make_settings(
-        chdb_dsn, database, enrich_interval=3600, receiver_tokens=RECEIVER_TOKENS, api_tokens=API_TOKENS,
-    ), storage=storage).start()
-    try:
+    with running_app(chdb_dsn, enrich_interval=3600, receiver_tokens=RECEIVER_TOKENS, api_tokens=API_TOKENS) as app:
         for scenario in SCENARIOS:
             # No organization.id on the records: each belongs to its receiver token's org.
             send(app, scenario_requests(scenario, prefix="a-"), token="recv-a")
             send(app, scenario_requests(scenario, prefix="b-"), token="recv-b")
         enrich(app)
         yield app
-    finally:
-        app.stop()
-        storage.command(f"DROP DATABASE IF EXISTS `{database}`")
-        storage.close()
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ import pytest
 from enrich.service import Enricher
 from loomline.app import Loomline
 from receiver.selfmetrics import ReceiverMetrics
-from storage.client import Storage, open_storage
-from tests.conftest import make_settings
+from storage.client import Storage
+from tests.conftest import running_app
 from tests.test_api_endpoints import scenario_requests
 from tests.test_receiver_grpc import STUBS, channel_for
 
@@ -76,16 +76,8 @@ def insert_absurd_rows(storage: Storage, org: str, session: str, at: datetime) -
 
 @pytest.fixture
 def server(chdb_dsn: str) -> Iterator[Loomline]:
-    database = f"t_{uuid.uuid4().hex[:16]}"
-    storage = open_storage(chdb_dsn, database)
-    app = Loomline(make_settings(chdb_dsn, database, enrich_interval=3600, receiver_tokens=RECEIVER_TOKENS),
-                   storage=storage).start()
-    try:
+    with running_app(chdb_dsn, enrich_interval=3600, receiver_tokens=RECEIVER_TOKENS) as app:
         yield app
-    finally:
-        app.stop()
-        storage.command(f"DROP DATABASE IF EXISTS `{database}`")
-        storage.close()
 
 
 def test_absurd_costs_of_one_org_do_not_stop_another_org(server: Loomline) -> None:
