@@ -100,13 +100,18 @@ def _print_steps(*steps: tuple[str, tuple[str, ...], dict[str, Any]]) -> Callabl
     return run
 
 
+def _first_turn(session: InteractiveSession, env: ClaudeEnv, text: str) -> None:
+    """Past the first-run screens, one prompt answered and its Stop hook run."""
+    session.handle_first_run()
+    session.type_line(text)
+    session.wait_for(REPLY_TEXT)
+    _wait_hooks(env, "Stop", 1)
+
+
 def _interactive(env: ClaudeEnv) -> list[dict[str, Any]]:
     typed = ["hello there", "/clear", "after clear", "/exit"]
     with InteractiveSession(env) as session:
-        session.handle_first_run()
-        session.type_line(typed[0])
-        session.wait_for(REPLY_TEXT)
-        _wait_hooks(env, "Stop", 1)
+        _first_turn(session, env, typed[0])
         session.type_line(typed[1])
         _wait_hooks(env, "SessionStart", 2)
         session.type_line(typed[2])
@@ -124,10 +129,7 @@ def _model_switch(env: ClaudeEnv) -> list[dict[str, Any]]:
     conversation is cached for the current model; the first option (switch) is confirmed."""
     typed = ["hello there", "/model haiku", "after the switch", "/exit"]
     with InteractiveSession(env) as session:
-        session.handle_first_run()
-        session.type_line(typed[0])
-        session.wait_for(REPLY_TEXT)
-        _wait_hooks(env, "Stop", 1)
+        _first_turn(session, env, typed[0])
         session.type_line(typed[1])
         if "Switch model?" in session.wait_for("Switch model?", "Set model to", timeout=60):
             session.send_keys("Enter")
