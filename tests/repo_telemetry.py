@@ -18,8 +18,9 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from loomline.app import Loomline
 from tests.fixtures import otlp_requests
-from tests.test_api_endpoints import _attribute_lists, _resources, scoped
+from tests.test_api_endpoints import _attribute_lists, _resources, enrich, scoped, send
 from tests.test_enrich_replay import hook_requests
 
 
@@ -77,3 +78,25 @@ def checkout_requests(scenario: str, org: str, *, vcs_url: str = "", remote: str
         native = [(signal, with_vcs(r, vcs_url)) for signal, r in native]
     hooks = [("logs", with_checkout(scoped(r, org), remote, branch)) for r in hook_requests(scenario)]
     return native + hooks
+
+
+ORG_REPOS = "repos"
+ORG_REPOS_OTHER = "repos-other"
+API_REPO = "github.com/acme/api"
+WEB_REPO = "gitlab.com/acme/web"
+# A repository id that reads like SQL, in another org: it must come back as text, match
+# only itself, and never show in the first org.
+HOSTILE_REPO = "github.com/acme/x'); DROP TABLE llm_sessions; --"
+
+
+def load_repositories(app: Loomline) -> None:
+    """Captures from two repositories and from none, the way the senders report them:
+    Claude Code's vcs.* attributes (api, branch main from the hook bridge), the hook
+    bridge's remote and branch alone (web: the fork on feature/login, the resume on main),
+    no repository (api_error); and another org's session in a SQL-looking repository."""
+    send(app, checkout_requests("fresh_tool", ORG_REPOS, vcs_url=f"https://{API_REPO}", branch="main"))
+    send(app, checkout_requests("fork", ORG_REPOS, remote=WEB_REPO, branch="feature/login"))
+    send(app, checkout_requests("resume_continue", ORG_REPOS, remote=WEB_REPO, branch="main"))
+    send(app, checkout_requests("api_error", ORG_REPOS))
+    send(app, checkout_requests("compact_manual", ORG_REPOS_OTHER, vcs_url=f"https://{HOSTILE_REPO}"))
+    enrich(app)

@@ -21,8 +21,15 @@ from storage.client import Storage, open_storage
 from tests import test_api_endpoints as base
 from tests.conftest import make_settings
 from tests.live_telemetry import api_requests_of, set_cache_read, shifted_logs
-from tests.repo_telemetry import checkout_requests
-from tests.test_api_endpoints import ORG_HOOKS, ORG_NATIVE, enrich, get, send
+from tests.repo_telemetry import (
+    API_REPO,
+    HOSTILE_REPO,
+    ORG_REPOS,
+    ORG_REPOS_OTHER,
+    WEB_REPO,
+    load_repositories,
+)
+from tests.test_api_endpoints import ORG_HOOKS, ORG_NATIVE, get, send
 
 # The API tests' data set (every capture, native and with hooks), loaded once per module.
 loaded = base.loaded
@@ -191,28 +198,6 @@ def test_orgs_and_live_with_tokens(app_factory: Any, storage: Storage) -> None:
 
 
 # -- repositories ----------------------------------------------------------------------------
-ORG_REPOS = "repos"
-ORG_REPOS_OTHER = "repos-other"
-API_REPO = "github.com/acme/api"
-WEB_REPO = "gitlab.com/acme/web"
-# A repository id that reads like SQL, in another org: it must come back as text, match
-# only itself, and never show in the first org.
-HOSTILE_REPO = "github.com/acme/x'); DROP TABLE llm_sessions; --"
-
-
-def load_repositories(app: Loomline) -> None:
-    """Captures from two repositories and from none, the way the senders report them:
-    Claude Code's vcs.* attributes (api, branch main from the hook bridge), the hook
-    bridge's remote and branch alone (web: the fork on feature/login, the resume on main),
-    no repository (api_error); and another org's session in a SQL-looking repository."""
-    send(app, checkout_requests("fresh_tool", ORG_REPOS, vcs_url=f"https://{API_REPO}", branch="main"))
-    send(app, checkout_requests("fork", ORG_REPOS, remote=WEB_REPO, branch="feature/login"))
-    send(app, checkout_requests("resume_continue", ORG_REPOS, remote=WEB_REPO, branch="main"))
-    send(app, checkout_requests("api_error", ORG_REPOS))
-    send(app, checkout_requests("compact_manual", ORG_REPOS_OTHER, vcs_url=f"https://{HOSTILE_REPO}"))
-    enrich(app)
-
-
 @pytest.fixture(scope="module")
 def repos(chdb_dsn: str) -> Iterator[httpx.Client]:
     database = f"t_{uuid.uuid4().hex[:16]}"
@@ -292,3 +277,14 @@ def test_repositories_in_the_openapi_document(repos: httpx.Client) -> None:
     assert {p["name"] for p in route["parameters"]} == {"org_id", "from", "to", "limit"}
     schema = spec["components"]["schemas"]["Repository"]
     assert {"repository", "branches", "session_count", "thread_count", "cost_usd", "last_activity_at"} <= set(schema["properties"])
+
+
+def test_conversation_detail_carries_the_list_fields(repos: httpx.Client) -> None:
+    """The thread view's header reads the detail: it has the list item's repository,
+    branch, injected prompts and unpriced requests (they were null before)."""
+    for item in get(repos, f"/api/v1/{ORG_REPOS}/conversations", limit=100)["data"]:
+        detail = get(repos, f"/api/v1/{ORG_REPOS}/conversations/{item['thread_id']}")["data"]
+        keys = ("repository", "git_branch", "injected_prompt_count", "unpriced_request_count", "unpriced_reasons")
+        assert {k: detail[k] for k in keys} == {k: item[k] for k in keys}
+        assert isinstance(detail["repository"], str) and isinstance(detail["injected_prompt_count"], int)
+    assert {t["repository"] for t in get(repos, f"/api/v1/{ORG_REPOS}/conversations")["data"]} == {API_REPO, WEB_REPO, ""}
