@@ -116,9 +116,12 @@ def test_conversations_list(loaded: Loomline, api: httpx.Client, page: Any) -> N
     for title in page.locator("td.title > a").all_inner_texts():
         assert word.lower() in title.lower()
     # Other tabs render.
-    for tab, heading in (("Sessions", "Sessions"), ("By project", "By project"), ("By user", "By user")):
+    for tab, heading in (("Sessions", "Sessions"), ("By project", "By project"), ("By repository", "By repository"),
+                         ("By user", "By user")):
         page.get_by_role("link", name=tab, exact=True).click()
         sync_api.expect(page.locator("h1")).to_have_text(heading)
+        if tab == "By repository":  # no capture names a repository: the page says how to
+            sync_api.expect(page.locator("#no-repositories")).to_contain_text("OTEL_METRICS_INCLUDE_REPOSITORY=true")
         no_horizontal_scroll(page)
     shoot(page, "users")
 
@@ -238,6 +241,10 @@ def test_repositories_filter_columns_and_page(storage: Storage, app_factory: Any
     page.wait_for_url(re.compile(r"repository=github\.com%2Facme%2Fapi$"))
     sync_api.expect(rows).to_have_count(1)
     sync_api.expect(rows.first.locator("td.title a")).to_have_text(by_repo[API_REPO][0]["title"])
+    # A link may name a repository by its last part: the filter shows it and applies.
+    page.goto(base_url(app) + f"#/{ORG_REPOS}/conversations?repository=web")
+    sync_api.expect(repository).to_have_value("web")
+    sync_api.expect(rows).to_have_count(len(by_repo[WEB_REPO]))
     # Every repository: the conversation without one shows "—".
     repository.select_option("")
     sync_api.expect(rows).to_have_count(len(listed))
