@@ -1,6 +1,6 @@
 """Routes the web explorer (web/) needs beyond the list and detail routes: the orgs a
-token may read, an org's users, projects, repositories and models, a thread's context-fill series, and
-the live page (a snapshot and a server-sent event stream of it)."""
+token may read, an org's users, projects, repositories and models, a thread's
+context-fill series, and the live page (a snapshot and a server-sent event stream of it)."""
 
 from __future__ import annotations
 
