@@ -57,13 +57,15 @@ def page_requests(page: str, rng: random.Random, ids: dict[str, list[tuple[str, 
     if page == "conversations":
         return [(f"/api/v1/{org}/conversations", {"limit": 50, "sort": "last_activity"}),
                 (f"/api/v1/{org}/users", {"limit": 1000}), (f"/api/v1/{org}/projects", {"limit": 1000}),
-                (f"/api/v1/{org}/models", {})]
+                (f"/api/v1/{org}/repositories", {"limit": 1000}), (f"/api/v1/{org}/models", {})]
     if page == "conversations_by_cost":
         return [(f"/api/v1/{org}/conversations", {"limit": 50, "sort": "cost"})]
     if page == "sessions":
         return [(f"/api/v1/{org}/llm_sessions", {"limit": 50})]
     if page == "projects":
         return [(f"/api/v1/{org}/projects", {"limit": 1000})]
+    if page == "repositories":
+        return [(f"/api/v1/{org}/repositories", {"limit": 1000})]
     if page == "users":
         return [(f"/api/v1/{org}/users", {"limit": 1000})]
     if page == "thread":
@@ -82,7 +84,7 @@ def page_requests(page: str, rng: random.Random, ids: dict[str, list[tuple[str, 
     raise ValueError(page)
 
 
-PAGES = ("baseline_healthz", "conversations", "conversations_by_cost", "sessions", "projects", "users",
+PAGES = ("baseline_healthz", "conversations", "conversations_by_cost", "sessions", "projects", "repositories", "users",
          "thread", "drill_down", "live")
 
 

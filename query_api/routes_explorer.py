@@ -1,6 +1,6 @@
 """Routes the web explorer (web/) needs beyond the list and detail routes: the orgs a
-token may read, an org's users, projects and models, a thread's context-fill series, and
-the live page (a snapshot and a server-sent event stream of it)."""
+token may read, an org's users, projects, repositories and models, a thread's
+context-fill series, and the live page (a snapshot and a server-sent event stream of it)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import create_model
 from starlette.concurrency import run_in_threadpool
 
 from query_api import exports, filters
@@ -84,6 +85,42 @@ def list_projects(request: Request, org: Org, start: filters.FromParam = None, t
         row["cost_usd"] = float(row["cost_usd"])
         row["last_activity_at"] = utc(row.pop("last_active_at"))
     return JSONResponse({"data": exports.jsonable(rows)})
+
+
+REPOSITORY_COLUMNS: exports.Columns = {
+    "repository": "str",
+    "provider": "str",
+    "session_count": "int",
+    "thread_count": "int",
+    "user_count": "int",
+    "active_session_count": "int",
+    "cost_usd": "float",
+    "total_tokens": "int",
+    "branches": "strings",
+    "branch_count": "int",
+    "last_activity_at": "datetime",
+}
+Repository = exports.item_model("Repository", REPOSITORY_COLUMNS)
+RepositoryList = create_model("RepositoryList", data=(list[Repository], ...))  # type: ignore[valid-type]
+
+
+@router.get("/api/v1/{org_id}/repositories", summary="The org's repositories with their totals",
+            response_model=RepositoryList)
+def list_repositories(request: Request, org: Org, start: filters.FromParam = None, to: filters.ToParam = None,
+                      limit: ListLimit = 500) -> JSONResponse:
+    """Repositories (``github.com/acme/api``) with sessions active in [from, to), most
+    recently active first: sessions, conversations (threads with a session in it), users,
+    active sessions, reported cost, tokens, the git branches seen (newest first, at most
+    100; ``branch_count`` counts them all) and last activity. Sessions without a known
+    repository share the row with ``repository`` ``""``."""
+    rows = run(request.app.state.storage, "api_repositories", {"org": org, **_range(start, to), "limit": limit})
+    data = [{
+        **{name: row[name] for name in REPOSITORY_COLUMNS if name in row},
+        "cost_usd": float(row["cost_usd"]),
+        "branches": list(row["branches"]),
+        "last_activity_at": utc(row["last_active_at"]),
+    } for row in rows]
+    return JSONResponse({"data": exports.jsonable(data)})
 
 
 @router.get("/api/v1/{org_id}/models", summary="The models the org's sessions used")

@@ -1,5 +1,5 @@
 """The routes the web explorer reads: orgs (with and without tokens), users, projects,
-models, a thread's context series, live sessions and their event stream, /docs offline,
+repositories, models, a thread's context series, live sessions and their event stream, /docs offline,
 and the explorer's own files. Real captures through the real receiver, enrichment and
 HTTP server."""
 
@@ -9,15 +9,26 @@ import json
 import re
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from loomline.app import Loomline
-from storage.client import Storage
+from storage.client import Storage, open_storage
 from tests import test_api_endpoints as base
+from tests.conftest import make_settings
 from tests.live_telemetry import api_requests_of, set_cache_read, shifted_logs
+from tests.repo_telemetry import (
+    API_REPO,
+    HOSTILE_REPO,
+    ORG_REPOS,
+    ORG_REPOS_OTHER,
+    WEB_REPO,
+    load_repositories,
+)
 from tests.test_api_endpoints import ORG_HOOKS, ORG_NATIVE, get, send
 
 # The API tests' data set (every capture, native and with hooks), loaded once per module.
@@ -184,3 +195,96 @@ def test_orgs_and_live_with_tokens(app_factory: Any, storage: Storage) -> None:
         assert client.get("/api/v1/acme/users", headers={"Authorization": "Bearer t-acme"}).json()["data"] == []
         # The explorer's page itself needs no token: it asks for one.
         assert client.get("/").status_code == 200
+
+
+# -- repositories ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def repos(chdb_dsn: str) -> Iterator[httpx.Client]:
+    database = f"t_{uuid.uuid4().hex[:16]}"
+    storage = open_storage(chdb_dsn, database)
+    app = Loomline(make_settings(chdb_dsn, database, enrich_interval=3600), storage=storage).start()
+    try:
+        load_repositories(app)
+        with httpx.Client(base_url=f"http://127.0.0.1:{app.ports['api']}", timeout=30) as client:
+            client.storage = storage  # type: ignore[attr-defined]
+            yield client
+    finally:
+        app.stop()
+        storage.command(f"DROP DATABASE IF EXISTS `{database}`")
+        storage.close()
+
+
+def test_repositories_with_their_totals(repos: httpx.Client) -> None:
+    storage: Storage = repos.storage  # type: ignore[attr-defined]
+    rows = get(repos, f"/api/v1/{ORG_REPOS}/repositories")["data"]
+    assert [r["repository"] for r in rows if r["repository"]] and {r["repository"] for r in rows} == {API_REPO, WEB_REPO, ""}
+    expected = {r["repository"]: r for r in storage.query_dicts(
+        "SELECT repository, count() AS sessions, uniqExact(thread_id) AS threads, uniqExact(user_id) AS users,"
+        " sum(cost_micros) AS micros, sum(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens)"
+        " AS tokens, max(last_activity_at) AS last FROM llm_sessions FINAL"
+        " WHERE org_id = {o:String} AND is_deleted = 0 GROUP BY repository", {"o": ORG_REPOS})}
+    for row in rows:
+        want = expected[row["repository"]]
+        assert (row["session_count"], row["thread_count"], row["user_count"], row["total_tokens"]) == (
+            want["sessions"], want["threads"], want["users"], want["tokens"]), row
+        assert row["cost_usd"] == want["micros"] / 1e6
+        assert row["last_activity_at"] == want["last"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamps = [r["last_activity_at"] for r in rows]
+    assert stamps == sorted(stamps, reverse=True)
+    by_id = {r["repository"]: r for r in rows}
+    assert by_id[API_REPO]["provider"] == "github" and by_id[WEB_REPO]["provider"] == "gitlab"
+    assert by_id[API_REPO]["branches"] == ["main"] and by_id[""]["branches"] == []
+    # Branches newest first: the order of each branch's last activity.
+    order = storage.query_rows(
+        "SELECT git_branch FROM llm_sessions FINAL WHERE org_id = {o:String} AND repository = {r:String}"
+        " GROUP BY git_branch ORDER BY max(last_activity_at) DESC", {"o": ORG_REPOS, "r": WEB_REPO})
+    assert by_id[WEB_REPO]["branches"] == [b for (b,) in order] and sorted(by_id[WEB_REPO]["branches"]) == ["feature/login", "main"]
+    assert by_id[WEB_REPO]["branch_count"] == 2 and by_id[WEB_REPO]["thread_count"] == 3  # the fork's two + the resume's
+    # Each repository row leads to its conversations: the list filtered by it.
+    for repo in (API_REPO, WEB_REPO):
+        threads = get(repos, f"/api/v1/{ORG_REPOS}/conversations", repository=repo, limit=100)["data"]
+        assert len(threads) == by_id[repo]["thread_count"]
+        assert {t["repository"] for t in threads} == {repo}
+    # limit, and a time range that misses everything.
+    assert get(repos, f"/api/v1/{ORG_REPOS}/repositories", limit=1)["data"] == rows[:1]
+    assert get(repos, f"/api/v1/{ORG_REPOS}/repositories", to="2000-01-01")["data"] == []
+    assert get(repos, f"/api/v1/{ORG_REPOS}/repositories", **{"from": "2299-01-01"})["data"] == []
+    newest = get(repos, f"/api/v1/{ORG_REPOS}/repositories", **{"from": rows[0]["last_activity_at"]})["data"]
+    assert [r["repository"] for r in newest] == [rows[0]["repository"]]
+    # Unknown parameters and bad values are 422, as everywhere.
+    for params in ({"repository": API_REPO}, {"limit": 0}, {"from": "2026-01-02", "to": "2026-01-01"}):
+        assert get(repos, f"/api/v1/{ORG_REPOS}/repositories", expect=422, **params)["error"]["code"] == "invalid_parameter"
+
+
+def test_repositories_stay_in_their_org(repos: httpx.Client) -> None:
+    mine = get(repos, f"/api/v1/{ORG_REPOS}/repositories")["data"]
+    other = get(repos, f"/api/v1/{ORG_REPOS_OTHER}/repositories")["data"]
+    assert HOSTILE_REPO not in json.dumps(mine) and "DROP" not in json.dumps(mine)
+    assert [(r["repository"], r["session_count"], r["provider"]) for r in other] == [(HOSTILE_REPO, 1, "github")]
+    assert get(repos, "/api/v1/nobody/repositories")["data"] == []
+    # The SQL-looking id is bound text: it filters its own org's list to its session and
+    # matches nothing elsewhere; neither does an injection attempt.
+    for route in ("conversations", "llm_sessions"):
+        assert len(get(repos, f"/api/v1/{ORG_REPOS_OTHER}/{route}", repository=HOSTILE_REPO)["data"]) == 1
+        assert get(repos, f"/api/v1/{ORG_REPOS}/{route}", repository=HOSTILE_REPO)["data"] == []
+        assert get(repos, f"/api/v1/{ORG_REPOS}/{route}", repository="' OR 1=1 --")["data"] == []
+    assert len(get(repos, f"/api/v1/{ORG_REPOS_OTHER}/conversations", repository="x'); DROP TABLE llm_sessions; --")["data"]) == 1
+
+
+def test_repositories_in_the_openapi_document(repos: httpx.Client) -> None:
+    spec = get(repos, "/openapi.json")
+    route = spec["paths"]["/api/v1/{org_id}/repositories"]["get"]
+    assert {p["name"] for p in route["parameters"]} == {"org_id", "from", "to", "limit"}
+    schema = spec["components"]["schemas"]["Repository"]
+    assert {"repository", "branches", "session_count", "thread_count", "cost_usd", "last_activity_at"} <= set(schema["properties"])
+
+
+def test_conversation_detail_carries_the_list_fields(repos: httpx.Client) -> None:
+    """The thread view's header reads the detail: it has the list item's repository,
+    branch, injected prompts and unpriced requests (they were null before)."""
+    for item in get(repos, f"/api/v1/{ORG_REPOS}/conversations", limit=100)["data"]:
+        detail = get(repos, f"/api/v1/{ORG_REPOS}/conversations/{item['thread_id']}")["data"]
+        keys = ("repository", "git_branch", "injected_prompt_count", "unpriced_request_count", "unpriced_reasons")
+        assert {k: detail[k] for k in keys} == {k: item[k] for k in keys}
+        assert isinstance(detail["repository"], str) and isinstance(detail["injected_prompt_count"], int)
+    assert {t["repository"] for t in get(repos, f"/api/v1/{ORG_REPOS}/conversations")["data"]} == {API_REPO, WEB_REPO, ""}

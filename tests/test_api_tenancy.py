@@ -58,6 +58,7 @@ def endpoints(org: str, prefix: str) -> list[str]:
         f"/api/v1/{org}/llm_sessions/{session}/compactions",
         f"/api/v1/{org}/llm_sessions/{session}/events",
         f"/api/v1/{org}/usage",
+        f"/api/v1/{org}/repositories",
     ]
 
 
@@ -103,7 +104,7 @@ def test_another_orgs_ids_are_404_under_ones_own_org(base: str) -> None:
     for path in own:
         assert call(base, path, "api-a").status_code == 200, path
     for path in foreign:
-        if path.endswith(("/conversations", "/llm_sessions", "/usage")):
+        if path.endswith(("/conversations", "/llm_sessions", "/usage", "/repositories")):
             continue  # lists: checked below
         response = call(base, path, "api-a")
         assert response.status_code == 404, path

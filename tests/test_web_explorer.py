@@ -24,6 +24,7 @@ from storage.client import Storage
 from tests import test_api_endpoints as base
 from tests.fixtures import REPO_ROOT
 from tests.live_telemetry import api_requests_of, set_cache_read, shifted_logs
+from tests.repo_telemetry import API_REPO, ORG_REPOS, WEB_REPO, load_repositories
 from tests.test_api_endpoints import ORG_HOOKS, scenario_requests, send
 
 CHROMIUM = "/usr/bin/chromium"
@@ -115,9 +116,12 @@ def test_conversations_list(loaded: Loomline, api: httpx.Client, page: Any) -> N
     for title in page.locator("td.title > a").all_inner_texts():
         assert word.lower() in title.lower()
     # Other tabs render.
-    for tab, heading in (("Sessions", "Sessions"), ("By project", "By project"), ("By user", "By user")):
+    for tab, heading in (("Sessions", "Sessions"), ("By project", "By project"), ("By repository", "By repository"),
+                         ("By user", "By user")):
         page.get_by_role("link", name=tab, exact=True).click()
         sync_api.expect(page.locator("h1")).to_have_text(heading)
+        if tab == "By repository":  # no capture names a repository: the page says how to
+            sync_api.expect(page.locator("#no-repositories")).to_contain_text("OTEL_METRICS_INCLUDE_REPOSITORY=true")
         no_horizontal_scroll(page)
     shoot(page, "users")
 
@@ -186,6 +190,93 @@ def test_drill_down_to_a_tool_call(loaded: Loomline, api: httpx.Client, page: An
     sync_api.expect(page.locator(".pane")).to_have_count(1)
     sync_api.expect(page.get_by_role("region", name="Detail")).to_be_visible()
     page.set_viewport_size({"width": 1280, "height": 860})
+
+
+def test_repositories_filter_columns_and_page(storage: Storage, app_factory: Any, page: Any) -> None:
+    """Two repositories and sessions without one: the By repository page, its link into
+    the conversations filtered by it (kept in the URL), the Repository filter on both
+    lists, the column (hidden when narrow) and the thread's header."""
+    app = app_factory(storage=storage)
+    load_repositories(app)
+    client = httpx.Client(base_url=base_url(app), timeout=30)
+    listed = client.get(f"/api/v1/{ORG_REPOS}/conversations", params={"limit": 100}).json()["data"]
+    by_repo = {t["repository"]: [x for x in listed if x["repository"] == t["repository"]] for t in listed}
+    assert len(by_repo[WEB_REPO]) == 3 and len(by_repo[API_REPO]) == 1 and by_repo[""]
+    page.goto(base_url(app) + f"#/{ORG_REPOS}/repositories")
+    sync_api.expect(page.locator("h1")).to_have_text("By repository")
+    rows = page.locator("tbody tr")
+    sync_api.expect(rows).to_have_count(3)
+    web = page.locator(f'tr[data-repository="{WEB_REPO}"]')
+    sync_api.expect(web.locator("td").nth(2)).to_have_text("3")  # conversations
+    branches = next(r["branches"] for r in client.get(f"/api/v1/{ORG_REPOS}/repositories").json()["data"]
+                    if r["repository"] == WEB_REPO)
+    sync_api.expect(web.locator("a.chip")).to_have_text(branches)  # newest first
+    assert sorted(branches) == ["feature/login", "main"]
+    sync_api.expect(page.locator('tr[data-repository=""] td.title')).to_contain_text("—")
+    sync_api.expect(page.locator('tr[data-repository=""] a')).to_have_count(0)
+    no_horizontal_scroll(page)
+    shoot(page, "repositories")
+
+    # A repository opens its conversations; the URL carries the filter, a reload keeps it.
+    web.get_by_role("link", name=WEB_REPO).click()
+    page.wait_for_url(re.compile(r"#/repos/conversations\?repository=gitlab\.com%2Facme%2Fweb$"))
+    sync_api.expect(page.locator("h1")).to_have_text("Conversations")
+    rows = page.locator("tbody tr")
+    sync_api.expect(rows).to_have_count(3)
+    repository = page.get_by_role("combobox", name="Repository", exact=True)
+    sync_api.expect(repository).to_have_value(WEB_REPO)
+    cells = page.locator('td[data-col="repository"]')
+    assert {c.split("\n")[0] for c in cells.all_inner_texts()} == {WEB_REPO}
+    assert sorted(page.locator('td[data-col="repository"] .branch').all_inner_texts()) == sorted(
+        t["git_branch"] for t in by_repo[WEB_REPO])
+    no_horizontal_scroll(page)
+    page.reload()
+    sync_api.expect(rows).to_have_count(3)
+    sync_api.expect(repository).to_have_value(WEB_REPO)
+    # A branch of it narrows further; another repository resets the branch.
+    page.get_by_role("combobox", name="Branch", exact=True).select_option("feature/login")
+    page.wait_for_url(re.compile(r"branch=feature%2Flogin"))
+    sync_api.expect(rows).to_have_count(sum(t["git_branch"] == "feature/login" for t in by_repo[WEB_REPO]))
+    repository.select_option(API_REPO)
+    page.wait_for_url(re.compile(r"repository=github\.com%2Facme%2Fapi$"))
+    sync_api.expect(rows).to_have_count(1)
+    sync_api.expect(rows.first.locator("td.title a")).to_have_text(by_repo[API_REPO][0]["title"])
+    # A link may name a repository by its last part: the filter shows it and applies.
+    page.goto(base_url(app) + f"#/{ORG_REPOS}/conversations?repository=web")
+    sync_api.expect(repository).to_have_value("web")
+    sync_api.expect(rows).to_have_count(len(by_repo[WEB_REPO]))
+    # Every repository: the conversation without one shows "—".
+    repository.select_option("")
+    sync_api.expect(rows).to_have_count(len(listed))
+    bare = by_repo[""][0]
+    sync_api.expect(page.locator(f'tr[data-thread="{bare["thread_id"]}"] td[data-col="repository"]')).to_have_text("—")
+    # Narrow layouts hide the column, like the project's.
+    page.set_viewport_size({"width": 700, "height": 860})
+    sync_api.expect(cells.first).to_be_hidden()
+    page.set_viewport_size({"width": 1280, "height": 860})
+
+    # The Sessions list filters the same way.
+    sessions = client.get(f"/api/v1/{ORG_REPOS}/llm_sessions", params={"limit": 100}).json()["data"]
+    page.goto(base_url(app) + f"#/{ORG_REPOS}/sessions")
+    sync_api.expect(page.locator("h1")).to_have_text("Sessions")
+    sync_api.expect(rows).to_have_count(len(sessions))
+    page.get_by_role("combobox", name="Repository", exact=True).select_option(WEB_REPO)
+    page.wait_for_url(re.compile(r"#/repos/sessions\?repository=gitlab\.com%2Facme%2Fweb$"))
+    sync_api.expect(rows).to_have_count(sum(s["repository"] == WEB_REPO for s in sessions))
+    assert {c.split("\n")[0] for c in cells.all_inner_texts()} == {WEB_REPO}
+    no_horizontal_scroll(page)
+
+    # The thread's header names its repository and branch, linked to the filtered list.
+    api_thread = by_repo[API_REPO][0]
+    page.goto(base_url(app) + f"#/{ORG_REPOS}/thread/{api_thread['thread_id']}")
+    head = page.locator("#thread-repo")
+    sync_api.expect(head).to_have_text(f"repository {API_REPO} on main")
+    head.get_by_role("link", name=API_REPO).click()
+    page.wait_for_url(re.compile(r"#/repos/conversations\?repository=github\.com%2Facme%2Fapi$"))
+    sync_api.expect(page.locator("tbody tr")).to_have_count(1)
+    page.goto(base_url(app) + f"#/{ORG_REPOS}/thread/{bare['thread_id']}")
+    sync_api.expect(page.locator("#thread-repo")).to_have_text("repository —")
+    client.close()
 
 
 def fill_of(page: Any, session_prefix: str) -> str:

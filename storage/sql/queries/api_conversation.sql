@@ -14,6 +14,7 @@ SELECT
     cost_micros / 1000000 AS cost_usd, round(computed_cost_usd, 6) AS computed_cost_usd,
     input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,
     api_request_count, api_error_count, user_prompt_count, tool_call_count,
+    injected_prompt_count, unpriced_request_count, unpriced_reasons, repository, git_branch,
     first_activity_at, last_activity_at, closed_at
 FROM
 (

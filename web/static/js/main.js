@@ -1,6 +1,6 @@
 // The shell: hash routing (every pane state is in the URL), orgs, token prompt, theme.
 //   #/<org>/conversations?user=..&q=..    #/<org>/thread/<thread id>
-//   #/<org>/sessions  #/<org>/projects  #/<org>/users  #/<org>/explore?user=&session=&item=
+//   #/<org>/sessions  #/<org>/projects  #/<org>/repositories  #/<org>/users  #/<org>/explore?user=&session=&item=
 //   #/<org>/live
 import * as api from "./api.js";
 import { h, replace } from "./util.js";
@@ -14,6 +14,7 @@ const VIEWS = {
   conversations: lists.conversations,
   sessions: lists.sessions,
   projects: lists.projects,
+  repositories: lists.repositories,
   users: lists.users,
   thread: thread.render,
   explore: explore.render,

@@ -161,6 +161,9 @@ export async function render(ctx) {
     h("div", { class: "row", id: "thread-head" }, h("h1", { id: "thread-title" }, d.title || "(untitled)"), h("span", { class: "spacer" }),
       manageButtons(ctx, "conversations", d.thread_id, { title: d.title, archived: Boolean(d.archived) }, reloadThread)),
     h("p", { class: "muted" }, `${d.agent_name || "claude-code"} · `, h("span", { class: "clip", title: d.user_id }, d.user_email || d.user_id), ` · ${d.project_name || "no project"} · `,
+      h("span", { id: "thread-repo" }, "repository ", d.repository
+        ? h("a", { href: ctx.href(org, "conversations", [], { repository: d.repository }), title: "this repository's conversations" }, d.repository)
+        : "—", d.git_branch ? [" on ", h("span", { class: "branch" }, d.git_branch)] : ""), " · ",
       (d.models || []).join(", "), d.archived ? " · archived" : ""),
     lineage(ctx, d),
     h("div", { class: "cards" },
