@@ -26,6 +26,7 @@ from loomline.app import Loomline
 from storage.client import Storage
 from tests.conftest import running_app
 from tests.fixtures import CAPTURES_ROOT, otlp_requests
+from tests.repo_telemetry import with_vcs
 from tests.test_api_endpoints import enrich, get, scenario_requests, send
 from tests.test_enrich_replay import scenario_events
 
@@ -168,29 +169,13 @@ def hook_payloads_of(scenario: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def with_repository(request: Any) -> Any:
-    """A copy of an export request as Claude Code sends it with OTEL_METRICS_INCLUDE_REPOSITORY:
-    the vcs.* attributes on every log record and metric point (seen live with 2.1.328 and
-    2.1.332, docs/e2e.md; an ssh remote is reported as https)."""
-    from tests.test_api_endpoints import _attribute_lists, _resources
-
-    copy = type(request)()
-    copy.CopyFrom(request)
-    for resource in _resources(copy):
-        for attributes in _attribute_lists(resource):
-            for key, value in (("vcs.repository.url.full", "https://github.com/acme/api"),
-                               ("vcs.owner.name", "acme"), ("vcs.repository.name", "api"),
-                               ("vcs.provider.name", "github")):
-                attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
-    return copy
-
-
 @pytest.fixture(scope="module")
 def loaded(chdb_dsn: str) -> Iterator[Loomline]:
     with running_app(chdb_dsn, enrich_interval=3600) as app:
         for scenario in (SUBAGENT, "resume_continue", "fork", "api_error"):
             send(app, scenario_requests(scenario, org=ORG, hooks=True))
-        send(app, [(signal, with_repository(r)) for signal, r in scenario_requests(f"{NEWEST}/fresh_tool", org=ORG_REPO)])
+        send(app, [(signal, with_vcs(r, "https://github.com/acme/api"))
+                  for signal, r in scenario_requests(f"{NEWEST}/fresh_tool", org=ORG_REPO)])
         send(app, scenario_requests(MODEL_SWITCH, org=ORG_SWITCH, hooks=True))
         enrich(app)
         yield app
