@@ -127,15 +127,22 @@ class ReceiverCore:
     def export(self, signal: str, body: bytes, encoding: str, authorization: str | None, transport: str) -> Outcome:
         """Handle one export request body (already decompressed)."""
         started = time.monotonic()
-        outcome = self._export(signal, body, encoding, authorization, transport)
-        # One line per request at debug level: what arrived and what it was answered, for
+        phases: dict[str, float] = {}
+        outcome = self._export(signal, body, encoding, authorization, transport, phases)
+        # One line per request at debug level: what arrived, what it was answered and where
+        # the time went (waiting for a decode slot, decoding, waiting for storage), for
         # following a client's exports (e.g. the last batch a CLI sends as it exits).
-        log.debug("%s %s export of %d bytes (%s): %s in %.0f ms%s", transport, signal, len(body), encoding,
-                  outcome.status.value, (time.monotonic() - started) * 1000,
-                  f": {outcome.message}" if outcome.message else "")
+        if log.isEnabledFor(logging.DEBUG):
+            spent = ", ".join(f"{name} {seconds * 1000:.0f}" for name, seconds in phases.items())
+            log.debug("%s %s export of %d bytes (%s): %s in %.0f ms%s%s", transport, signal, len(body), encoding,
+                      outcome.status.value, (time.monotonic() - started) * 1000, f" ({spent})" if spent else "",
+                      f": {outcome.message}" if outcome.message else "")
         return outcome
 
-    def _export(self, signal: str, body: bytes, encoding: str, authorization: str | None, transport: str) -> Outcome:
+    def _export(
+        self, signal: str, body: bytes, encoding: str, authorization: str | None, transport: str,
+        phases: dict[str, float],
+    ) -> Outcome:
         labels = {"signal": signal, "transport": transport}
         try:
             grant = self.authenticate(authorization)
@@ -146,8 +153,11 @@ class ReceiverCore:
             self.metrics.inc("requests_total", outcome="too_large", **labels)
             return Outcome(Status.TOO_LARGE, f"request of {len(body)} bytes exceeds the limit of {self.max_request_bytes} bytes")
         lane = self.lane_for(len(body))
+        mark = time.monotonic()
         try:
             with self._decode_lanes[lane]:
+                now = time.monotonic()
+                phases["decode_wait"], mark = now - mark, now
                 with self._decoding_lock:
                     self._decoding[lane] += 1
                 try:
@@ -168,6 +178,8 @@ class ReceiverCore:
             log.exception("unexpected decode failure")
             self.metrics.inc("requests_total", outcome="invalid", **labels)
             return Outcome(Status.INVALID, f"cannot decode request: {type(exc).__name__}: {exc}")
+        now = time.monotonic()
+        phases["decode"], mark = now - mark, now
         self.metrics.inc("records_received_total", batch.accepted + batch.rejected, signal=signal)
         if batch.rejected:
             self.metrics.inc("records_rejected_total", batch.rejected, signal=signal)
@@ -180,7 +192,9 @@ class ReceiverCore:
             try:
                 future.result(timeout=self.store_timeout)
             except (StorageError, FutureTimeout) as exc:
+                phases["store"] = time.monotonic() - mark
                 self.metrics.inc("requests_total", outcome="storage_unavailable", **labels)
                 return Outcome(Status.UNAVAILABLE, f"storage unavailable, retry later: {exc}", retry_after_seconds=2)
+            phases["store"] = time.monotonic() - mark
         self.metrics.inc("requests_total", outcome="ok", **labels)
         return Outcome(Status.OK, response=_response(signal, batch))

@@ -46,6 +46,7 @@ class _Item:
     batch: DecodedBatch
     future: Future[int]
     rows: int
+    queued_at: float = 0.0
 
 
 class IngestPipeline:
@@ -90,7 +91,7 @@ class IngestPipeline:
             if self._pending_records + rows > self.max_records and self._pending_records > 0:
                 raise Backpressure(f"{self._pending_records} records waiting for storage")
             try:
-                self._queue.put_nowait(_Item(batch, future, rows))
+                self._queue.put_nowait(_Item(batch, future, rows, time.monotonic()))
             except queue.Full:
                 raise Backpressure(f"{self._queue.qsize()} requests waiting for storage") from None
             self._pending_records += rows
@@ -115,7 +116,12 @@ class IngestPipeline:
                 return
             items, stop_after = self._collect(first, linger=self.linger_seconds if busy else 0.0)
             busy = len(items) > 1
+            started = time.monotonic()
             self._write(items)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("wrote %d request(s), %d rows, in %.0f ms (the oldest waited %.0f ms in the queue)",
+                          len(items), sum(i.rows for i in items), (time.monotonic() - started) * 1000,
+                          (started - min(i.queued_at for i in items)) * 1000)
             if stop_after:
                 self._fail_remaining()
                 return

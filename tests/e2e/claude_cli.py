@@ -231,12 +231,13 @@ class ClaudeEnv:
             "OTEL_TRACES_EXPORT_INTERVAL": "500",
             "OTEL_LOG_USER_PROMPTS": "1",
             "OTEL_LOG_TOOL_DETAILS": "1",
-            # Claude Code gives its whole telemetry shutdown 2 s by default (logs only get
-            # what is left after waiting up to half of it for pending events): a slow answer
-            # must not drop the last log batch. (It is not what loses the /exit prompt under
-            # load: docs/e2e.md, "The lost /exit prompt".)
+            # Bounds Claude Code's OpenTelemetry shutdown handler (default 2 s); its exit
+            # races every cleanup handler against a fixed 2 s anyway, so this only keeps the
+            # handler from giving up first. What keeps the last log batch under load is the
+            # logs' own connection (_own_logs_connection; docs/e2e.md, "The lost /exit prompt").
             "CLAUDE_CODE_OTEL_SHUTDOWN_TIMEOUT_MS": "15000",
         }
+        env.update(_own_logs_connection(self.otlp_endpoint, self.otlp_protocol))
         env.update(self.extra_env)
         return env
 
@@ -274,6 +275,30 @@ class ClaudeEnv:
             with open(path) as handle:
                 out[path.stem] = [json.loads(line) for line in handle if line.strip()]
         return out
+
+
+def _own_logs_connection(endpoint: str, protocol: str) -> dict[str, str]:
+    """Over OTLP/HTTP, Claude Code sends logs, metrics and traces one request at a time over
+    one keep-alive connection per host, and at exit it gives telemetry about 2 s (a fixed
+    cap) plus the SessionEnd hooks' time: a last log batch queued behind slow metrics and
+    trace answers is dropped (docs/e2e.md, "The lost /exit prompt"). Spelling the logs
+    endpoint ``localhost`` instead of ``127.0.0.1`` gives the logs their own connection."""
+    if not protocol.startswith("http"):
+        return {}
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    if parts.hostname != "127.0.0.1" or parts.port is None:
+        return {}
+    import socket
+
+    try:
+        first = socket.getaddrinfo("localhost", parts.port, type=socket.SOCK_STREAM)[0][4][0]
+    except OSError:
+        return {}
+    if first != "127.0.0.1":  # localhost is ::1 first here: the receiver listens on 127.0.0.1 only
+        return {}
+    return {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": f"{parts.scheme}://localhost:{parts.port}/v1/logs"}
 
 
 def parse_result(stdout: str) -> dict[str, Any]:

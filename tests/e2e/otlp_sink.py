@@ -1,7 +1,8 @@
 """A tiny recording OTLP/HTTP sink on loopback: validates the e2e harness without loomline.
 
 Accepts ``POST /v1/logs``, ``/v1/metrics``, ``/v1/traces`` in ``http/json`` or
-``http/protobuf`` and answers 200 with an empty export response. Protobuf bodies are
+``http/protobuf`` and answers 200 with an empty export response, after ``delays[path]``
+seconds when given (a receiver that is slow to acknowledge, e.g. one on a loaded machine). Protobuf bodies are
 decoded with ``opentelemetry-proto`` when it is installed.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,6 +34,7 @@ class OtlpSink:
     host: str = "127.0.0.1"
     port: int = 0
     posts: list[OtlpPost] = field(default_factory=list)
+    delays: dict[str, float] = field(default_factory=dict)  # path -> seconds before answering
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,6 +57,7 @@ class OtlpSink:
                 path = self.path.split("?")[0]
                 with sink._lock:
                     sink.posts.append(OtlpPost(path, content_type, _decode(path, content_type, raw)))
+                time.sleep(sink.delays.get(path, 0.0))
                 payload = b"{}" if "json" in content_type else b""
                 self.send_response(200 if path in _PROTO_TYPES else 404)
                 self.send_header("Content-Type", content_type or "application/json")

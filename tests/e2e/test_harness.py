@@ -208,3 +208,26 @@ def test_interactive_clear_and_exit(
     assert [p.get("command_name") for p in prompts] == [None, "clear", None, "exit"]
     transcripts = env.transcripts()
     assert set(transcripts) >= {first_id, second_id}
+
+
+def test_exit_prompt_survives_slow_metric_and_trace_answers(
+    claude_env_factory: Callable[..., ClaudeEnv], otlp_sink: OtlpSink, tmux: str
+) -> None:
+    """The lost /exit prompt (docs/e2e.md): over OTLP/HTTP Claude Code sends every signal
+    one request at a time over one connection per host and gives telemetry ~2 s at exit, so
+    with metric and trace answers taking 1.5 s (loomline on a loaded machine) the last log
+    batch used to wait behind them and be dropped. The harness gives logs their own
+    connection (``localhost``); this pins that it keeps the exit prompt."""
+    otlp_sink.delays.update({"/v1/metrics": 1.5, "/v1/traces": 1.5})
+    env = claude_env_factory(otlp_sink.endpoint)
+    assert env.env()["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] == f"http://localhost:{otlp_sink.port}/v1/logs"
+    with_recording_hooks(env)
+    with InteractiveSession(env) as session:
+        session.handle_first_run()
+        session.type_line("hello there")
+        session.wait_for(REPLY_TEXT)
+        assert wait_until(lambda: "Stop" in [h["hook_event_name"] for h in hook_payloads(env.root / "hooks.jsonl")])
+        session.type_line("/exit")
+        assert session.wait_exit(), session.screen()
+    prompts = wait_until(lambda: len(events(otlp_sink, "user_prompt")) >= 2 and events(otlp_sink, "user_prompt"), timeout=5)
+    assert [p.get("command_name") for p in (prompts or [])] == [None, "exit"]
