@@ -49,6 +49,10 @@ command -v setsid >/dev/null 2>&1 && run="$run setsid"
     </dev/null >/dev/null 2>&1 &
 
 payload=$(cat)
+case $payload in  # a compaction without prompt_id (older Claude Code) is matched to its
+    *'"prompt_id"'*) ;;  # boundary by the boundaries there at hook time: the Python hook
+    *'"PostCompact"'* | *'"compact"'*) printf '%s' "$payload" | fallback "$@"; exit 0 ;;
+esac
 now=$(date +%s%N 2>/dev/null)
 case $now in
     *[!0-9]* | "") printf '%s' "$payload" | fallback "$@"; exit 0 ;;

@@ -1078,3 +1078,21 @@ def test_find_cli_run_from_captured_stats() -> None:
     assert find_cli_run(900, stats) == (800, boot * 1000 + 4000 * 1000 // ticks)
     assert find_cli_run(800, stats) == (800, boot * 1000 + 4000 * 1000 // ticks)
     assert find_cli_run(901, stats) == (901, None)  # nothing captured: the pid alone
+
+
+def test_shell_hook_leaves_a_compaction_without_prompt_id_to_the_python_hook(tmp_path: Path) -> None:
+    """Without a prompt id (older Claude Code) a compaction's boundary is told from the
+    earlier ones by which were in the transcript at hook time: the Python hook builds it
+    then. With one, the shell hook spools it raw (a later look can only find more)."""
+    holder = Spool(state_dir(tmp_path) / "spool", 100, 10**8, tmp_path / "holder.log")
+    assert holder.lock(timeout=0)
+    try:
+        base = {"session_id": "c", "transcript_path": "/nonexistent.jsonl", "cwd": "/tmp"}
+        for payload in (dict(base, hook_event_name="PostCompact", trigger="auto"),
+                        dict(base, hook_event_name="SessionStart", source="compact"),
+                        dict(base, hook_event_name="PostCompact", trigger="auto", prompt_id="p")):
+            assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", "http://127.0.0.1:9",
+                                          delivered=False)[0])
+        assert [p.suffix for p in spooled(tmp_path)] == [".json", ".json", ".raw"]
+    finally:
+        holder.unlock()
