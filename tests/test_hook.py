@@ -1096,3 +1096,22 @@ def test_shell_hook_leaves_a_compaction_without_prompt_id_to_the_python_hook(tmp
         assert [p.suffix for p in spooled(tmp_path)] == [".json", ".json", ".raw"]
     finally:
         holder.unlock()
+
+
+def test_shell_hook_does_not_wait_for_python(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    """The shell hook exits (and lets go of Claude Code's stdout and stderr pipes) while the
+    only Python it starts, the detached sender, is still held at its first instruction; the
+    sender then delivers. No clock involved: the held interpreter waits for a file."""
+    go = tmp_path / "go"
+    held_python = tmp_path / "held-python"
+    held_python.write_text(f"#!/bin/sh\nwhile [ ! -e {go} ]; do sleep 0.05; done\nexec {sys.executable} \"$@\"\n")
+    held_python.chmod(0o755)
+    payload = fixture_payloads("fresh_tool")[0]
+    result = subprocess.run(["/bin/sh", SHELL_HOOK, str(held_python), "--endpoint", receiver.endpoint],
+                            input=json.dumps(payload).encode(), capture_output=True, env=hook_env(tmp_path),
+                            timeout=30, check=False)
+    assert_quiet_success(result)
+    assert [p.suffix for p in spooled(tmp_path)] == [".raw"] and receiver.collector.records() == []
+    go.touch()
+    wait_for(lambda: len(receiver.collector.records()) == 1, "the held sender's delivery")
+    assert receiver.collector.records()[0]["attributes"]["session.id"] == payload["session_id"]
