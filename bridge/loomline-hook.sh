@@ -11,11 +11,12 @@
 [ $# -gt 0 ] || exit 0
 py=$1
 shift
+case $py in /*) ;; */*) py=$PWD/$py ;; esac  # the sender runs in /
 fallback() {  # the Python hook, with whatever of stdin is still unread
     exec "$py" -P -m loomline hook "$@" >/dev/null 2>&1
     exit 0
 }
-[ -n "${HOME-}" ] || fallback "$@"
+[ -n "${HOME-}" ] && [ -r /proc/$$/stat ] || fallback "$@"  # no /proc (macOS): ps, in Python
 spool= config= prev=
 for arg do
     case $prev in
@@ -72,7 +73,7 @@ ancestry() {  # /proc/PID/stat of $1 and its ancestors, 4 in all ("" where unrea
         p=${2:-0} n=$((n + 1))
     done
 }
-name=$spool/0$now-$$-raw
+name=$spool/0$now-$$-raw  # 20 digits of ns, as the Python hook names its records
 { [ -d "$spool" ] || mkdir -p "$spool" 2>/dev/null; } &&
     { printf '%s\0' "loomline-raw-hook 1" "$now" "$PPID" &&
         ancestry "$PPID" &&
