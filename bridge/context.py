@@ -74,17 +74,17 @@ def find_cli_run(start_pid: int | None = None,
 
     That is the hook's parent (``start_pid``, default our parent), or the first ancestor
     that is not a shell when Claude Code ran the command through one (or the shell hook
-    handed over to the Python hook). ``stats``:
-    the /proc/PID/stat texts of those processes as the shell hook read them at hook time
-    (the sender builds the record later, when a shell in between may be gone)."""
+    handed over to the Python hook). ``stats``: the /proc/PID/stat texts of those processes
+    as the shell hook read them at hook time (its sender builds the record later, when a
+    shell in between may be gone); without them, /proc (or ps) is read now."""
     pid = os.getppid() if start_pid is None else start_pid
     if pid <= 1:
         return None, None
 
-    def stat_of(pid: int) -> tuple[str, int, int] | None:
+    def stat_of(of: int) -> tuple[str, int, int] | None:
         if stats is None:
-            return _proc_stat(pid)
-        return parse_proc_stat(stats[pid]) if pid in stats else None
+            return _proc_stat(of)
+        return parse_proc_stat(stats[of]) if of in stats else None
 
     stat = stat_of(pid)
     if stat is None:

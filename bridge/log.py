@@ -11,10 +11,14 @@ from pathlib import Path
 LOG_MAX_BYTES = 1024 * 1024
 
 
+def home_dir(environ: Mapping[str, str]) -> Path:
+    """``$HOME`` of ``environ`` (a hook's variables, captured by the shell hook), else ours."""
+    return Path(environ["HOME"]) if environ.get("HOME") else Path.home()
+
+
 def state_home(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
-    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
-    return Path(env.get("XDG_STATE_HOME") or home / ".local" / "state") / "loomline"
+    return Path(env.get("XDG_STATE_HOME") or home_dir(env) / ".local" / "state") / "loomline"
 
 
 

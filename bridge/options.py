@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.log import log, state_home
+from bridge.log import home_dir, log, state_home
 
 DEFAULT_GRPC_ENDPOINT = "http://127.0.0.1:4317"
 DEFAULT_HTTP_ENDPOINT = "http://127.0.0.1:4318/v1/logs"
@@ -24,8 +24,7 @@ ORG_MAX_CHARS = 256
 
 def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
-    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
-    base = env.get("XDG_CONFIG_HOME") or str(home / ".config")
+    base = env.get("XDG_CONFIG_HOME") or str(home_dir(env) / ".config")
     return Path(base) / "loomline" / "hook.json"
 
 
