@@ -25,16 +25,24 @@ TRANSCRIPT_TAIL_BYTES = 4 * 1024 * 1024
 
 
 
-def _proc_stat(pid: int) -> tuple[str, int, int] | None:
-    """(command name, parent pid, start time in clock ticks since boot) from /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
+def parse_proc_stat(text: str) -> tuple[str, int, int] | None:
+    """(command name, parent pid, start time in clock ticks since boot) from the text of
+    /proc/PID/stat; None when it is not one."""
     open_paren, close_paren = text.find("("), text.rfind(")")
     fields = text[close_paren + 2:].split()
     # fields[0] is field 3 (state): ppid is field 4, starttime field 22.
-    return text[open_paren + 1:close_paren], int(fields[1]), int(fields[19])
+    try:
+        return text[open_paren + 1:close_paren], int(fields[1]), int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(command name, parent pid, start time in clock ticks since boot) from /proc."""
+    try:
+        return parse_proc_stat(Path(f"/proc/{pid}/stat").read_text())
+    except OSError:
+        return None
 
 
 def _boot_time() -> int | None:
@@ -60,22 +68,32 @@ def _ps_start_ms(pid: int) -> int | None:
     return int(started.timestamp() * 1000)
 
 
-def find_cli_run(start_pid: int | None = None) -> tuple[int | None, int | None]:
+def find_cli_run(start_pid: int | None = None,
+                 stats: Mapping[int, str] | None = None) -> tuple[int | None, int | None]:
     """(pid, start time in ms since the epoch) of the Claude Code process running this hook.
 
-    That is the hook's parent, or the first ancestor that is not a shell when Claude Code ran
-    the command through one."""
+    That is the hook's parent (``start_pid``, default our parent), or the first ancestor
+    that is not a shell when Claude Code ran the command through one (or the shell hook
+    handed over to the Python hook). ``stats``: the /proc/PID/stat texts of those processes
+    as the shell hook read them at hook time (its sender builds the record later, when a
+    shell in between may be gone); without them, /proc (or ps) is read now."""
     pid = os.getppid() if start_pid is None else start_pid
     if pid <= 1:
         return None, None
-    stat = _proc_stat(pid)
+
+    def stat_of(of: int) -> tuple[str, int, int] | None:
+        if stats is None:
+            return _proc_stat(of)
+        return parse_proc_stat(stats[of]) if of in stats else None
+
+    stat = stat_of(pid)
     if stat is None:
-        return pid, _ps_start_ms(pid)
+        return pid, None if stats is not None else _ps_start_ms(pid)
     for _ in range(3):
         comm, ppid, _ticks = stat
         if comm not in SHELLS or ppid <= 1:
             break
-        parent = _proc_stat(ppid)
+        parent = stat_of(ppid)
         if parent is None:
             break
         pid, stat = ppid, parent
@@ -346,13 +364,15 @@ def _hostname() -> str:
         return socket.gethostname()
 
 
-def gather_context(payload: Mapping[str, Any], options: HookOptions, now_ns: int | None = None) -> HookContext:
-    """Read the local facts for one payload: CLI run, git project, fork parent, compaction.
+def gather_context(payload: Mapping[str, Any], options: HookOptions, now_ns: int | None = None,
+                   cli_run: tuple[int | None, int | None] | None = None) -> HookContext:
+    """Read the local facts for one payload: CLI run (``find_cli_run()`` unless given),
+    git project, fork parent, compaction. ``now_ns``: the hook's time (default: now).
 
     A fork's transcript may not hold the copied lines yet when SessionStart(fork) runs; then
     a marker is left and the next hook of that session looks again (and carries the parent)."""
     host = _hostname()
-    pid, started_ms = find_cli_run()
+    pid, started_ms = find_cli_run() if cli_run is None else cli_run
     info = git_info(str(payload.get("cwd") or ""))
     event = payload.get("hook_event_name")
     source = payload.get("source")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import time
@@ -35,81 +34,14 @@ from typing import Any
 
 from bridge.context import gather_context
 from bridge.log import log, state_home
-from bridge.options import (
-    CONFIG_ENV,
-    DEFAULT_GRPC_ENDPOINT,
-    DEFAULT_HTTP_ENDPOINT,
-    ORG_ENV,
-    PROTOCOLS,
-    HookOptions,
-    load_options,
-)
-from bridge.record import EVENT_NAMES, HookRecord, build_record, event_name_for
+from bridge.options import HookOptions, add_arguments, load_options
+from bridge.raw import read_payload, usable_payload
+from bridge.record import HookRecord, build_record
 from bridge.send import flush, start_sender
 from bridge.spool import Spool
 
 STALL_ENV = "LOOMLINE_HOOK_TEST_STALL_AFTER_SPOOL"
 WATCHDOG_GRACE = 0.35  # seconds past --timeout before the hook gives up (SessionEnd: 1.5 s in all)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``loomline hook``. A bad flag must not block Claude Code (exit 2 blocks a
-    tool call), so parse errors are logged and end the hook with status 0."""
-    parser.add_argument("--endpoint", default=None, metavar="URL",
-                        help=f"receiver OTLP endpoint (default {DEFAULT_GRPC_ENDPOINT} for grpc, "
-                             f"{DEFAULT_HTTP_ENDPOINT} for http/protobuf)")
-    parser.add_argument("--protocol", default=None, choices=PROTOCOLS,
-                        help="OTLP transport (default grpc)")
-    parser.add_argument("--header", action="append", default=[], metavar="KEY=VALUE",
-                        help="header sent with each export, e.g. authorization=Bearer TOKEN (repeatable)")
-    parser.add_argument("--include-prompts", action="store_true", default=None,
-                        help="also send prompt, summary and last assistant message text")
-    parser.add_argument("--org", default=None, metavar="ORG_ID",
-                        help=f"organization id sent as organization.id on every record "
-                             f"(default ${ORG_ENV}, else the config file's org, else none: the "
-                             f"receiver's token or default org decides)")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                        help="export timeout of each send (default 1.0)")
-    parser.add_argument("--spool-dir", default=None, metavar="DIR",
-                        help="where records wait while the receiver is unreachable "
-                             "(default ~/.local/state/loomline/spool)")
-    parser.add_argument("--spool-max-records", type=int, default=None, metavar="N",
-                        help="spool bound in records; the oldest are dropped (default 5000)")
-    parser.add_argument("--spool-max-bytes", type=int, default=None, metavar="N",
-                        help="spool bound in bytes; the oldest are dropped (default 20 MiB)")
-    parser.add_argument("--retry-after", type=float, default=None, metavar="SECONDS",
-                        help="the detached sender's first wait after a failed send; it doubles, "
-                             "at most 30 s (default 5)")
-    parser.add_argument("--sender-linger", type=float, default=None, metavar="SECONDS",
-                        help="how long the detached sender keeps retrying an unreachable receiver "
-                             "before leaving records in the spool for the next hook (default 120)")
-    parser.add_argument("--compaction-wait", type=float, default=None, metavar="SECONDS",
-                        help="how long the sender waits for a compaction's boundary to appear in "
-                             "the transcript before sending its record without tokens (default 10)")
-    parser.add_argument("--log-file", default=None, metavar="PATH",
-                        help="local log (default ~/.local/state/loomline/hook.log)")
-    parser.add_argument("--config", default=None, metavar="PATH",
-                        help=f"JSON config file (default ${CONFIG_ENV} or ~/.config/loomline/hook.json)")
-
-    def error(message: str) -> None:  # replaces argparse's exit status 2
-        log(state_home() / "hook.log", f"ERROR bad arguments: {message}: {sys.argv[1:]!r}")
-        raise SystemExit(0)
-
-    parser.error = error  # type: ignore[method-assign,assignment]
-
-
-
-
-def read_payload(raw: bytes) -> dict[str, Any]:
-    """Parse the hook's stdin. Raises ValueError unless it is a JSON object naming a hook."""
-    if not raw.strip():
-        raise ValueError("empty stdin")
-    payload = json.loads(raw)
-    if not isinstance(payload, dict):
-        raise ValueError(f"expected a JSON object, got {type(payload).__name__}")
-    if not isinstance(payload.get("hook_event_name"), str) or not payload["hook_event_name"]:
-        raise ValueError("no hook_event_name")
-    return payload
 
 
 @contextlib.contextmanager
@@ -149,14 +81,9 @@ def run(args: argparse.Namespace) -> int:
             raw = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
             # Bounds our own work, counted from when Claude Code has handed over the payload.
             watchdog = _start_watchdog(options.timeout + WATCHDOG_GRACE, log_file)
-            try:
-                payload = read_payload(raw)
-            except ValueError as exc:
-                log(log_file, f"ERROR unusable hook input ({exc}): {raw[:200]!r}")
+            payload = usable_payload(raw, log_file)
+            if payload is None:
                 return 0
-            if payload["hook_event_name"] not in EVENT_NAMES:
-                log(log_file, f"INFO unknown hook event {payload['hook_event_name']!r}: sent as "
-                               f"{event_name_for(payload['hook_event_name'])}")
             # The sender starts before anything is written: a hook killed from here on (Claude
             # Code's time limit) still has its spooled record delivered.
             sender = start_sender(options)

@@ -1,4 +1,9 @@
-"""``loomline install-hooks``: register ``loomline hook`` in Claude Code's settings.
+"""``loomline install-hooks``: register loomline's hook in Claude Code's settings.
+
+The hook is the shell hook, ``/bin/sh .../bridge/loomline-hook.sh PYTHON [flags]``, which
+starts no Python while Claude Code waits (docs/hooks.md), or with ``--python-hook`` the
+Python hook, ``loomline hook [flags]``; either form is recognised as loomline's, so a run
+switches between them (or upgrades an older install) in place.
 
 Merges one command hook per lifecycle event into a Claude Code settings file without
 touching anyone else's hooks, idempotently (a second run changes nothing); ``--uninstall``
@@ -34,9 +39,11 @@ HOOK_EVENTS: tuple[str, ...] = (
 TOOL_EVENTS = frozenset({"PreToolUse", "PostToolUse"})
 HOOK_TIMEOUT_SECONDS = 5  # Claude Code's own cap; the hook bounds itself well below it
 
+SHELL_HOOK = Path(__file__).resolve().parent / "loomline-hook.sh"
 # A command is loomline's when it runs the ``loomline`` executable (any path) or
-# ``python -m loomline`` with the ``hook`` subcommand.
+# ``python -m loomline`` with the ``hook`` subcommand, or the shell hook (any path).
 _LOOMLINE_COMMAND = re.compile(r"""(?:^|[\s/\\'"])loomline(?:\.exe)?['"]?\s+hook(?:\s|$)""")
+_SHELL_HOOK_COMMAND = re.compile(r"""(?:^|[\s/\\'"])loomline-hook\.sh['"]?(?:\s|$)""")
 
 
 def settings_path(scope: str | None, explicit: str | None, project_dir: Path | None = None) -> Path:
@@ -63,16 +70,15 @@ def loomline_executable() -> list[str]:
     return [str(Path(sys.executable).absolute()), "-m", "loomline"]
 
 
-def hook_command(
-    executable: Sequence[str],
+def hook_flags(
     endpoint: str | None = None,
     protocol: str | None = None,
     headers: Sequence[str] = (),
     include_prompts: bool = False,
     org: str = "",
-) -> str:
-    """The shell command line Claude Code runs (flags passed through to ``loomline hook``)."""
-    argv = [*executable, "hook"]
+) -> list[str]:
+    """The ``loomline hook`` flags for these settings (both hooks take the same ones)."""
+    argv: list[str] = []
     if endpoint:
         argv += ["--endpoint", endpoint]
     if org:
@@ -83,11 +89,24 @@ def hook_command(
         argv += ["--header", header]
     if include_prompts:
         argv.append("--include-prompts")
-    return shlex.join(argv)
+    return argv
+
+
+def hook_command(executable: Sequence[str], *flags: str) -> str:
+    """The command line of the Python hook: ``loomline hook`` with ``flags``."""
+    return shlex.join([*executable, "hook", *flags])
+
+
+def shell_hook_command(python: str, *flags: str) -> str:
+    """The command line of the shell hook: ``/bin/sh`` runs bridge/loomline-hook.sh (no
+    execute bit needed), which starts ``python`` (an interpreter that imports this bridge)
+    only for the detached sender, or for the Python hook where it must hand over."""
+    return shlex.join(["/bin/sh", str(SHELL_HOOK), python, *flags])
 
 
 def is_loomline_command(command: Any) -> bool:
-    return isinstance(command, str) and bool(_LOOMLINE_COMMAND.search(command))
+    return isinstance(command, str) and bool(
+        _LOOMLINE_COMMAND.search(command) or _SHELL_HOOK_COMMAND.search(command))
 
 
 def _is_loomline_hook(entry: Any) -> bool:
@@ -247,8 +266,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(and, with --with-telemetry-env, Claude Code as a resource attribute)")
     parser.add_argument("--include-prompts", action="store_true",
                         help="let the hook send prompt and summary text (and Claude Code log prompts)")
+    parser.add_argument("--python-hook", action="store_true",
+                        help="install the Python hook ('loomline hook') instead of the shell hook")
     parser.add_argument("--command", default=None, metavar="CMD",
-                        help="how to start loomline (default: the absolute path of this loomline)")
+                        help="how to start loomline for the Python hook, e.g. 'uvx loomline' "
+                             "(implies --python-hook; default: the absolute path of this loomline)")
     parser.add_argument("--uninstall", action="store_true", help="remove loomline's hooks only")
     parser.add_argument("--dry-run", action="store_true", help="print the diff, change nothing")
     parser.add_argument("--with-telemetry-env", action="store_true",
@@ -286,8 +308,12 @@ def run(args: argparse.Namespace) -> int:
             if args.with_telemetry_env:
                 after = remove_env(after, env)
         else:
-            executable = shlex.split(args.command) if args.command else loomline_executable()
-            command = hook_command(executable, args.endpoint, args.protocol, args.header, args.include_prompts, org)
+            flags = hook_flags(args.endpoint, args.protocol, args.header, args.include_prompts, org)
+            if args.python_hook or args.command:
+                executable = shlex.split(args.command) if args.command else loomline_executable()
+                command = hook_command(executable, *flags)
+            else:
+                command = shell_hook_command(str(Path(sys.executable).absolute()), *flags)
             after = merge_hooks(before, command)
             if args.with_telemetry_env:
                 after = merge_env(after, env)
@@ -324,6 +350,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 __all__ = [
-    "HOOK_EVENTS", "add_arguments", "hook_command", "is_loomline_command", "loomline_executable",
-    "merge_env", "merge_hooks", "remove_env", "remove_hooks", "run", "settings_path", "telemetry_env",
+    "HOOK_EVENTS", "SHELL_HOOK", "add_arguments", "hook_command", "hook_flags", "is_loomline_command",
+    "loomline_executable", "merge_env", "merge_hooks", "remove_env", "remove_hooks", "run", "settings_path",
+    "shell_hook_command", "telemetry_env",
 ]

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 LOG_MAX_BYTES = 1024 * 1024
 
 
-def state_home() -> Path:
-    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "loomline"
+def home_dir(environ: Mapping[str, str]) -> Path:
+    """``$HOME`` of ``environ`` (a hook's variables, captured by the shell hook), else ours."""
+    return Path(environ["HOME"]) if environ.get("HOME") else Path.home()
+
+
+def state_home(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("XDG_STATE_HOME") or home_dir(env) / ".local" / "state") / "loomline"
 
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.log import state_home
+from bridge.log import home_dir, log, state_home
 
 DEFAULT_GRPC_ENDPOINT = "http://127.0.0.1:4317"
 DEFAULT_HTTP_ENDPOINT = "http://127.0.0.1:4318/v1/logs"
@@ -21,8 +22,9 @@ ORG_MAX_CHARS = 256
 
 
 
-def default_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CONFIG_HOME") or str(home_dir(env) / ".config")
     return Path(base) / "loomline" / "hook.json"
 
 
@@ -63,6 +65,69 @@ def parse_header(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``loomline hook``. A bad flag must not block Claude Code (exit 2 blocks a
+    tool call), so parse errors are logged and end the hook with status 0."""
+    parser.add_argument("--endpoint", default=None, metavar="URL",
+                        help=f"receiver OTLP endpoint (default {DEFAULT_GRPC_ENDPOINT} for grpc, "
+                             f"{DEFAULT_HTTP_ENDPOINT} for http/protobuf)")
+    parser.add_argument("--protocol", default=None, choices=PROTOCOLS,
+                        help="OTLP transport (default grpc)")
+    parser.add_argument("--header", action="append", default=[], metavar="KEY=VALUE",
+                        help="header sent with each export, e.g. authorization=Bearer TOKEN (repeatable)")
+    parser.add_argument("--include-prompts", action="store_true", default=None,
+                        help="also send prompt, summary and last assistant message text")
+    parser.add_argument("--org", default=None, metavar="ORG_ID",
+                        help=f"organization id sent as organization.id on every record "
+                             f"(default ${ORG_ENV}, else the config file's org, else none: the "
+                             f"receiver's token or default org decides)")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="export timeout of each send (default 1.0)")
+    parser.add_argument("--spool-dir", default=None, metavar="DIR",
+                        help="where records wait while the receiver is unreachable "
+                             "(default ~/.local/state/loomline/spool)")
+    parser.add_argument("--spool-max-records", type=int, default=None, metavar="N",
+                        help="spool bound in records; the oldest are dropped (default 5000)")
+    parser.add_argument("--spool-max-bytes", type=int, default=None, metavar="N",
+                        help="spool bound in bytes; the oldest are dropped (default 20 MiB)")
+    parser.add_argument("--retry-after", type=float, default=None, metavar="SECONDS",
+                        help="the detached sender's first wait after a failed send; it doubles, "
+                             "at most 30 s (default 5)")
+    parser.add_argument("--sender-linger", type=float, default=None, metavar="SECONDS",
+                        help="how long the detached sender keeps retrying an unreachable receiver "
+                             "before leaving records in the spool for the next hook (default 120)")
+    parser.add_argument("--compaction-wait", type=float, default=None, metavar="SECONDS",
+                        help="how long the sender waits for a compaction's boundary to appear in "
+                             "the transcript before sending its record without tokens (default 10)")
+    parser.add_argument("--log-file", default=None, metavar="PATH",
+                        help="local log (default ~/.local/state/loomline/hook.log)")
+    parser.add_argument("--config", default=None, metavar="PATH",
+                        help=f"JSON config file (default ${CONFIG_ENV} or ~/.config/loomline/hook.json)")
+
+    def error(message: str) -> None:  # replaces argparse's exit status 2
+        log(state_home() / "hook.log", f"ERROR bad arguments: {message}: {sys.argv[1:]!r}")
+        raise SystemExit(0)
+
+    parser.error = error  # type: ignore[method-assign,assignment]
+
+
+def parse_hook_args(argv: Sequence[str], log_file: Path) -> argparse.Namespace | None:
+    """``argv`` parsed as ``loomline hook`` flags (the shell hook's command line, read by its
+    sender); None, logged to ``log_file``, when they do not parse."""
+    parser = argparse.ArgumentParser(prog="loomline hook")
+    add_arguments(parser)
+
+    def error(message: str) -> None:
+        log(log_file, f"ERROR bad arguments: {message}: {list(argv)!r}")
+        raise SystemExit(0)
+
+    parser.error = error  # type: ignore[method-assign,assignment]
+    try:
+        return parser.parse_args(list(argv))
+    except SystemExit:  # a bad flag (logged above), or --help
+        return None
+
+
 _CONFIG_KEYS = {
     "endpoint": str, "protocol": str, "include_prompts": bool, "timeout": float,
     "spool_dir": Path, "log_file": Path, "spool_max_records": int, "spool_max_bytes": int,
@@ -87,7 +152,7 @@ def load_options(args: argparse.Namespace, environ: Mapping[str, str] | None = N
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     headers: dict[str, str] = {}
-    config_path = getattr(args, "config", None) or env.get(CONFIG_ENV) or str(default_config_path())
+    config_path = getattr(args, "config", None) or env.get(CONFIG_ENV) or str(default_config_path(env))
     path = Path(config_path).expanduser()
     if path.is_file():
         data = json.loads(path.read_text())
@@ -114,6 +179,8 @@ def load_options(args: argparse.Namespace, environ: Mapping[str, str] | None = N
         values["headers"] = tuple(headers.items())
     if "org" in values:
         values["org"] = check_org(str(values["org"]))
+    values.setdefault("spool_dir", state_home(env) / "spool")
+    values.setdefault("log_file", state_home(env) / "hook.log")
     options = HookOptions(**values)
     if options.protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {options.protocol!r}")

@@ -16,12 +16,14 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bridge.context import resolve_pending
-from bridge.log import FileLogHandler, log
+from bridge.log import FileLogHandler, log, state_home
 from bridge.options import HookOptions, options_from_json, options_to_json
+from bridge.raw import options_for, record_from_raw
 from bridge.record import HookRecord
 from bridge.spool import Spool
 
@@ -30,6 +32,7 @@ MAX_RETRY_WAIT = 30.0
 PENDING_POLL = 0.2  # seconds between looks at a transcript for a compaction's boundary
 PIPE_MAX_BYTES = 64 * 1024 * 1024
 NICE = "/usr/bin/nice"
+HOOK_WAIT = 10.0  # the longest the shell hook's sender waits for the hook to exit
 
 
 def make_exporter(options: HookOptions, timeout: float | None = None) -> Any:
@@ -122,7 +125,7 @@ def _rounds(spool: Spool, options: HookOptions, state: dict[str, Any], locked: b
         if state["extra"] is not None:
             batch.append((None, state["extra"]))
         if locked:
-            batch += list(spool.read(spool.files()))
+            batch += list(spool.read(spool.files(), build=partial(record_from_raw, log_file=options.log_file)))
         ready: list[tuple[Path | None, HookRecord]] = []
         held = 0
         for path, record in batch:
@@ -239,4 +242,38 @@ def main() -> None:
         log(options.log_file, f"ERROR sender failed: {exc!r}")
 
 
-__all__ = ["SENDER_ENV", "deliver", "flush", "main", "make_exporter", "start_sender"]
+def after_shell_hook(argv: Sequence[str] | None = None) -> None:
+    """The detached sender of the shell hook (bridge/loomline-hook.sh), started as
+    ``python -P -c ... HOOK_PID [hook flags...]`` before the hook writes its raw entry: waits
+    for the hook to exit (or die), then sends the spool, raw entries built first. Never
+    raises; logs to the hook's log file."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    log_file = state_home() / "hook.log"
+    try:
+        if os.getsid(0) != os.getpid():  # no setsid(1): at least from now on
+            with contextlib.suppress(OSError):
+                os.setsid()
+        hook_pid = int(argv[0]) if argv and argv[0].isdigit() else 0
+        options = options_for(argv[1:], os.environ) or HookOptions()
+        log_file = options.log_file
+        _wait_for_exit(hook_pid, HOOK_WAIT)
+        FileLogHandler.install(options.log_file)
+        flush(options, linger=options.sender_linger)
+    except BaseException as exc:  # noqa: BLE001 - detached: nobody to tell but the log
+        log(log_file, f"ERROR sender failed: {exc!r}")
+
+
+def _wait_for_exit(pid: int, limit: float) -> None:
+    """Return once process ``pid`` has exited (or is a zombie), at most after ``limit`` s."""
+    deadline = time.monotonic() + limit
+    while pid > 1 and time.monotonic() < deadline:
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return
+        if text[text.rfind(")") + 2:][:1] in ("Z", "X", ""):
+            return
+        time.sleep(0.01)
+
+
+__all__ = ["SENDER_ENV", "after_shell_hook", "deliver", "flush", "main", "make_exporter", "start_sender"]

@@ -1,21 +1,26 @@
-"""The on-disk spool: records waiting for the receiver, one JSON file each."""
+"""The on-disk spool: records waiting for the receiver, one JSON file each, and the raw
+entries the shell hook leaves for a sender to build (bridge.raw)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from bridge.log import log
 from bridge.record import HookRecord
 
+RECORD_SUFFIX = ".json"
+RAW_SUFFIX = ".raw"  # written by bridge/loomline-hook.sh: payload + hook-time facts, no record yet
+
 
 class Spool:
     """Records waiting for the receiver: one JSON file per record, named by time so a
     directory listing is the send order. Writers append with an atomic rename; whoever holds
-    the lock file sends, deletes what was acknowledged, and enforces the bounds."""
+    the lock file builds the raw entries, sends, deletes what was acknowledged, and enforces
+    the bounds."""
 
     def __init__(self, directory: Path, max_records: int, max_bytes: int, log_file: Path) -> None:
         self.directory = directory
@@ -48,8 +53,9 @@ class Spool:
             self._lock_fd = None
 
     def files(self) -> list[Path]:
+        """Every entry, records and raw entries alike, in send order."""
         try:
-            return sorted(p for p in self.directory.iterdir() if p.suffix == ".json")
+            return sorted(p for p in self.directory.iterdir() if p.suffix in (RECORD_SUFFIX, RAW_SUFFIX))
         except OSError:
             return []
 
@@ -73,7 +79,8 @@ class Spool:
         return final
 
     def rewrite(self, path: Path, record: HookRecord) -> None:
-        """Replace a spooled record by its completed version (atomic rename; lock held)."""
+        """Replace a spooled record by its completed version, or write a raw entry's record
+        (atomic rename; lock held)."""
         tmp = path.with_suffix(".tmp")
         try:
             tmp.write_bytes(record.to_json().encode("utf-8"))
@@ -108,8 +115,17 @@ class Spool:
         if drop:
             log(self.log_file, f"WARNING spool full: dropped the {drop} oldest record(s)")
 
-    def read(self, paths: Sequence[Path]) -> Iterator[tuple[Path, HookRecord]]:
+    def read(self, paths: Sequence[Path],
+             build: Callable[[bytes], HookRecord | None] | None = None) -> Iterator[tuple[Path, HookRecord]]:
+        """(path, record) for each of ``paths`` (lock held). A raw entry is built with ``build``
+        (skipped without one) and replaced by its record under the same name stem, so it is
+        built once and every send of it is byte-identical; when that file cannot be written,
+        its record comes with the raw entry's path (deleted once acknowledged)."""
         for path in paths:
+            if path.suffix == RAW_SUFFIX:
+                if build is not None:
+                    yield from self._build(path, build)
+                continue
             try:
                 yield path, HookRecord.from_json(path.read_bytes())
             except FileNotFoundError:
@@ -119,3 +135,33 @@ class Spool:
                 with contextlib.suppress(OSError):
                     path.unlink()
 
+    def _build(self, path: Path, build: Callable[[bytes], HookRecord | None]) -> Iterator[tuple[Path, HookRecord]]:
+        built = path.with_suffix(RECORD_SUFFIX)
+        try:
+            if built.exists():  # built before, then the sender died before deleting the entry
+                path.unlink()
+                return
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log(self.log_file, f"ERROR unreadable spool entry {path.name}: {exc!r}")
+            return
+        try:
+            record = build(data)
+        except Exception as exc:  # noqa: BLE001 - a bad entry must not block the spool
+            log(self.log_file, f"ERROR raw spool entry {path.name} dropped: {exc!r}")
+            record = None
+        if record is None:  # nothing to send (logged by ``build``)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return
+        try:
+            self.rewrite(built, record)
+        except (OSError, ValueError) as exc:
+            log(self.log_file, f"WARNING spool unusable ({exc!r}): sending {record.body} from memory")
+            yield path, record
+            return
+        with contextlib.suppress(OSError):
+            path.unlink()
+        yield built, record

@@ -1,8 +1,10 @@
-"""The hook bridge (`loomline hook`) against a real OTLP gRPC server, fed real Claude Code
-hook payloads from tests/captures.
+"""The hook bridge against a real OTLP gRPC server, fed real Claude Code hook payloads from
+tests/captures: the shell hook (bridge/loomline-hook.sh, what install-hooks writes) and the
+Python hook (`loomline hook`, kept as an option and as the shell hook's fallback).
 
 Every invocation runs as a subprocess, the way Claude Code runs it, so the tests see the
-exit status and the exact stdout (which must stay empty)."""
+exit status and the exact stdout (which must stay empty). Tests marked with the ``hook``
+fixture run once per hook."""
 
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 
 from bridge.context import GitInfo, fork_parent, git_info, last_compaction, normalize_remote
 from bridge.options import HookOptions
+from bridge.raw import record_from_raw
 from bridge.record import EVENT_NAMES, HookContext, HookRecord, build_record, event_name_for
 from bridge.send import deliver
+from bridge.spool import Spool
 from tests.fixtures import FIXTURES_ROOT, hook_payloads
 
 SCENARIOS = sorted(p.name for p in FIXTURES_ROOT.glob("*") if (p / "hooks.jsonl").is_file())
@@ -153,16 +157,30 @@ def hook_env(home: Path) -> dict[str, str]:
     return env
 
 
+SHELL_HOOK = str(Path(__file__).resolve().parent.parent / "bridge" / "loomline-hook.sh")
+HOOKS = {
+    "sh": ["/bin/sh", SHELL_HOOK, sys.executable],  # as install-hooks writes it
+    "python": [sys.executable, "-m", "loomline", "hook"],  # install-hooks --python-hook
+}
+
+
+@pytest.fixture(params=sorted(HOOKS))
+def hook(request: pytest.FixtureRequest) -> str:
+    """Run the test once with each hook."""
+    return str(request.param)
+
+
 def run_hook(stdin: bytes | str, home: Path, *args: str, timeout: float = 30,
-             env: dict[str, str] | None = None, delivered: bool = True) -> tuple[subprocess.CompletedProcess[bytes], float]:
-    """Run ``loomline hook`` as Claude Code does; returns (result, seconds the hook took).
+             env: dict[str, str] | None = None, delivered: bool = True,
+             hook: str = "sh") -> tuple[subprocess.CompletedProcess[bytes], float]:
+    """Run ``hook`` as Claude Code does; returns (result, seconds the hook took).
 
     The hook hands delivery to a detached sender; with ``delivered`` this then waits until
     the sender has emptied the spool (every file is deleted only once acknowledged)."""
     data = stdin.encode() if isinstance(stdin, str) else stdin
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "loomline", "hook", *args],
+        [*HOOKS[hook], *args],
         input=data, capture_output=True, env={**hook_env(home), **(env or {})}, timeout=timeout, check=False,
     )
     elapsed = time.monotonic() - started
@@ -199,8 +217,10 @@ def state_dir(home: Path) -> Path:
     return home / ".local" / "state" / "loomline"
 
 
-def spooled(home: Path) -> list[Path]:
-    return sorted((state_dir(home) / "spool").glob("*.json"))
+def spooled(home: Path, spool: Path | None = None) -> list[Path]:
+    """Every spool entry: records (.json) and the shell hook's raw entries (.raw)."""
+    folder = spool or state_dir(home) / "spool"
+    return sorted([*folder.glob("*.json"), *folder.glob("*.raw")])
 
 
 def log_text(home: Path) -> str:
@@ -212,10 +232,10 @@ def log_text(home: Path) -> str:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_every_fixture_payload_becomes_one_record(scenario: str, receiver: GrpcReceiver, tmp_path: Path) -> None:
+def test_every_fixture_payload_becomes_one_record(scenario: str, receiver: GrpcReceiver, tmp_path: Path, hook: str) -> None:
     payloads = fixture_payloads(scenario)
     for payload in payloads:
-        result, _ = run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint)
+        result, _ = run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint, hook=hook)
         assert_quiet_success(result)
     records = receiver.collector.records()
     assert len(records) == len(payloads)
@@ -265,7 +285,7 @@ def test_fork_record_names_its_parent(receiver: GrpcReceiver, tmp_path: Path) ->
     assert starts[1]["loomline.parent_session_id"] == FORK_PARENT
 
 
-def test_fork_parent_found_later_when_transcript_not_written_yet(receiver: GrpcReceiver, tmp_path: Path) -> None:
+def test_fork_parent_found_later_when_transcript_not_written_yet(receiver: GrpcReceiver, tmp_path: Path, hook: str) -> None:
     """SessionStart(fork) may run before Claude Code writes the copied lines; the next hook of
     that session carries the parent instead."""
     payloads = [p for p in fixture_payloads("fork") if p["session_id"] != FORK_PARENT]
@@ -273,18 +293,18 @@ def test_fork_parent_found_later_when_transcript_not_written_yet(receiver: GrpcR
     transcript = tmp_path / "fork.jsonl"
     for payload in payloads:
         payload["transcript_path"] = str(transcript)
-    assert_quiet_success(run_hook(json.dumps(payloads[0]), tmp_path, "--endpoint", receiver.endpoint)[0])
+    assert_quiet_success(run_hook(json.dumps(payloads[0]), tmp_path, "--endpoint", receiver.endpoint, hook=hook)[0])
     transcript.write_bytes(real_transcript.read_bytes())
     for payload in payloads[1:]:
-        assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint)[0])
+        assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint, hook=hook)[0])
     records = receiver.collector.records()
     parents = [r["attributes"].get("loomline.parent_session_id") for r in records]
     assert parents == [None, FORK_PARENT, None, None]  # only the first record that could know
 
 
-def test_compaction_tokens_from_transcript(receiver: GrpcReceiver, tmp_path: Path) -> None:
+def test_compaction_tokens_from_transcript(receiver: GrpcReceiver, tmp_path: Path, hook: str) -> None:
     for payload in fixture_payloads("compact_manual"):
-        assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint)[0])
+        assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint, hook=hook)[0])
     records = receiver.collector.records()
     post = [r["attributes"] for r in records if r["body"] == "loomline.post_compact"]
     assert len(post) == 1
@@ -320,17 +340,17 @@ def test_config_file_supplies_endpoint_and_headers(receiver: GrpcReceiver, tmp_p
     assert receiver.collector.metadata[0]["authorization"] == "Bearer cfg"
 
 
-def test_org_from_flag_env_or_config(receiver: GrpcReceiver, tmp_path: Path) -> None:
+def test_org_from_flag_env_or_config(receiver: GrpcReceiver, tmp_path: Path, hook: str) -> None:
     """--org > LOOMLINE_HOOK_ORG > the config file's org; sent as organization.id."""
     payload = json.dumps(fixture_payloads("fresh_tool")[0])
     config = tmp_path / ".config" / "loomline" / "hook.json"
     config.parent.mkdir(parents=True)
     config.write_text(json.dumps({"endpoint": receiver.endpoint, "org": "org-config"}))
-    assert_quiet_success(run_hook(payload, tmp_path)[0])
-    assert_quiet_success(run_hook(payload, tmp_path, env={"LOOMLINE_HOOK_ORG": "org-env"})[0])
-    assert_quiet_success(run_hook(payload, tmp_path, "--org", "org-flag", env={"LOOMLINE_HOOK_ORG": "org-env"})[0])
+    assert_quiet_success(run_hook(payload, tmp_path, hook=hook)[0])
+    assert_quiet_success(run_hook(payload, tmp_path, env={"LOOMLINE_HOOK_ORG": "org-env"}, hook=hook)[0])
+    assert_quiet_success(run_hook(payload, tmp_path, "--org", "org-flag", env={"LOOMLINE_HOOK_ORG": "org-env"}, hook=hook)[0])
     config.write_text(json.dumps({"endpoint": receiver.endpoint}))
-    assert_quiet_success(run_hook(payload, tmp_path)[0])
+    assert_quiet_success(run_hook(payload, tmp_path, hook=hook)[0])
     records = receiver.collector.records()
     assert [r["attributes"].get("organization.id") for r in records] == ["org-config", "org-env", "org-flag", None]
 
@@ -480,7 +500,7 @@ def test_concurrent_hooks_while_down_then_one_flush(tmp_path: Path) -> None:
     procs = []
     for i in range(8):
         payload = dict(base, session_id=f"parallel-{i}")
-        proc = subprocess.Popen([sys.executable, "-m", "loomline", "hook", *args],
+        proc = subprocess.Popen([*HOOKS["sh"], *args],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(payload).encode())
@@ -508,8 +528,8 @@ def test_concurrent_hooks_while_down_then_one_flush(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("stdin", [b"", b"   \n", b"not json", b"[1, 2]", b'{"session_id": "x"}',
                                    b"\xff\xfe garbage"])
-def test_malformed_stdin_exits_zero_and_logs(stdin: bytes, receiver: GrpcReceiver, tmp_path: Path) -> None:
-    result, _ = run_hook(stdin, tmp_path, "--endpoint", receiver.endpoint)
+def test_malformed_stdin_exits_zero_and_logs(stdin: bytes, receiver: GrpcReceiver, tmp_path: Path, hook: str) -> None:
+    result, _ = run_hook(stdin, tmp_path, "--endpoint", receiver.endpoint, hook=hook)
     assert_quiet_success(result)
     assert receiver.collector.requests == []
     assert "unusable hook input" in log_text(tmp_path)
@@ -523,18 +543,19 @@ def test_unknown_event_is_sent_under_a_derived_name(receiver: GrpcReceiver, tmp_
     assert "unknown hook event" in log_text(tmp_path)
 
 
-def test_bad_flags_and_bad_config_never_fail(receiver: GrpcReceiver, tmp_path: Path) -> None:
+def test_bad_flags_and_bad_config_never_fail(receiver: GrpcReceiver, tmp_path: Path, hook: str) -> None:
     payload = json.dumps(fixture_payloads("fresh_tool")[0])
-    result, _ = run_hook(payload, tmp_path, "--no-such-flag")
+    result, _ = run_hook(payload, tmp_path, "--no-such-flag", hook=hook)
     assert_quiet_success(result)
     assert "bad arguments" in log_text(tmp_path)
     config = tmp_path / "broken.json"
     config.write_text("{nope")
     # Bad options fall back to the defaults (receiver 127.0.0.1:4317): not waited for.
     result, _ = run_hook(payload, tmp_path, "--config", str(config), "--endpoint", receiver.endpoint,
-                         delivered=False)
+                         delivered=False, hook=hook)
     assert_quiet_success(result)
-    assert "bad options" in log_text(tmp_path)
+    # (the shell hook's sender, which reads the options, logs it after the hook exited)
+    wait_for(lambda: "bad options" in log_text(tmp_path), "the bad options logged")
 
 
 def test_hook_delivers_repeatedly_without_hanging(receiver: GrpcReceiver, tmp_path: Path) -> None:
@@ -750,28 +771,34 @@ NO_FILE_SPACE = ("import resource, runpy, signal, sys; signal.signal(signal.SIGX
 
 
 def test_full_spool_falls_back_to_sending_directly(receiver: GrpcReceiver, full_spool_dir: tuple[Path, bool],
-                                                   tmp_path: Path) -> None:
+                                                   tmp_path: Path, hook: str) -> None:
     spool, mounted = full_spool_dir
     payload = next(p for p in fixture_payloads("interactive_clear_exit") if p["hook_event_name"] == "SessionEnd")
-    args = ["hook", "--endpoint", receiver.endpoint, "--spool-dir", str(spool)]
-    argv = [sys.executable, "-m", "loomline", *args] if mounted else [sys.executable, "-c", NO_FILE_SPACE, *args]
+    args = ["--endpoint", receiver.endpoint, "--spool-dir", str(spool)]
+    if mounted:
+        argv = [*HOOKS[hook], *args]
+    elif hook == "python":
+        argv = [sys.executable, "-c", NO_FILE_SPACE, "hook", *args]
+    else:  # the shell, its children and the Python hook it hands over to, all without file space
+        argv = ["/bin/sh", "-c", "trap '' XFSZ; ulimit -f 0; exec \"$@\"", "sh", *HOOKS[hook], *args]
     result = subprocess.run(argv, input=json.dumps(payload).encode(), capture_output=True, env=hook_env(tmp_path),
                             timeout=30, check=False)
     assert_quiet_success(result)
     wait_for(lambda: len(receiver.collector.records()) == 1, "the unspooled record to arrive")
     (record,) = receiver.collector.records()
     assert record["attributes"]["reason"] == payload["reason"]
+    assert record["attributes"]["loomline.cli_run.pid"] == os.getpid()
     assert [p.name for p in spool.iterdir() if p.name != ".lock"] == []  # no stray .tmp, nothing half written
     if mounted:  # (with no file space at all, the log cannot be written either)
         assert "spool unusable" in log_text(tmp_path) and "28" in log_text(tmp_path)
 
 
-def test_unwritable_spool_falls_back_to_sending_directly(receiver: GrpcReceiver, tmp_path: Path) -> None:
+def test_unwritable_spool_falls_back_to_sending_directly(receiver: GrpcReceiver, tmp_path: Path, hook: str) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the spool's parent should be")
     payload = fixture_payloads("fresh_tool")[0]
     result, _ = run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint,
-                         "--spool-dir", str(blocker / "spool"), delivered=False)
+                         "--spool-dir", str(blocker / "spool"), delivered=False, hook=hook)
     assert_quiet_success(result)
     wait_for(lambda: len(receiver.collector.records()) == 1, "the unspooled record to arrive")
     assert receiver.collector.records()[0]["attributes"]["session.id"] == payload["session_id"]
@@ -786,9 +813,9 @@ def test_unwritable_spool_in_process_deliver_sends_directly(receiver: GrpcReceiv
     assert [r["attributes"]["session.id"] for r in receiver.collector.records()] == ["direct"]
 
 
-def test_lone_surrogate_leaves_no_tmp_and_is_sent_sanitized(receiver: GrpcReceiver, tmp_path: Path) -> None:
+def test_lone_surrogate_leaves_no_tmp_and_is_sent_sanitized(receiver: GrpcReceiver, tmp_path: Path, hook: str) -> None:
     raw = b'{"session_id": "sur", "hook_event_name": "Stop\\ud800", "cwd": "/tmp", "note": "a\\udfffb"}'
-    result, _ = run_hook(raw, tmp_path, "--endpoint", receiver.endpoint)
+    result, _ = run_hook(raw, tmp_path, "--endpoint", receiver.endpoint, hook=hook)
     assert_quiet_success(result)
     wait_for(lambda: len(receiver.collector.records()) == 1, "the sanitized record to arrive")
     (record,) = receiver.collector.records()
@@ -815,15 +842,17 @@ def test_hook_process_never_imports_the_sdk(receiver: GrpcReceiver, tmp_path: Pa
     wait_for(lambda: len(receiver.collector.records()) == 1, "the sender's delivery")
 
 
-def test_hook_killed_right_after_the_spool_write_still_delivers(app: Any, storage: Any, tmp_path: Path) -> None:
+def test_hook_killed_right_after_the_spool_write_still_delivers(app: Any, storage: Any, tmp_path: Path,
+                                                                  hook: str) -> None:
     """Claude Code kills a SessionEnd hook that overruns its time limit. Killed (with its
     whole process group) right after the spool write, the record still reaches loomline:
-    the detached sender was started before the write and sends it at the hook's death."""
+    the detached sender was started before the write and sends it at the hook's death.
+    (The shell hook's kill takes its `sleep` child too: the whole group, as Claude Code.)"""
     endpoint = f"http://127.0.0.1:{app.ports['otlp_grpc']}"
     payload = dict(next(p for p in fixture_payloads("interactive_clear_exit") if p["hook_event_name"] == "SessionEnd"),
-                   session_id="killed-session-end")
+                   session_id=f"killed-session-end-{hook}")
     env = {**hook_env(tmp_path), "LOOMLINE_HOOK_TEST_STALL_AFTER_SPOOL": "60"}
-    proc = subprocess.Popen([sys.executable, "-m", "loomline", "hook", "--endpoint", endpoint, "--timeout", "30"],
+    proc = subprocess.Popen([*HOOKS[hook], "--endpoint", endpoint, "--timeout", "30"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env, start_new_session=True)
     assert proc.stdin is not None
@@ -838,7 +867,8 @@ def test_hook_killed_right_after_the_spool_write_still_delivers(app: Any, storag
             proc.kill()
 
     def stored() -> list[Any]:
-        return storage.query_rows("SELECT EventName, Reason FROM events FINAL WHERE SessionId = 'killed-session-end'")
+        return storage.query_rows("SELECT EventName, Reason FROM events FINAL WHERE SessionId = {s:String}",
+                                  {"s": payload["session_id"]})
 
     wait_for(lambda: bool(stored()), "the killed hook's record in loomline", timeout=60)
     assert stored() == [("loomline.session_end", payload["reason"])]
@@ -934,3 +964,154 @@ def test_match_compaction_without_prompt_id_waits_for_a_new_boundary(tmp_path: P
     with open(transcript, "a") as handle:
         handle.write(json.dumps(dict(boundary, uuid="new", compactMetadata={"preTokens": 7, "postTokens": 3})) + "\n")
     assert match_compaction(compaction_boundaries(str(transcript)), "", known) == {"pre_tokens": 7, "post_tokens": 3}
+
+
+# --------------------------------------------------------------------------- the shell hook's raw entries
+
+
+def _start_ms(pid: int) -> int:
+    """When process ``pid`` started, ms since the epoch, as the bridge computes it."""
+    from bridge.context import _boot_time, _proc_stat
+
+    stat, boot = _proc_stat(pid), _boot_time()
+    assert stat is not None and boot is not None
+    return boot * 1000 + stat[2] * 1000 // os.sysconf("SC_CLK_TCK")
+
+
+def test_raw_entry_builds_the_record_the_python_hook_would_have(tmp_path: Path) -> None:
+    """The shell hook leaves the raw payload; its sender builds the record later. The record
+    is the one built at hook time: the hook's arrival time, the CLI run from the process
+    chain captured then (the shell Claude Code ran the hook through has exited by the time
+    it is built), the org and flags of the hook. Built twice, it is byte-identical."""
+    spool_dir = tmp_path / "spool"
+    payload = dict(next(p for p in fixture_payloads("interactive_clear_exit") if p["hook_event_name"] == "SessionEnd"))
+    args = ["--endpoint", "http://127.0.0.1:9", "--spool-dir", str(spool_dir), "--include-prompts"]
+    env = {**hook_env(tmp_path), "LOOMLINE_HOOK_ORG": "org-env"}
+    holder = Spool(spool_dir, 100, 10**8, tmp_path / "holder.log")
+    assert holder.lock(timeout=0)  # the senders find the spool taken and leave the entries alone
+    try:
+        entries: dict[str, Path] = {}
+        times: dict[str, tuple[int, int]] = {}
+        for kind in ("sh", "python"):
+            before = time.time_ns()
+            # Through a shell that stays in between (`; true`), as Claude Code may run hooks.
+            result = subprocess.run(["/bin/sh", "-c", '"$@"; true', "sh", *HOOKS[kind], *args],
+                                    input=json.dumps(payload).encode(), capture_output=True, env=env,
+                                    timeout=30, check=False)
+            times[kind] = (before, time.time_ns())
+            assert_quiet_success(result)
+            (entries[kind],) = set(spooled(tmp_path, spool_dir)) - set(entries.values())
+        assert entries["sh"].suffix == ".raw" and entries["python"].suffix == ".json"
+        time.sleep(0.1)
+        built = record_from_raw(entries["sh"].read_bytes(), tmp_path / "l.log")
+        again = record_from_raw(entries["sh"].read_bytes(), tmp_path / "l.log")
+        assert built is not None and again is not None and again.to_json() == built.to_json()
+        at_hook_time = HookRecord.from_json(entries["python"].read_bytes())
+    finally:
+        holder.unlock()
+    before, after = times["sh"]
+    assert before <= built.time_unix_nano <= after  # arrival, not build time
+    # Everything else is what the Python hook built at its hook time.
+    expected = build_record(payload, HookContext(
+        host=socket.gethostname(), time_unix_nano=built.time_unix_nano, include_prompts=True,
+        cli_run_pid=os.getpid(), cli_run_started_ms=_start_ms(os.getpid()), project_id="/home/dev/project",
+        project_name="project", org_id="org-env"))
+    assert built == expected
+    assert {**at_hook_time.attributes, "event.timestamp": ""} == {**built.attributes, "event.timestamp": ""}
+    assert at_hook_time.resource == built.resource
+    assert built.attributes["loomline.cli_run.pid"] == os.getpid()
+
+
+def test_raw_and_built_entries_are_flushed_together_by_any_later_hook(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    """Entries left in the spool, raw (shell hook) or built (Python hook), go out with the
+    next hook of either kind, oldest first, each once."""
+    base = fixture_payloads("fresh_tool")[0]
+    args = ("--endpoint", receiver.endpoint)
+    holder = Spool(state_dir(tmp_path) / "spool", 100, 10**8, tmp_path / "holder.log")
+    assert holder.lock(timeout=0)
+    try:
+        for index, kind in enumerate(["sh", "python", "sh"]):
+            payload = json.dumps(dict(base, session_id=f"left-{index}"))
+            assert_quiet_success(run_hook(payload, tmp_path, *args, delivered=False, hook=kind)[0])
+        assert [p.suffix for p in spooled(tmp_path)] == [".raw", ".json", ".raw"]
+    finally:
+        holder.unlock()
+    for kind in ("python", "sh"):
+        receiver.collector.requests.clear()
+        payload = json.dumps(dict(base, session_id=f"later-{kind}"))
+        assert_quiet_success(run_hook(payload, tmp_path, *args, hook=kind)[0])
+        sessions = [r["attributes"]["session.id"] for r in receiver.collector.records()]
+        expected = ["left-0", "left-1", "left-2"] if kind == "python" else []
+        assert sessions == [*expected, f"later-{kind}"]
+    assert spooled(tmp_path) == []
+
+
+def test_shell_hook_hands_over_to_python_where_it_cannot_resolve_the_spool(receiver: GrpcReceiver,
+                                                                             tmp_path: Path) -> None:
+    """A spool directory from the config file (JSON the shell does not read): the Python
+    hook does the whole job, so the record is spooled and sent from there."""
+    spool_dir = tmp_path / "configured-spool"
+    config = tmp_path / ".config" / "loomline" / "hook.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"endpoint": receiver.endpoint, "spool_dir": str(spool_dir)}))
+    payload = fixture_payloads("fresh_tool")[0]
+    assert_quiet_success(run_hook(json.dumps(payload), tmp_path, delivered=False)[0])
+    wait_for(lambda: len(receiver.collector.records()) == 1, "the record")
+    (record,) = receiver.collector.records()
+    assert record["attributes"]["loomline.cli_run.pid"] == os.getpid()
+    assert spool_dir.is_dir() and not (state_dir(tmp_path) / "spool").exists()
+
+
+def test_find_cli_run_from_captured_stats() -> None:
+    """The CLI run from /proc stat lines captured at hook time: shells are skipped, and a
+    process that is gone by now is still resolved."""
+    from bridge.context import _boot_time, find_cli_run
+
+    boot = _boot_time()
+    assert boot is not None
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = {
+        900: "900 (sh) S 800 900 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5000 0 0",
+        800: "800 (claude code) S 700 800 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 4000 0 0",
+        700: "700 (bash) S 1 700 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0",
+    }
+    assert find_cli_run(900, stats) == (800, boot * 1000 + 4000 * 1000 // ticks)
+    assert find_cli_run(800, stats) == (800, boot * 1000 + 4000 * 1000 // ticks)
+    assert find_cli_run(901, stats) == (901, None)  # nothing captured: the pid alone
+
+
+def test_shell_hook_leaves_a_compaction_without_prompt_id_to_the_python_hook(tmp_path: Path) -> None:
+    """Without a prompt id (older Claude Code) a compaction's boundary is told from the
+    earlier ones by which were in the transcript at hook time: the Python hook builds it
+    then. With one, the shell hook spools it raw (a later look can only find more)."""
+    holder = Spool(state_dir(tmp_path) / "spool", 100, 10**8, tmp_path / "holder.log")
+    assert holder.lock(timeout=0)
+    try:
+        base = {"session_id": "c", "transcript_path": "/nonexistent.jsonl", "cwd": "/tmp"}
+        for payload in (dict(base, hook_event_name="PostCompact", trigger="auto"),
+                        dict(base, hook_event_name="SessionStart", source="compact"),
+                        dict(base, hook_event_name="PostCompact", trigger="auto", prompt_id="p")):
+            assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", "http://127.0.0.1:9",
+                                          delivered=False)[0])
+        assert [p.suffix for p in spooled(tmp_path)] == [".json", ".json", ".raw"]
+    finally:
+        holder.unlock()
+
+
+def test_shell_hook_does_not_wait_for_python(receiver: GrpcReceiver, tmp_path: Path) -> None:
+    """The shell hook exits (and lets go of Claude Code's stdout and stderr pipes) while the
+    only Python it starts, the detached sender, is still held at its first instruction; the
+    sender then delivers. No clock involved: the held interpreter waits for a file."""
+    go = tmp_path / "go"
+    held_python = tmp_path / "held-python"
+    held_python.write_text(f"#!/bin/sh\nwhile [ ! -e {go} ]; do sleep 0.05; done\nexec {sys.executable} \"$@\"\n")
+    held_python.chmod(0o755)
+    payload = fixture_payloads("fresh_tool")[0]
+    result = subprocess.run(["/bin/sh", SHELL_HOOK, str(held_python), "--endpoint", receiver.endpoint],
+                            input=json.dumps(payload).encode(), capture_output=True, env=hook_env(tmp_path),
+                            timeout=30, check=False)
+    assert_quiet_success(result)
+    assert [p.suffix for p in spooled(tmp_path)] == [".raw"] and receiver.collector.records() == []
+    go.touch()
+    wait_for(lambda: len(receiver.collector.records()) == 1, "the held sender's delivery")
+    assert receiver.collector.records()[0]["attributes"]["session.id"] == payload["session_id"]

@@ -16,6 +16,9 @@ from bridge import install_hooks
 from bridge.install_hooks import HOOK_EVENTS
 
 LOOMLINE = str(Path(sys.executable).parent / "loomline")
+PYTHON = Path(LOOMLINE).read_text().splitlines()[0].removeprefix("#!")  # the interpreter `loomline` runs on
+# The shell hook's command line (the default), before its flags.
+SHELL_HOOK = ["/bin/sh", str(install_hooks.SHELL_HOOK), PYTHON]
 
 # A settings file as a user might have it: their own hooks (one sharing an event with
 # loomline, one on an event loomline does not use), permissions and env.
@@ -66,7 +69,7 @@ def test_install_round_trip(existing: dict[str, Any] | None, tmp_path: Path) -> 
     assert sorted(commands) == sorted(HOOK_EVENTS)
     assert all(len(c) == 1 for c in commands.values())
     command = commands["SessionStart"][0]
-    assert shlex.split(command) == [LOOMLINE, "hook", "--endpoint", "http://collector:4317",
+    assert shlex.split(command) == [*SHELL_HOOK, "--endpoint", "http://collector:4317",
                                     "--header", "authorization=Bearer t0k"]
     # Tool events match every tool; the hook's timeout is set.
     tool_group = next(g for g in installed["hooks"]["PostToolUse"] if loomline_commands({"hooks": {"x": [g]}}))
@@ -98,6 +101,9 @@ def test_install_round_trip(existing: dict[str, Any] | None, tmp_path: Path) -> 
 
 
 def test_reinstall_with_new_flags_updates_in_place(tmp_path: Path) -> None:
+    """An older install (the Python hook, 'loomline hook') is upgraded to the shell hook in
+    place, and --python-hook switches back; each form is idempotent, and uninstall removes
+    either."""
     settings = tmp_path / "s.json"
     base = install_hooks.merge_hooks(EXISTING, "/opt/old/loomline hook")
     # The user adds a hook after ours; an update keeps positions.
@@ -106,8 +112,26 @@ def test_reinstall_with_new_flags_updates_in_place(tmp_path: Path) -> None:
     assert run_cli(tmp_path, "--settings", str(settings), "--protocol", "http/protobuf").returncode == 0
     updated = json.loads(settings.read_text())
     assert [g["hooks"][0]["command"] for g in updated["hooks"]["SessionEnd"]] == [
-        f"{LOOMLINE} hook --protocol http/protobuf", "echo bye"]
+        shlex.join([*SHELL_HOOK, "--protocol", "http/protobuf"]), "echo bye"]
     assert all(len(c) == 1 for c in loomline_commands(updated).values())
+    text = settings.read_text()
+    assert "no changes" in run_cli(tmp_path, "--settings", str(settings), "--protocol", "http/protobuf").stdout
+    assert settings.read_text() == text
+
+    assert run_cli(tmp_path, "--settings", str(settings), "--python-hook").returncode == 0
+    back = json.loads(settings.read_text())
+    assert [g["hooks"][0]["command"] for g in back["hooks"]["SessionEnd"]] == [f"{LOOMLINE} hook", "echo bye"]
+    assert all(c == [f"{LOOMLINE} hook"] for c in loomline_commands(back).values())
+    assert "no changes" in run_cli(tmp_path, "--settings", str(settings), "--python-hook").stdout
+    assert run_cli(tmp_path, "--settings", str(settings), "--command", "uvx loomline").returncode == 0
+    assert loomline_commands(json.loads(settings.read_text()))["Stop"] == ["uvx loomline hook"]
+
+    for form in ([], ["--python-hook"]):
+        assert run_cli(tmp_path, "--settings", str(settings), *form).returncode == 0
+        assert run_cli(tmp_path, "--settings", str(settings), "--uninstall").returncode == 0
+        removed = json.loads(settings.read_text())
+        assert loomline_commands(removed) == {}
+        assert removed["hooks"]["SessionEnd"] == [{"hooks": [{"type": "command", "command": "echo bye"}]}]
 
 
 def test_duplicates_are_collapsed() -> None:
@@ -130,7 +154,7 @@ def test_dry_run_prints_diff_and_writes_nothing(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "--dry-run", "--with-telemetry-env")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"--- {settings}\n+++ {settings} (after)\n")
-    assert '+            "command": "' + LOOMLINE + ' hook",' in result.stdout
+    assert '+            "command": "' + shlex.join(SHELL_HOOK) + '",' in result.stdout
     assert '+    "CLAUDE_CODE_ENABLE_TELEMETRY": "1",' in result.stdout
     assert settings.read_text() == before
     assert not (settings.parent / "settings.json.loomline-backup").exists()
@@ -188,24 +212,29 @@ def test_invalid_settings_are_left_alone(tmp_path: Path) -> None:
     ("/usr/bin/python3 -m loomline hook --include-prompts", True),
     ("loomline serve", False),
     ("~/bin/my-loomline-hook.sh", False),
+    ("/bin/sh /venv/lib/python3.11/site-packages/bridge/loomline-hook.sh /venv/bin/python", True),
+    ("/bin/sh '/path with space/bridge/loomline-hook.sh' /venv/bin/python --org acme", True),
+    ("/bin/sh ~/bin/not-loomline-hook.sh", False),
     ("notloomline hook", False),
 ])
 def test_is_loomline_command(command: str, ours: bool) -> None:
     assert install_hooks.is_loomline_command(command) is ours
 
 
-def test_installed_command_runs_without_the_venv_on_path(tmp_path: Path) -> None:
+@pytest.mark.parametrize("form", [[], ["--python-hook"]], ids=["shell-hook", "python-hook"])
+def test_installed_command_runs_without_the_venv_on_path(form: list[str], tmp_path: Path) -> None:
     """The command written to settings works from a shell whose PATH lacks the venv, the way
     Claude Code starts it: exit 0, nothing on stdout."""
     settings = tmp_path / "s.json"
-    assert run_cli(tmp_path, "--settings", str(settings), "--endpoint", "http://127.0.0.1:9").returncode == 0
+    assert run_cli(tmp_path, "--settings", str(settings), "--endpoint", "http://127.0.0.1:9", *form).returncode == 0
     command = json.loads(settings.read_text())["hooks"]["SessionStart"][0]["hooks"][0]["command"]
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     payload = json.dumps({"session_id": "s", "hook_event_name": "SessionStart", "source": "startup", "cwd": "/"})
     result = subprocess.run(["/bin/sh", "-c", command], input=payload, capture_output=True, text=True,
                             env=env, timeout=30, check=False)
-    assert result.returncode == 0 and result.stdout == ""
-    assert list((tmp_path / ".local" / "state" / "loomline" / "spool").glob("*.json"))  # receiver down: spooled
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+    spool = tmp_path / ".local" / "state" / "loomline" / "spool"
+    assert [*spool.glob("*.json"), *spool.glob("*.raw")]  # receiver down: spooled (raw until its sender built it)
 
 
 def test_org_goes_into_the_hook_command_and_the_telemetry_env(tmp_path: Path) -> None:
@@ -214,7 +243,7 @@ def test_org_goes_into_the_hook_command_and_the_telemetry_env(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     installed = json.loads(settings.read_text())
     (command,) = loomline_commands(installed)["Stop"]
-    assert shlex.split(command) == [LOOMLINE, "hook", "--org", "acme corp"]
+    assert shlex.split(command) == [*SHELL_HOOK, "--org", "acme corp"]
     assert installed["env"]["OTEL_RESOURCE_ATTRIBUTES"] == "organization.id=acme%20corp"
     # Idempotent with the org too.
     assert "no changes" in run_cli(tmp_path, "--org", "acme corp", "--with-telemetry-env").stdout
