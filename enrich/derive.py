@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from enrich.bounds import cost_sum, finite_or_none, micros_sum, token_sum
 from enrich.close_reasons import OPEN, close_session
-from enrich.cost import computed_cost
+from enrich.cost import Price, computed_cost
+from enrich.gcpause import paused_gc
 from enrich.imported import without_superseded
 from enrich.links import bridge_links, merge_links, native_links
 from enrich.model import (
@@ -49,12 +50,14 @@ DEFAULT_IDLE_TIMEOUT_US = 30 * 60 * 1_000_000
 ACTIVE_GAP_US = 120 * 1_000_000
 
 
-def usage_of(events: Iterable[Event]) -> Usage:
+def usage_of(events: Iterable[Event], price: Callable[[Event], Price] = computed_cost) -> Usage:
     """Token and cost totals over the api_request events. Sums of floats use math.fsum, so
     the result does not depend on the order of the events; absurd stored values (inf, NaN,
-    1.7e308, negative) count as 0 instead of overflowing (enrich/bounds.py)."""
+    1.7e308, negative) count as 0 instead of overflowing (enrich/bounds.py). ``price``:
+    computed_cost, or a memo of it (derive prices each request once for its session and its
+    thread)."""
     requests = [e for e in events if e.event_name == API_REQUEST]
-    prices = [computed_cost(e) for e in requests]
+    prices = [price(e) for e in requests]
     return Usage(
         input_tokens=token_sum(e.input_tokens for e in requests),
         output_tokens=token_sum(e.output_tokens for e in requests),
@@ -142,13 +145,19 @@ def _project(events: list[Event]) -> tuple[str, str]:
 
 def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_IDLE_TIMEOUT_US) -> Derived:
     """All derived rows for the sessions the events belong to (plus what they link to)."""
+    with paused_gc():  # full collections over a large group made time per event grow (gcpause.py)
+        return _derive(events, now_us, idle_timeout_us)
+
+
+def _derive(events: Iterable[Event], now_us: int, idle_timeout_us: int) -> Derived:
     unique = without_superseded(dedupe(events))  # telemetry wins over imported transcripts
     if not unique:
         return Derived()
     org_id = unique[0].org_id
     lay = layout(unique)
-    session_events: dict[str, list[Event]] = {
-        session_id: sorted((e for f in frags for e in f.all_events()), key=Event.sort_key)
+    session_events: dict[str, list[Event]] = {  # one fragment: all_events() is sorted already
+        session_id: list(frags[0].all_events()) if len(frags) == 1
+        else sorted((e for f in frags for e in f.all_events()), key=Event.sort_key)
         for session_id, frags in lay.fragments.items()
     }
     all_events = [e for evs in session_events.values() for e in evs]
@@ -167,6 +176,14 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
     for k in links:
         if k.link_type == CLEARED_FROM:
             cleared_at[k.from_session_id] = max(cleared_at.get(k.from_session_id, 0), k.created_at)
+
+    priced: dict[int, Price] = {}  # id(event) -> its price; the events outlive the derivation
+
+    def price(event: Event) -> Price:
+        found = priced.get(id(event))
+        if found is None:
+            found = priced[id(event)] = computed_cost(event)
+        return found
 
     sessions: list[Session] = []
     all_segments = []
@@ -230,7 +247,7 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
             compaction_count=len(successes),
             failed_compaction_count=len(compactions) - len(successes),
             last_compacted_at=max((c.timestamp for c in successes), default=None),
-            usage=usage_of(evs),
+            usage=usage_of(evs, price),
             api_error_count=sum(1 for e in evs if e.event_name == API_ERROR),
             user_prompt_count=len(prompts),
             tool_call_count=len(tools),
@@ -250,7 +267,7 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
             subagent_cost_usd=cost_sum(e.cost_usd for e in subagent_requests),
         ))
 
-    threads = _threads(org_id, sessions, session_events, all_compactions)
+    threads = _threads(org_id, sessions, session_events, all_compactions, price)
     return Derived(
         sessions=tuple(sessions),
         segments=tuple(sorted(all_segments, key=lambda s: (s.session_id, s.segment_index))),
@@ -263,7 +280,7 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
 
 
 def _threads(org_id: str, sessions: list[Session], session_events: dict[str, list[Event]],
-             compactions: list[Compaction]) -> tuple[Thread, ...]:
+             compactions: list[Compaction], price: Callable[[Event], Price] = computed_cost) -> tuple[Thread, ...]:
     members: dict[str, list[Session]] = {}
     for session in sessions:
         members.setdefault(session.thread_id, []).append(session)
@@ -292,7 +309,7 @@ def _threads(org_id: str, sessions: list[Session], session_events: dict[str, lis
             session_ids=tuple(s.session_id for s in group),
             compaction_count=sum(1 for c in in_thread if c.success),
             failed_compaction_count=sum(1 for c in in_thread if not c.success),
-            usage=usage_of(events),
+            usage=usage_of(events, price),
             api_error_count=sum(s.api_error_count for s in group),
             user_prompt_count=sum(s.user_prompt_count for s in group),
             tool_call_count=sum(s.tool_call_count for s in group),

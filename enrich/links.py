@@ -43,9 +43,9 @@ def bridge_links(events: list[Event]) -> list[Link]:
     # the bridge often learns the parent on a later record (e.g. loomline.stop) of the
     # fork; the earliest such record names it.
     late_parents: dict[str, str] = {}
-    for event in sorted(events, key=lambda e: e.sort_key()):
-        if event.is_bridge and event.parent_session_id and event.parent_session_id != event.session_id:
-            late_parents.setdefault(event.session_id, event.parent_session_id)
+    naming = [e for e in events if e.parent_session_id and e.parent_session_id != e.session_id and e.is_bridge]
+    for event in sorted(naming, key=Event.sort_key):  # sort the few that name a parent, not all
+        late_parents.setdefault(event.session_id, event.parent_session_id)
     for start in starts:
         parent = start.parent_session_id
         if not parent and start.source == "fork":
