@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from enrich.derive import derive
 from enrich.membership import Membership
-from enrich.model import Derived, Event, events_from_rows
+from enrich.model import Derived, Event, events_from_columns
 from enrich.segments import CHAIN_SKEW_US, CHAIN_WINDOW_US, dedupe, layout
 from storage.client import Storage
 from storage.sql_files import load_query
@@ -407,7 +407,7 @@ class Enricher:
     def _query_events(self, org: str, sessions: set[str], since: datetime) -> list[Event]:
         result = self.storage.client.query(load_query("enrich_load_events"),
                                            parameters={"org": org, "sessions": sorted(sessions), "since": since})
-        return events_from_rows(result.column_names, result.result_rows)
+        return events_from_columns(result.column_names, result.result_columns)
 
     def _remember(self, key: SessionKey, events: dict[int, Event]) -> None:
         newest = max((e.ingested_at for e in events.values()), default=0)
