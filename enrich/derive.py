@@ -8,6 +8,7 @@ from __future__ import annotations
 import posixpath
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from enrich.bounds import cost_sum, finite_or_none, micros_sum, token_sum
 from enrich.close_reasons import OPEN, close_session
@@ -40,7 +41,7 @@ from enrich.model import (
 from enrich.prompts import injected_prompt_keys
 from enrich.repository import repository_of
 from enrich.resumes import with_resume_health
-from enrich.segments import COMPACT_GROUP_US, Fragment, dedupe, layout, session_segments
+from enrich.segments import COMPACT_GROUP_US, Fragment, Layout, dedupe, layout, session_segments
 from enrich.threads import assign_threads
 from enrich.titles import prompt_title, session_title
 
@@ -143,18 +144,41 @@ def _project(events: list[Event]) -> tuple[str, str]:
     return project_id, name
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The first stage of a derivation: the events deduplicated (telemetry winning over
+    imported transcripts) and laid out in fragments, CLI runs and absorbed placeholders.
+    Read-only once built, so the Enricher probes a group's process boundaries with the same
+    layout it then derives from (derive_prepared), instead of laying the group out twice."""
+
+    unique: list[Event]
+    layout: Layout
+
+
+def prepare(events: Iterable[Event]) -> Prepared:
+    """Deduplicate and lay out the events (what derive does first)."""
+    with paused_gc():
+        unique = without_superseded(dedupe(events))  # telemetry wins over imported transcripts
+        return Prepared(unique, layout(unique))
+
+
 def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_IDLE_TIMEOUT_US) -> Derived:
     """All derived rows for the sessions the events belong to (plus what they link to)."""
     with paused_gc():  # full collections over a large group made time per event grow (gcpause.py)
-        return _derive(events, now_us, idle_timeout_us)
+        return derive_prepared(prepare(events), now_us, idle_timeout_us)
 
 
-def _derive(events: Iterable[Event], now_us: int, idle_timeout_us: int) -> Derived:
-    unique = without_superseded(dedupe(events))  # telemetry wins over imported transcripts
+def derive_prepared(prepared: Prepared, now_us: int, idle_timeout_us: int = DEFAULT_IDLE_TIMEOUT_US) -> Derived:
+    """derive() from the events ``prepare`` returned (the same result)."""
+    with paused_gc():
+        return _derive(prepared, now_us, idle_timeout_us)
+
+
+def _derive(prepared: Prepared, now_us: int, idle_timeout_us: int) -> Derived:
+    unique, lay = prepared.unique, prepared.layout
     if not unique:
         return Derived()
     org_id = unique[0].org_id
-    lay = layout(unique)
     session_events: dict[str, list[Event]] = {  # one fragment: all_events() is sorted already
         session_id: list(frags[0].all_events()) if len(frags) == 1
         else sorted((e for f in frags for e in f.all_events()), key=Event.sort_key)

@@ -230,7 +230,10 @@ def _split_session(events: list[Event]) -> list[Fragment]:
         chosen.add(event)
         if before != chosen.last_seq:
             if before is not None:
-                del by_last[before][chosen.index]
+                ending = by_last[before]
+                del ending[chosen.index]
+                if not ending:  # a growing process would otherwise leave one empty dict per event
+                    del by_last[before]
             by_last[seq][chosen.index] = chosen
         if before != chosen.last_seq or below != chosen.first_seq:
             index(chosen)
