@@ -9,6 +9,7 @@ import posixpath
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from enrich.bounds import cost_sum, finite_or_none, micros_sum, token_sum
 from enrich.close_reasons import OPEN, close_session
@@ -60,14 +61,14 @@ def usage_of(events: Iterable[Event], price: Callable[[Event], Price] = computed
     requests = [e for e in events if e.event_name == API_REQUEST]
     prices = [price(e) for e in requests]
     return Usage(
-        input_tokens=token_sum(e.input_tokens for e in requests),
-        output_tokens=token_sum(e.output_tokens for e in requests),
-        cache_read_tokens=token_sum(e.cache_read_tokens for e in requests),
-        cache_creation_tokens=token_sum(e.cache_creation_tokens for e in requests),
-        cache_creation_5m_tokens=token_sum(e.cache_creation_5m_tokens for e in requests),
-        cache_creation_1h_tokens=token_sum(e.cache_creation_1h_tokens for e in requests),
-        cost_usd=cost_sum(e.cost_usd for e in requests),
-        cost_micros=micros_sum(e.cost_micros for e in requests),
+        input_tokens=token_sum(map(attrgetter("input_tokens"), requests)),
+        output_tokens=token_sum(map(attrgetter("output_tokens"), requests)),
+        cache_read_tokens=token_sum(map(attrgetter("cache_read_tokens"), requests)),
+        cache_creation_tokens=token_sum(map(attrgetter("cache_creation_tokens"), requests)),
+        cache_creation_5m_tokens=token_sum(map(attrgetter("cache_creation_5m_tokens"), requests)),
+        cache_creation_1h_tokens=token_sum(map(attrgetter("cache_creation_1h_tokens"), requests)),
+        cost_usd=cost_sum(map(attrgetter("cost_usd"), requests)),
+        cost_micros=micros_sum(map(attrgetter("cost_micros"), requests)),
         computed_cost_usd=cost_sum(p.usd for p in prices),
         unpriced_request_count=sum(1 for p in prices if not p.priced),
         api_request_count=len(requests),
@@ -119,8 +120,14 @@ def _first(values: Iterable[str]) -> str:
     return next((v for v in values if v), "")
 
 
+def _first_of(events: Iterable[Event], name: str) -> str:
+    """The first non-empty value of a text field: _first(e.<name> for e in events), scanned
+    by map/filter instead of a generator (a dozen such scans per session)."""
+    return next(filter(None, map(attrgetter(name), events)), "")
+
+
 def _most_common(values: Iterable[str]) -> str:
-    counts = Counter(v for v in values if v)
+    counts = Counter(filter(None, values))
     if not counts:
         return ""
     top = max(counts.values())
@@ -136,10 +143,10 @@ def _active_seconds(fragments: list[Fragment]) -> float:
 
 
 def _project(events: list[Event]) -> tuple[str, str]:
-    project_id = _first(e.project_id for e in events)
-    name = _first(e.project_name for e in events)
+    project_id = _first_of(events, "project_id")
+    name = _first_of(events, "project_name")
     if not name:
-        base = project_id or _first(e.cwd for e in events)
+        base = project_id or _first_of(events, "cwd")
         name = posixpath.basename(base.rstrip("/")).removesuffix(".git") if base else ""
     return project_id, name
 
@@ -239,25 +246,26 @@ def _derive(prepared: Prepared, now_us: int, idle_timeout_us: int) -> Derived:
         tools = [e for e in evs if e.event_name == TOOL_RESULT]
         successes = [c for c in compactions if c.success]
         project_id, project_name = _project(evs)
+        cwd, git_branch = _first_of(evs, "cwd"), _first_of(reversed(evs), "git_branch")
         sessions.append(Session(
             org_id=org_id,
             session_id=session_id,
             thread_id=placement.thread_id,
             parent_thread_id=placement.parent_thread_id,
             thread_position=placement.position,
-            user_id=_most_common(e.user_id for e in evs),
-            user_email=_first(e.user_email for e in evs),
-            account_uuid=_first(e.account_uuid for e in evs),
-            organization_id=_first(e.organization_id for e in evs),
+            user_id=_most_common(map(attrgetter("user_id"), evs)),
+            user_email=_first_of(evs, "user_email"),
+            account_uuid=_first_of(evs, "account_uuid"),
+            organization_id=_first_of(evs, "organization_id"),
             project_id=project_id,
             project_name=project_name,
-            cwd=_first(e.cwd for e in evs),
-            git_branch=_first(e.git_branch for e in reversed(evs)),
-            agent_name=_first(e.agent_name for e in native) or _first(e.service_name for e in native),
+            cwd=cwd,
+            git_branch=git_branch,
+            agent_name=_first_of(native, "agent_name") or _first_of(native, "service_name"),
             first_model=models[0] if models else "",
             models=tuple(models),
-            terminal_type=_first(e.terminal_type for e in native),
-            app_version=_first(e.app_version for e in reversed(native)),
+            terminal_type=_first_of(native, "terminal_type"),
+            app_version=_first_of(reversed(native), "app_version"),
             started_at=evs[0].timestamp,
             last_activity_at=evs[-1].timestamp,
             closed_at=closure.closed_at,
@@ -281,8 +289,8 @@ def _derive(prepared: Prepared, now_us: int, idle_timeout_us: int) -> Derived:
             event_count=len(evs),
             has_hook_evidence=any(e.is_bridge and not e.imported for e in evs),
             title=session_title(_first(e.prompt for e in prompts if not e.command_name), project_name,
-                                _first(e.cwd for e in evs), _first(e.git_branch for e in reversed(evs)),
-                                _first(e.tool_name for e in tools), evs[0].timestamp),
+                                cwd, git_branch,
+                                _first_of(tools, "tool_name"), evs[0].timestamp),
             injected_prompt_count=len(injected_prompts),
             repository=repository,
             repository_provider=repository_provider,
