@@ -4,7 +4,7 @@ SESSIONS ?= 1000
 CONCURRENCY ?= 16
 FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-import bench-pages bench-enrich bench-smoke
+.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-import bench-pages bench-enrich bench-enrich-instructions bench-smoke
 
 bench: bench-ingest bench-ingest-http bench-query bench-hook bench-enrich
 
@@ -29,6 +29,10 @@ bench-storage:
 # derivation from 1k to 100k events, and enrichment CPU per ingested record (docs/benchmarks.md)
 bench-enrich:
 	$(PYTHON) -m bench.enrich
+
+# the same derivations under valgrind's callgrind: instructions and cache misses per event (load-independent)
+bench-enrich-instructions:
+	$(PYTHON) -m bench.enrich_instructions
 
 bench-query:
 	$(PYTHON) -m bench.query

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from operator import attrgetter
 
 from enrich.bounds import cost_sum, finite_or_none, micros_sum, token_sum
 from enrich.close_reasons import OPEN, close_session
-from enrich.cost import computed_cost
+from enrich.cost import Price, computed_cost
+from enrich.gcpause import paused_gc
 from enrich.imported import without_superseded
 from enrich.links import bridge_links, merge_links, native_links
 from enrich.model import (
@@ -39,7 +42,7 @@ from enrich.model import (
 from enrich.prompts import injected_prompt_keys
 from enrich.repository import repository_of
 from enrich.resumes import with_resume_health
-from enrich.segments import COMPACT_GROUP_US, Fragment, dedupe, layout, session_segments
+from enrich.segments import COMPACT_GROUP_US, Fragment, Layout, dedupe, layout, session_segments
 from enrich.threads import assign_threads
 from enrich.titles import prompt_title, session_title
 
@@ -49,21 +52,23 @@ DEFAULT_IDLE_TIMEOUT_US = 30 * 60 * 1_000_000
 ACTIVE_GAP_US = 120 * 1_000_000
 
 
-def usage_of(events: Iterable[Event]) -> Usage:
+def usage_of(events: Iterable[Event], price: Callable[[Event], Price] = computed_cost) -> Usage:
     """Token and cost totals over the api_request events. Sums of floats use math.fsum, so
     the result does not depend on the order of the events; absurd stored values (inf, NaN,
-    1.7e308, negative) count as 0 instead of overflowing (enrich/bounds.py)."""
+    1.7e308, negative) count as 0 instead of overflowing (enrich/bounds.py). ``price``:
+    computed_cost, or a memo of it (derive prices each request once for its session and its
+    thread)."""
     requests = [e for e in events if e.event_name == API_REQUEST]
-    prices = [computed_cost(e) for e in requests]
+    prices = [price(e) for e in requests]
     return Usage(
-        input_tokens=token_sum(e.input_tokens for e in requests),
-        output_tokens=token_sum(e.output_tokens for e in requests),
-        cache_read_tokens=token_sum(e.cache_read_tokens for e in requests),
-        cache_creation_tokens=token_sum(e.cache_creation_tokens for e in requests),
-        cache_creation_5m_tokens=token_sum(e.cache_creation_5m_tokens for e in requests),
-        cache_creation_1h_tokens=token_sum(e.cache_creation_1h_tokens for e in requests),
-        cost_usd=cost_sum(e.cost_usd for e in requests),
-        cost_micros=micros_sum(e.cost_micros for e in requests),
+        input_tokens=token_sum(map(attrgetter("input_tokens"), requests)),
+        output_tokens=token_sum(map(attrgetter("output_tokens"), requests)),
+        cache_read_tokens=token_sum(map(attrgetter("cache_read_tokens"), requests)),
+        cache_creation_tokens=token_sum(map(attrgetter("cache_creation_tokens"), requests)),
+        cache_creation_5m_tokens=token_sum(map(attrgetter("cache_creation_5m_tokens"), requests)),
+        cache_creation_1h_tokens=token_sum(map(attrgetter("cache_creation_1h_tokens"), requests)),
+        cost_usd=cost_sum(map(attrgetter("cost_usd"), requests)),
+        cost_micros=micros_sum(map(attrgetter("cost_micros"), requests)),
         computed_cost_usd=cost_sum(p.usd for p in prices),
         unpriced_request_count=sum(1 for p in prices if not p.priced),
         api_request_count=len(requests),
@@ -115,8 +120,14 @@ def _first(values: Iterable[str]) -> str:
     return next((v for v in values if v), "")
 
 
+def _first_of(events: Iterable[Event], name: str) -> str:
+    """The first non-empty value of a text field: _first(e.<name> for e in events), scanned
+    by map/filter instead of a generator (a dozen such scans per session)."""
+    return next(filter(None, map(attrgetter(name), events)), "")
+
+
 def _most_common(values: Iterable[str]) -> str:
-    counts = Counter(v for v in values if v)
+    counts = Counter(filter(None, values))
     if not counts:
         return ""
     top = max(counts.values())
@@ -132,23 +143,52 @@ def _active_seconds(fragments: list[Fragment]) -> float:
 
 
 def _project(events: list[Event]) -> tuple[str, str]:
-    project_id = _first(e.project_id for e in events)
-    name = _first(e.project_name for e in events)
+    project_id = _first_of(events, "project_id")
+    name = _first_of(events, "project_name")
     if not name:
-        base = project_id or _first(e.cwd for e in events)
+        base = project_id or _first_of(events, "cwd")
         name = posixpath.basename(base.rstrip("/")).removesuffix(".git") if base else ""
     return project_id, name
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The first stage of a derivation: the events deduplicated (telemetry winning over
+    imported transcripts) and laid out in fragments, CLI runs and absorbed placeholders.
+    Read-only once built, so the Enricher probes a group's process boundaries with the same
+    layout it then derives from (derive_prepared), instead of laying the group out twice."""
+
+    unique: list[Event]
+    layout: Layout
+
+
+def prepare(events: Iterable[Event]) -> Prepared:
+    """Deduplicate and lay out the events (what derive does first)."""
+    with paused_gc():
+        unique = without_superseded(dedupe(events))  # telemetry wins over imported transcripts
+        return Prepared(unique, layout(unique))
+
+
 def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_IDLE_TIMEOUT_US) -> Derived:
     """All derived rows for the sessions the events belong to (plus what they link to)."""
-    unique = without_superseded(dedupe(events))  # telemetry wins over imported transcripts
+    with paused_gc():  # full collections over a large group made time per event grow (gcpause.py)
+        return derive_prepared(prepare(events), now_us, idle_timeout_us)
+
+
+def derive_prepared(prepared: Prepared, now_us: int, idle_timeout_us: int = DEFAULT_IDLE_TIMEOUT_US) -> Derived:
+    """derive() from the events ``prepare`` returned (the same result)."""
+    with paused_gc():
+        return _derive(prepared, now_us, idle_timeout_us)
+
+
+def _derive(prepared: Prepared, now_us: int, idle_timeout_us: int) -> Derived:
+    unique, lay = prepared.unique, prepared.layout
     if not unique:
         return Derived()
     org_id = unique[0].org_id
-    lay = layout(unique)
-    session_events: dict[str, list[Event]] = {
-        session_id: sorted((e for f in frags for e in f.all_events()), key=Event.sort_key)
+    session_events: dict[str, list[Event]] = {  # one fragment: all_events() is sorted already
+        session_id: list(frags[0].all_events()) if len(frags) == 1
+        else sorted((e for f in frags for e in f.all_events()), key=Event.sort_key)
         for session_id, frags in lay.fragments.items()
     }
     all_events = [e for evs in session_events.values() for e in evs]
@@ -167,6 +207,14 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
     for k in links:
         if k.link_type == CLEARED_FROM:
             cleared_at[k.from_session_id] = max(cleared_at.get(k.from_session_id, 0), k.created_at)
+
+    priced: dict[int, Price] = {}  # id(event) -> its price; the events outlive the derivation
+
+    def price(event: Event) -> Price:
+        found = priced.get(id(event))
+        if found is None:
+            found = priced[id(event)] = computed_cost(event)
+        return found
 
     sessions: list[Session] = []
     all_segments = []
@@ -198,25 +246,26 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
         tools = [e for e in evs if e.event_name == TOOL_RESULT]
         successes = [c for c in compactions if c.success]
         project_id, project_name = _project(evs)
+        cwd, git_branch = _first_of(evs, "cwd"), _first_of(reversed(evs), "git_branch")
         sessions.append(Session(
             org_id=org_id,
             session_id=session_id,
             thread_id=placement.thread_id,
             parent_thread_id=placement.parent_thread_id,
             thread_position=placement.position,
-            user_id=_most_common(e.user_id for e in evs),
-            user_email=_first(e.user_email for e in evs),
-            account_uuid=_first(e.account_uuid for e in evs),
-            organization_id=_first(e.organization_id for e in evs),
+            user_id=_most_common(map(attrgetter("user_id"), evs)),
+            user_email=_first_of(evs, "user_email"),
+            account_uuid=_first_of(evs, "account_uuid"),
+            organization_id=_first_of(evs, "organization_id"),
             project_id=project_id,
             project_name=project_name,
-            cwd=_first(e.cwd for e in evs),
-            git_branch=_first(e.git_branch for e in reversed(evs)),
-            agent_name=_first(e.agent_name for e in native) or _first(e.service_name for e in native),
+            cwd=cwd,
+            git_branch=git_branch,
+            agent_name=_first_of(native, "agent_name") or _first_of(native, "service_name"),
             first_model=models[0] if models else "",
             models=tuple(models),
-            terminal_type=_first(e.terminal_type for e in native),
-            app_version=_first(e.app_version for e in reversed(native)),
+            terminal_type=_first_of(native, "terminal_type"),
+            app_version=_first_of(reversed(native), "app_version"),
             started_at=evs[0].timestamp,
             last_activity_at=evs[-1].timestamp,
             closed_at=closure.closed_at,
@@ -230,7 +279,7 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
             compaction_count=len(successes),
             failed_compaction_count=len(compactions) - len(successes),
             last_compacted_at=max((c.timestamp for c in successes), default=None),
-            usage=usage_of(evs),
+            usage=usage_of(evs, price),
             api_error_count=sum(1 for e in evs if e.event_name == API_ERROR),
             user_prompt_count=len(prompts),
             tool_call_count=len(tools),
@@ -240,8 +289,8 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
             event_count=len(evs),
             has_hook_evidence=any(e.is_bridge and not e.imported for e in evs),
             title=session_title(_first(e.prompt for e in prompts if not e.command_name), project_name,
-                                _first(e.cwd for e in evs), _first(e.git_branch for e in reversed(evs)),
-                                _first(e.tool_name for e in tools), evs[0].timestamp),
+                                cwd, git_branch,
+                                _first_of(tools, "tool_name"), evs[0].timestamp),
             injected_prompt_count=len(injected_prompts),
             repository=repository,
             repository_provider=repository_provider,
@@ -250,7 +299,7 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
             subagent_cost_usd=cost_sum(e.cost_usd for e in subagent_requests),
         ))
 
-    threads = _threads(org_id, sessions, session_events, all_compactions)
+    threads = _threads(org_id, sessions, session_events, all_compactions, price)
     return Derived(
         sessions=tuple(sessions),
         segments=tuple(sorted(all_segments, key=lambda s: (s.session_id, s.segment_index))),
@@ -263,7 +312,7 @@ def derive(events: Iterable[Event], now_us: int, idle_timeout_us: int = DEFAULT_
 
 
 def _threads(org_id: str, sessions: list[Session], session_events: dict[str, list[Event]],
-             compactions: list[Compaction]) -> tuple[Thread, ...]:
+             compactions: list[Compaction], price: Callable[[Event], Price] = computed_cost) -> tuple[Thread, ...]:
     members: dict[str, list[Session]] = {}
     for session in sessions:
         members.setdefault(session.thread_id, []).append(session)
@@ -292,7 +341,7 @@ def _threads(org_id: str, sessions: list[Session], session_events: dict[str, lis
             session_ids=tuple(s.session_id for s in group),
             compaction_count=sum(1 for c in in_thread if c.success),
             failed_compaction_count=sum(1 for c in in_thread if not c.success),
-            usage=usage_of(events),
+            usage=usage_of(events, price),
             api_error_count=sum(s.api_error_count for s in group),
             user_prompt_count=sum(s.user_prompt_count for s in group),
             tool_call_count=sum(s.tool_call_count for s in group),

@@ -16,6 +16,8 @@ Every link points forward in time: from = earlier (parent) session, to = later (
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from enrich.model import (
     BRIDGE_SESSION_END,
     BRIDGE_SESSION_START,
@@ -43,9 +45,9 @@ def bridge_links(events: list[Event]) -> list[Link]:
     # the bridge often learns the parent on a later record (e.g. loomline.stop) of the
     # fork; the earliest such record names it.
     late_parents: dict[str, str] = {}
-    for event in sorted(events, key=lambda e: e.sort_key()):
-        if event.is_bridge and event.parent_session_id and event.parent_session_id != event.session_id:
-            late_parents.setdefault(event.session_id, event.parent_session_id)
+    naming = [e for e in events if e.parent_session_id and e.parent_session_id != e.session_id and e.is_bridge]
+    for event in sorted(naming, key=Event.sort_key):  # sort the few that name a parent, not all
+        late_parents.setdefault(event.session_id, event.parent_session_id)
     for start in starts:
         parent = start.parent_session_id
         if not parent and start.source == "fork":
@@ -56,14 +58,16 @@ def bridge_links(events: list[Event]) -> list[Link]:
             link_type = FORKED_FROM if start.source == "fork" else CLEARED_FROM if start.source == "clear" else RESUMED_AS
             evidence = EVIDENCE_TRANSCRIPT if start.imported else EVIDENCE_HOOK
             links.append(Link(start.org_id, parent, start.session_id, link_type, start.timestamp, evidence))
-    ends = [e for e in events if e.event_name == BRIDGE_SESSION_END and e.reason == "clear" and e.cli_run_id]
+    ends: dict[str, list[Event]] = defaultdict(list)  # by CLI run id: no scan of every end per start
+    for e in events:
+        if e.event_name == BRIDGE_SESSION_END and e.reason == "clear" and e.cli_run_id:
+            ends[e.cli_run_id].append(e)
     for start in starts:
         if start.source != "clear" or not start.cli_run_id:
             continue
         candidates = [
-            end for end in ends
-            if end.cli_run_id == start.cli_run_id and end.session_id != start.session_id
-            and end.timestamp <= start.timestamp + CLEAR_SLACK_US
+            end for end in ends.get(start.cli_run_id, ())
+            if end.session_id != start.session_id and end.timestamp <= start.timestamp + CLEAR_SLACK_US
         ]
         if candidates:
             end = max(candidates, key=lambda e: (e.timestamp, e.session_id))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
+from itertools import repeat
 from typing import Any
 
 # Event names (events.EventName). Claude Code's own are unprefixed; the hook bridge's
@@ -50,9 +51,14 @@ EVIDENCE_DERIVED = "derived"  # depends on the clock (idle timeout)
 EVIDENCE_TRANSCRIPT = "transcript"
 
 
-@dataclass(frozen=True, slots=True)  # slots: the Enricher caches many of these
+# slots: the Enricher caches many of these. Not frozen: a frozen dataclass's __init__ sets
+# each of the 61 fields through object.__setattr__, ~4 µs per event, most of the cost of
+# loading a row; an Event is still never modified after it is built (dataclasses.replace
+# makes a changed copy) and hashes as a frozen one did.
+@dataclass(slots=True, unsafe_hash=True)
 class Event:
-    """One row of the ``events`` table, reduced to what enrichment reads."""
+    """One row of the ``events`` table, reduced to what enrichment reads. Treat as
+    immutable: the Enricher's cache and every derivation share the same objects."""
 
     org_id: str
     session_id: str
@@ -450,3 +456,32 @@ def events_from_rows(column_names: Sequence[str], rows: Iterable[Sequence[Any]])
                     extra[name] = parsed
         events.append(Event(*row[:typed], **extra, ingested_at=row[-1]))  # type: ignore[misc]
     return events
+
+
+_ATTRIBUTE_DEFAULTS: tuple[Any, ...] = tuple(
+    next(f.default for f in fields(Event) if f.name == name) for name in ATTRIBUTE_FIELDS
+)
+
+
+def events_from_columns(column_names: Sequence[str], columns: Sequence[Sequence[Any]]) -> list[Event]:
+    """What events_from_rows returns, from the columns of enrich_load_events.sql's result
+    (clickhouse-connect reads columns; rows would be a transpose). Each raw-attribute column
+    is parsed in one comprehension (or skipped when every value is empty, as most are) and
+    the Events are built positionally by ``map``: no per-row loop over the attributes, no
+    keyword arguments."""
+    names = tuple(column_names)
+    if names != LOAD_COLUMN_ORDER:
+        return events_from_rows(names, list(zip(*columns, strict=True)))
+    typed = len(TYPED_FIELD_ORDER)
+    parsed: list[Iterable[Any]] = []
+    for (_, (_, parse)), default, texts in zip(ATTRIBUTE_FIELDS.items(), _ATTRIBUTE_DEFAULTS,
+                                              columns[typed:typed + len(ATTRIBUTE_FIELDS)], strict=True):
+        if not any(texts):
+            parsed.append(repeat(default))
+            continue
+        values = []
+        for text in texts:
+            value = parse(str(text)) if text else None
+            values.append(value if value not in (None, "") else default)
+        parsed.append(values)
+    return list(map(Event, *columns[:typed], *parsed, columns[-1]))

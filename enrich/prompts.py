@@ -23,6 +23,7 @@ a person typed in between) is counted as typed: the count errs towards the perso
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 
 from enrich.model import BRIDGE_USER_PROMPT_SUBMIT, USER_PROMPT, Event
@@ -63,16 +64,16 @@ def injected_prompt_keys(events: Iterable[Event]) -> dict[int, str]:
     # Redacted text: the native order clue. Sequences are per process; a process is told
     # apart by (sequence, time) continuity well enough here because both events are in the
     # same session and the notification follows within the same process run.
-    by_sequence: dict[tuple[str, int], Event] = {}
+    by_sequence: dict[str, dict[int, Event]] = defaultdict(dict)  # session -> sequence -> event
     for event in events:
         if event.sequence is not None:
-            by_sequence[(event.session_id, event.sequence)] = event
+            by_sequence[event.session_id][event.sequence] = event
     for event in events:
         if event.event_name not in (USER_PROMPT, BRIDGE_USER_PROMPT_SUBMIT):
             continue
         kind = injected_kind(event.prompt)
         if not kind and event.event_name == USER_PROMPT and event.sequence is not None and event.prompt in ("", REDACTED):
-            before = by_sequence.get((event.session_id, event.sequence - 1))
+            before = by_sequence[event.session_id].get(event.sequence - 1)
             if (before is not None and before.event_name == SUBAGENT_COMPLETED and before.is_async is not False
                     and 0 <= event.timestamp - before.timestamp <= 60_000_000):
                 kind = "task-notification"

@@ -153,13 +153,15 @@ class Layout:
 def dedupe(events: Iterable[Event]) -> list[Event]:
     """One event per (org, EventKey), sorted. Duplicates are the same record stored twice
     (an exporter retry before ReplacingMergeTree merged); keep the earliest ingested."""
-    best: dict[tuple[str, int], Event] = {}
+    by_org: dict[str, dict[int, Event]] = defaultdict(dict)  # no tuple key per event
     for event in events:
-        key = (event.org_id, event.event_key)
-        current = best.get(key)
+        best = by_org[event.org_id]
+        current = best.get(event.event_key)
         if current is None or (event.ingested_at, event.sort_key()) < (current.ingested_at, current.sort_key()):
-            best[key] = event
-    return sorted(best.values(), key=lambda e: (e.sort_key(), e.session_id))
+            best[event.event_key] = event
+    # (sort_key(), session_id), flattened: the same order, one tuple per event instead of two
+    return sorted((e for best in by_org.values() for e in best.values()),
+                  key=lambda e: (e.timestamp, -1 if e.sequence is None else e.sequence, e.event_key, e.session_id))
 
 
 def _split_session(events: list[Event]) -> list[Fragment]:
@@ -178,19 +180,27 @@ def _split_session(events: list[Event]) -> list[Fragment]:
     by_last: dict[int, dict[int, Fragment]] = defaultdict(dict)  # last seq -> {index: fragment}
     covering: dict[int, list[Fragment]] = defaultdict(list)
     covered: dict[int, tuple[int, int]] = {}  # fragment index -> fill-in range indexed so far
+    backs = range(1, MAX_SEQUENCE_GAP + 1)
 
     def index(fragment: Fragment) -> None:
+        # Only the numbers the fragment does not hold yet: a number it holds can never make
+        # it a fill-in candidate again (``seqs`` only grows), and a process's contiguous
+        # sequence would otherwise put one list per event into ``covering``.
         assert fragment.first_seq is not None and fragment.last_seq is not None
         low, high = fragment.first_seq - MAX_SEQUENCE_GAP, fragment.last_seq  # [low, high)
         old = covered.get(fragment.index)
+        seqs = fragment.seqs
         if old is None:
             for number in range(low, high):
-                covering[number].append(fragment)
+                if number not in seqs:
+                    covering[number].append(fragment)
         else:  # ranges only grow
             for number in range(low, old[0]):
-                covering[number].append(fragment)
+                if number not in seqs:
+                    covering[number].append(fragment)
             for number in range(old[1], high):
-                covering[number].append(fragment)
+                if number not in seqs:
+                    covering[number].append(fragment)
         covered[fragment.index] = (low, high)
 
     for event in events:
@@ -198,12 +208,20 @@ def _split_session(events: list[Event]) -> list[Fragment]:
         assert seq is not None
         chosen: Fragment | None = None
         if seq > 0:
-            candidates = [f for back in range(1, MAX_SEQUENCE_GAP + 1) for f in by_last.get(seq - back, {}).values()]
-            candidates += [
-                f for f in covering.get(seq, ())
-                if seq not in f.seqs and event.timestamp - f.events[-1].timestamp <= MAX_SEQUENCE_GAP_US
-            ]
-            if candidates:
+            candidates: list[Fragment] = []
+            for back in backs:
+                ending = by_last.get(seq - back)
+                if ending:
+                    candidates.extend(ending.values())
+            filling = covering.get(seq)
+            if filling:
+                candidates += [
+                    f for f in filling
+                    if seq not in f.seqs and event.timestamp - f.events[-1].timestamp <= MAX_SEQUENCE_GAP_US
+                ]
+            if len(candidates) == 1:
+                chosen = candidates[0]
+            elif candidates:
                 chosen = max(candidates, key=lambda f: (f.events[-1].timestamp, f.last_seq or 0, -f.index))
         if chosen is None:
             chosen = Fragment(event.session_id, index=len(fragments))
@@ -212,7 +230,10 @@ def _split_session(events: list[Event]) -> list[Fragment]:
         chosen.add(event)
         if before != chosen.last_seq:
             if before is not None:
-                del by_last[before][chosen.index]
+                ending = by_last[before]
+                del ending[chosen.index]
+                if not ending:  # a growing process would otherwise leave one empty dict per event
+                    del by_last[before]
             by_last[seq][chosen.index] = chosen
         if before != chosen.last_seq or below != chosen.first_seq:
             index(chosen)

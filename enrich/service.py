@@ -30,10 +30,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from enrich.derive import derive
+from enrich.derive import Prepared, derive, derive_prepared
+from enrich.gcpause import paused_gc
+from enrich.imported import without_superseded
 from enrich.membership import Membership
-from enrich.model import Derived, Event, events_from_rows
-from enrich.segments import CHAIN_SKEW_US, CHAIN_WINDOW_US, dedupe, layout
+from enrich.model import Derived, Event, events_from_columns
+from enrich.segments import CHAIN_SKEW_US, CHAIN_WINDOW_US, Layout, dedupe, layout
 from storage.client import Storage
 from storage.sql_files import load_query
 from storage.tombstones import derived_key, write_tombstones
@@ -109,6 +111,9 @@ class Enricher:
         self.cache_max_events = CACHE_MAX_EVENTS
         self._marks_applied: dict[SessionKey, int] = {}  # rederive mark (ms) the cache was last re-read for
         self._derived_at: dict[SessionKey, tuple[float, float]] = {}  # session -> (monotonic end, seconds)
+        # (events, their number, their Prepared): the layout _sequence_neighbours made for _expand's
+        # last round, which _derive_group derives from when it gets that same list
+        self._prepared: tuple[list[Event], int, Prepared] | None = None
         self.debounce_factor, self.max_staleness_s = DEBOUNCE_FACTOR, MAX_STALENESS_S
         self.retry_first_s, self.retry_max_s = QUARANTINE_FIRST_RETRY_S, QUARANTINE_MAX_RETRY_S
         if metrics is not None:
@@ -193,6 +198,7 @@ class Enricher:
                     dirty -= held
                     self.mark_dirty(held)
                 stats = self._derive_sessions(dirty, now_us)
+                self._prepared = None
                 if held:
                     stats["debounced"] = len(held)
                 return stats
@@ -407,7 +413,7 @@ class Enricher:
     def _query_events(self, org: str, sessions: set[str], since: datetime) -> list[Event]:
         result = self.storage.client.query(load_query("enrich_load_events"),
                                            parameters={"org": org, "sessions": sorted(sessions), "since": since})
-        return events_from_rows(result.column_names, result.result_rows)
+        return events_from_columns(result.column_names, result.result_columns)
 
     def _remember(self, key: SessionKey, events: dict[int, Event]) -> None:
         newest = max((e.ingested_at for e in events.values()), default=0)
@@ -450,9 +456,22 @@ class Enricher:
         return group, events
 
     def _sequence_neighbours(self, org: str, group: set[str], events: list[Event]) -> set[str]:
-        """Sessions with an event continuing a process boundary of the group's sessions."""
+        """Sessions with an event continuing a process boundary of the group's sessions.
+
+        The boundaries come from the layout of the deduplicated events. When no imported
+        record is superseded (nearly always), that is the layout the derivation starts
+        from: it is kept (``_prepared``) for _derive_group, so a group is laid out once."""
+        unique = dedupe(events)
+        kept = without_superseded(unique)
+        if len(kept) == len(unique):
+            prepared = Prepared(kept, layout_paused(kept))
+            self._prepared = (events, len(events), prepared)
+            probe_layout = prepared.layout
+        else:
+            self._prepared = None
+            probe_layout = layout_paused(unique)
         probes: list[tuple[int, str, int, int]] = []
-        for fragments in layout(dedupe(events)).fragments.values():
+        for fragments in probe_layout.fragments.values():
             for fragment in fragments:
                 if not fragment.events:
                     continue
@@ -494,7 +513,11 @@ class Enricher:
                 self._forget((org, session))
             events = self._load(org, group)
             self._marks_applied.update({(org, session): ms for session, ms in marks.items()})
-        derived = derive(events, now_us, self.idle_timeout_us)
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] is events and prepared[1] == len(events):
+            derived = derive_prepared(prepared[2], now_us, self.idle_timeout_us)  # _expand's last layout
+        else:
+            derived = derive(events, now_us, self.idle_timeout_us)
         existing = self._existing_keys(org, group)
         stats: dict[str, int] = defaultdict(int)
         tables: dict[str, dict[str, list[Any]]] = {}
@@ -536,6 +559,12 @@ class Enricher:
     # -- writing -------------------------------------------------------------------------
     def _write_tombstones(self, org: str, tombstones: dict[str, set[tuple[Any, ...]]], version: int) -> None:
         write_tombstones(self.storage, org, tombstones, version)
+
+
+def layout_paused(events: list[Event]) -> Layout:
+    """layout() with the cyclic GC paused, as derive runs it (enrich/gcpause.py)."""
+    with paused_gc():
+        return layout(events)
 
 
 def _keep_later(known: dict[int, Event], event: Event) -> None:
