@@ -44,3 +44,19 @@ bench-pages:
 
 bench-smoke:
 	$(PYTHON) -m pytest -q tests/test_bench_smoke.py tests/test_bench_query_smoke.py tests/test_bench_enrich_smoke.py
+
+# The compiled logs decoder under libFuzzer + ASan + UBSan (docs/decoder.md). Needs clang and
+# its runtime (Debian: apt-get install clang libclang-rt-14-dev). FUZZ_SECONDS=600 for ten minutes.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= build/fuzz
+LOGSWIRE = receiver/_logswire_c
+.PHONY: fuzz-decoder fuzz-corpus
+fuzz-corpus:
+	$(PYTHON) -m tests.fuzz_corpus $(FUZZ_DIR)/seeds
+
+fuzz-decoder: fuzz-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DLW_LIBFUZZER \
+		$(LOGSWIRE)/scan.c $(LOGSWIRE)/fuzz_scan.c -o $(FUZZ_DIR)/fuzz_logswire
+	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	$(FUZZ_DIR)/fuzz_logswire -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
+		-artifact_prefix=$(FUZZ_DIR)/artifacts/ $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
