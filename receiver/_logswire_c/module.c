@@ -35,38 +35,63 @@ enum { K_STR = 0, K_TOKENS = 1, K_DURATION = 2, K_BOOL = 3, K_INT32 = 4, K_OTHER
 /* ---- per-call state ----------------------------------------------------------------- */
 
 #define KEY_CACHE 1024
+#define VALUE_CACHE 4096
+#define VALUE_CACHE_MAX_LEN 96 /* longer strings (prompts, errors) rarely repeat */
+
+typedef struct { uint32_t off, len; uint64_t hash; PyObject *str; } cached_str;
 
 typedef struct {
     lw_scan_t *s;
     Py_ssize_t max_attributes, max_len, max_key_len;
     long long dropped, truncated, long_keys, out_of_range;
-    struct { uint32_t off, len; uint64_t hash; PyObject *str; } keys[KEY_CACHE];
+    cached_str keys[KEY_CACHE];
+    cached_str values[VALUE_CACHE];
 } build_t;
 
 static PyObject *span_str(build_t *b, lw_span sp) {
     return PyUnicode_DecodeUTF8((const char *)b->s->buf + sp.off, sp.len, NULL);
 }
 
-/* Attribute keys repeat on every record: one str object per distinct key and request. */
-static PyObject *key_str(build_t *b, lw_span sp) {
+/* One str object per distinct text and request (a direct-mapped cache by FNV-1a). */
+static PyObject *cached(build_t *b, cached_str *table, size_t size, lw_span sp) {
     const uint8_t *p = b->s->buf + sp.off;
-    uint64_t h = 1469598103934665603ULL;
-    for (uint32_t i = 0; i < sp.len; i++) h = (h ^ p[i]) * 1099511628211ULL;
-    size_t slot = (size_t)(h % KEY_CACHE);
-    if (b->keys[slot].str && b->keys[slot].hash == h && b->keys[slot].len == sp.len
-        && memcmp(b->s->buf + b->keys[slot].off, p, sp.len) == 0) {
-        Py_INCREF(b->keys[slot].str);
-        return b->keys[slot].str;
+    /* A cheap hash of the length and up to 24 bytes (first, middle, last word): a collision
+     * only costs a cache miss, as the bytes are compared before a hit. */
+    uint64_t h = (uint64_t)sp.len * 0x9E3779B97F4A7C15ULL;
+    if (sp.len >= 8) {
+        uint64_t w[3];
+        memcpy(&w[0], p, 8);
+        memcpy(&w[1], p + (sp.len - 8) / 2, 8);
+        memcpy(&w[2], p + sp.len - 8, 8);
+        h = (h ^ w[0]) * 0xFF51AFD7ED558CCDULL;
+        h = (h ^ w[1]) * 0xC4CEB9FE1A85EC53ULL;
+        h = (h ^ w[2]) * 0xFF51AFD7ED558CCDULL;
+    } else {
+        for (uint32_t i = 0; i < sp.len; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    }
+    h ^= h >> 29;
+    cached_str *slot = &table[h % size];
+    if (slot->str && slot->hash == h && slot->len == sp.len && memcmp(b->s->buf + slot->off, p, sp.len) == 0) {
+        Py_INCREF(slot->str);
+        return slot->str;
     }
     PyObject *str = span_str(b, sp);
     if (!str) return NULL;
-    Py_XDECREF(b->keys[slot].str);
+    Py_XDECREF(slot->str);
     Py_INCREF(str);
-    b->keys[slot].str = str;
-    b->keys[slot].off = sp.off;
-    b->keys[slot].len = sp.len;
-    b->keys[slot].hash = h;
+    slot->str = str;
+    slot->off = sp.off;
+    slot->len = sp.len;
+    slot->hash = h;
     return str;
+}
+
+/* Attribute keys repeat on every record, and so do many values (session, user, model). */
+static PyObject *key_str(build_t *b, lw_span sp) { return cached(b, b->keys, KEY_CACHE, sp); }
+
+static PyObject *text_str(build_t *b, lw_span sp) {
+    if (sp.len > VALUE_CACHE_MAX_LEN) return span_str(b, sp);
+    return cached(b, b->values, VALUE_CACHE, sp);
 }
 
 static PyObject *hex_str(build_t *b, lw_span sp) {
@@ -130,7 +155,7 @@ static PyObject *value_str(build_t *b, int32_t idx) {
     const lw_value *v = &b->s->values[idx];
     PyObject *num, *out;
     switch (v->kind) {
-    case LW_STR: return span_str(b, v->u.s);
+    case LW_STR: return text_str(b, v->u.s);
     case LW_INT:
         num = PyLong_FromLongLong(v->u.i);
         if (!num) return NULL;
@@ -653,6 +678,7 @@ fail:
     Py_XDECREF(resource); Py_XDECREF(scope_attrs); Py_XDECREF(attributes); Py_XDECREF(body);
     Py_XDECREF(org); Py_XDECREF(event_name); Py_XDECREF(tmp);
     for (int i = 0; i < KEY_CACHE; i++) Py_XDECREF(b->keys[i].str);
+    for (int i = 0; i < VALUE_CACHE; i++) Py_XDECREF(b->values[i].str);
     PyMem_Free(b);
     return result;
 }
@@ -690,7 +716,13 @@ static PyObject *lw_decode(PyObject *self, PyObject *args) {
         unsigned long long rows = s->nrecords;
         unsigned long long expanded = s->expanded + rows * row_overhead;
         if (expanded > max_expanded) result = Py_BuildValue("(sKK)", "too_large", rows, expanded);
-        else result = build(s, max_attributes, max_len, max_key_len, org_for);
+        else {
+            /* Thousands of new dicts and lists, none in a cycle: collections triggered
+             * by their allocation would only walk them. */
+            int gc_was_enabled = PyGC_Disable();
+            result = build(s, max_attributes, max_len, max_key_len, org_for);
+            if (gc_was_enabled) PyGC_Enable();
+        }
     }
     lw_scan_free(s);
     PyMem_RawFree(s);

@@ -648,11 +648,15 @@ static void b2_compress(uint64_t h[8], const uint8_t block[128], uint64_t t, int
     for (int i = 0; i < 8; i++) { v[i] = h[i]; v[i + 8] = b2_iv[i]; }
     v[12] ^= t; /* inputs below 2^64 bytes: the high counter word stays 0 */
     if (last) v[14] = ~v[14];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(m, block, 128);
+#else
     for (int i = 0; i < 16; i++) {
         uint64_t w = 0;
         for (int j = 7; j >= 0; j--) w = (w << 8) | block[8 * i + j];
         m[i] = w;
     }
+#endif
     for (int r = 0; r < 12; r++) {
         const uint8_t *sg = b2_sigma[r];
         B2G(0, 4, 8, 12, m[sg[0]], m[sg[1]]);
