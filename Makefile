@@ -4,7 +4,7 @@ SESSIONS ?= 1000
 CONCURRENCY ?= 16
 FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-import bench-pages bench-enrich bench-smoke
+.PHONY: bench bench-decode bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-import bench-pages bench-enrich bench-smoke
 
 bench: bench-ingest bench-ingest-http bench-query bench-hook bench-enrich
 
@@ -13,6 +13,10 @@ bench-hook:
 
 bench-ingest:
 	$(PYTHON) -m bench.ingest $(FLEET)
+
+# the compiled logs decoder beside the Python one: per record, GIL overlap, loomline serve with each
+bench-decode:
+	$(PYTHON) -m bench.decode --sessions 300
 
 bench-ingest-http:
 	$(PYTHON) -m bench.ingest $(FLEET) --transport http --label ingest-http
