@@ -12,9 +12,11 @@ back to the Python path, which then answers exactly as it always has.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from functools import partial
 from types import ModuleType
+from typing import Any
 
 from receiver import events
 from receiver.attributes import LimitCounters, Limits
@@ -23,6 +25,7 @@ from receiver.decode_logs import LOG_COLUMNS
 from receiver.events import EVENT_COLUMNS, TYPED_COLUMNS
 
 FORCE_PYTHON_ENV = "LOOMLINE_PURE_PYTHON_DECODER"
+log = logging.getLogger("loomline.receiver")
 
 # The extension's fast paths, by parser: anything else is called as the Python function.
 _KINDS = {str: 0, events._tokens: 1, events._duration_ms: 2, events.to_bool: 3, events._nullable_int32: 4}
@@ -83,6 +86,37 @@ def decode(body: bytes, limits: Limits, context: DecodeContext, max_rows: int, m
             f"{no_session} Claude Code event records had no session.id: stored in otel_logs, not enriched"
         )
     return batch
+
+
+# otel_logs (the hot raw table) as the Native block the extension writes: column -> the type
+# the block declares. ClickHouse converts String to LowCardinality(String) and the map's keys
+# likewise on insert (storage/sql/migrations/0001_raw_tables.sql has the table's own types).
+NATIVE_TYPES: dict[str, dict[str, str]] = {
+    "otel_logs": {
+        "Timestamp": "DateTime64(9)", "ObservedTimestamp": "DateTime64(9)", "TraceId": "String",
+        "SpanId": "String", "TraceFlags": "UInt8", "SeverityText": "String", "SeverityNumber": "UInt8",
+        "ServiceName": "String", "Body": "String", "ResourceSchemaUrl": "String",
+        "ResourceAttributes": "Map(String, String)", "ScopeSchemaUrl": "String", "ScopeName": "String",
+        "ScopeVersion": "String", "ScopeAttributes": "Map(String, String)",
+        "LogAttributes": "Map(String, String)", "EventName": "String", "OrgId": "String",
+    },
+}
+
+
+def native_block(table: str, columns: dict[str, list[Any]]) -> tuple[list[str], bytes] | None:
+    """(column names, ClickHouse Native block) of ``columns`` when the extension writes this
+    table's block, else None (insert the columns through clickhouse-connect)."""
+    types = NATIVE_TYPES.get(table)
+    if types is None or not available() or set(columns) != set(types):
+        return None
+    assert _extension is not None
+    names = list(columns)
+    try:
+        block = _extension.native_block(names, [types[n] for n in names], [columns[n] for n in names])
+    except (TypeError, ValueError):  # not the values the decoders make: the generic path copes
+        log.exception("cannot write %s as a Native block; inserting it column by column", table)
+        return None
+    return names, block
 
 
 def scan(body: bytes) -> tuple[int, str, int, int, list[int]]:

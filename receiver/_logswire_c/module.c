@@ -769,6 +769,130 @@ static PyObject *lw_blake2b_py(PyObject *self, PyObject *args) {
     return PyBytes_FromStringAndSize((const char *)out, size);
 }
 
+
+/* ---- ClickHouse Native blocks ----------------------------------------------------------- */
+
+typedef struct { char *p; size_t n, cap; } out_buf;
+
+static int out_reserve(out_buf *o, size_t more) {
+    if (o->n + more <= o->cap) return 0;
+    size_t cap = o->cap ? o->cap : 4096;
+    while (cap < o->n + more) cap *= 2;
+    char *p = PyMem_Realloc(o->p, cap);
+    if (!p) { PyErr_NoMemory(); return -1; }
+    o->p = p;
+    o->cap = cap;
+    return 0;
+}
+
+static int out_put(out_buf *o, const void *data, size_t n) {
+    if (out_reserve(o, n) < 0) return -1;
+    memcpy(o->p + o->n, data, n);
+    o->n += n;
+    return 0;
+}
+
+static int out_varint(out_buf *o, uint64_t v) {
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) { tmp[n++] = (uint8_t)(v | 0x80); v >>= 7; }
+    tmp[n++] = (uint8_t)v;
+    return out_put(o, tmp, n);
+}
+
+static int out_le(out_buf *o, uint64_t v, int bytes) {
+    uint8_t tmp[8];
+    for (int i = 0; i < bytes; i++) { tmp[i] = (uint8_t)v; v >>= 8; }
+    return out_put(o, tmp, (size_t)bytes);
+}
+
+static int out_str(out_buf *o, PyObject *text) {
+    if (!PyUnicode_Check(text)) { PyErr_SetString(PyExc_TypeError, "Native String column: a value is not a str"); return -1; }
+    Py_ssize_t n;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &n);
+    if (!utf8) return -1;
+    if (out_varint(o, (uint64_t)n) < 0) return -1;
+    return out_put(o, utf8, (size_t)n);
+}
+
+enum { N_INT64, N_UINT8, N_STRING, N_MAP };
+
+/* native_block(names, types, columns) -> bytes: one ClickHouse Native block. Types:
+ * "DateTime64(9)" / "Int64" (int), "UInt8" (int 0..255), "String" (str), "Map(String, String)"
+ * (dict str -> str). A value of the wrong kind raises TypeError / ValueError. */
+static PyObject *lw_native_block(PyObject *self, PyObject *args) {
+    PyObject *names, *types, *columns;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &names, &PyList_Type, &types, &PyList_Type, &columns)) return NULL;
+    Py_ssize_t ncols = PyList_GET_SIZE(columns);
+    if (PyList_GET_SIZE(names) != ncols || PyList_GET_SIZE(types) != ncols || ncols == 0) {
+        PyErr_SetString(PyExc_ValueError, "names, types and columns must have the same, non-zero length");
+        return NULL;
+    }
+    PyObject *first = PyList_GET_ITEM(columns, 0);
+    if (!PyList_Check(first)) { PyErr_SetString(PyExc_TypeError, "columns must be lists"); return NULL; }
+    Py_ssize_t rows = PyList_GET_SIZE(first);
+    out_buf o = {NULL, 0, 0};
+    if (out_varint(&o, (uint64_t)ncols) < 0 || out_varint(&o, (uint64_t)rows) < 0) goto fail;
+    for (Py_ssize_t c = 0; c < ncols; c++) {
+        PyObject *name = PyList_GET_ITEM(names, c), *type = PyList_GET_ITEM(types, c), *col = PyList_GET_ITEM(columns, c);
+        if (!PyList_Check(col) || PyList_GET_SIZE(col) != rows) {
+            PyErr_SetString(PyExc_ValueError, "every column must be a list of the same length");
+            goto fail;
+        }
+        const char *t = PyUnicode_Check(type) ? PyUnicode_AsUTF8(type) : NULL;
+        if (!t) { PyErr_SetString(PyExc_TypeError, "types must be str"); goto fail; }
+        int kind;
+        if (!strcmp(t, "DateTime64(9)") || !strcmp(t, "Int64")) kind = N_INT64;
+        else if (!strcmp(t, "UInt8")) kind = N_UINT8;
+        else if (!strcmp(t, "String")) kind = N_STRING;
+        else if (!strcmp(t, "Map(String, String)")) kind = N_MAP;
+        else { PyErr_Format(PyExc_ValueError, "Native type %s is not supported", t); goto fail; }
+        if (out_str(&o, name) < 0 || out_str(&o, type) < 0) goto fail;
+        if (kind == N_MAP) {
+            uint64_t offset = 0;
+            for (Py_ssize_t r = 0; r < rows; r++) {
+                PyObject *d = PyList_GET_ITEM(col, r);
+                if (!PyDict_Check(d)) { PyErr_SetString(PyExc_TypeError, "Native Map column: a value is not a dict"); goto fail; }
+                offset += (uint64_t)PyDict_GET_SIZE(d);
+                if (out_le(&o, offset, 8) < 0) goto fail;
+            }
+            for (int part = 0; part < 2; part++) {
+                for (Py_ssize_t r = 0; r < rows; r++) {
+                    PyObject *d = PyList_GET_ITEM(col, r), *k, *v;
+                    Py_ssize_t pos = 0;
+                    while (PyDict_Next(d, &pos, &k, &v)) {
+                        if (out_str(&o, part == 0 ? k : v) < 0) goto fail;
+                    }
+                }
+            }
+            continue;
+        }
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            PyObject *v = PyList_GET_ITEM(col, r);
+            if (kind == N_STRING) {
+                if (out_str(&o, v) < 0) goto fail;
+                continue;
+            }
+            if (!PyLong_Check(v)) { PyErr_SetString(PyExc_TypeError, "Native integer column: a value is not an int"); goto fail; }
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (x == -1 && PyErr_Occurred()) goto fail;
+            if (overflow || (kind == N_UINT8 && (x < 0 || x > 255))) {
+                PyErr_SetString(PyExc_ValueError, "Native integer column: a value is out of range");
+                goto fail;
+            }
+            if (out_le(&o, (uint64_t)x, kind == N_UINT8 ? 1 : 8) < 0) goto fail;
+        }
+    }
+    PyObject *block = PyBytes_FromStringAndSize(o.p, (Py_ssize_t)o.n);
+    PyMem_Free(o.p);
+    return block;
+fail:
+    PyMem_Free(o.p);
+    return NULL;
+}
+
 static int column(PyObject *special, const char *name, Py_ssize_t *out) {
     PyObject *v = PyDict_GetItemString(special, name);
     if (!v) { PyErr_Format(PyExc_KeyError, "event column %s", name); return -1; }
@@ -835,6 +959,7 @@ static PyMethodDef methods[] = {
     {"decode", lw_decode, METH_VARARGS, "Decode ExportLogsServiceRequest bytes into column lists."},
     {"scan", lw_scan_only, METH_VARARGS, "Wire scan alone: (status, reason, rows, request size, record keys)."},
     {"blake2b", lw_blake2b_py, METH_VARARGS, "BLAKE2b digest (the scanner's own implementation)."},
+    {"native_block", lw_native_block, METH_VARARGS, "Columns as one ClickHouse Native block."},
     {NULL, NULL, 0, NULL},
 };
 
