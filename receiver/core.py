@@ -96,8 +96,9 @@ class ReceiverCore:
         self.metrics = metrics or pipeline.metrics
         self.store_timeout = store_timeout
         self.large_request_bytes = large_request_bytes
-        # Decoding is pure Python: more threads decoding at once than there are cores only
-        # makes them fight over the GIL. Transport threads queue here instead -- in two
+        # Decoding holds the GIL (the compiled logs decoder releases it only for its wire
+        # scan, docs/decoder.md): more threads decoding at once than there are cores only
+        # makes them fight over it. Transport threads queue here instead -- in two
         # lanes, so that one tenant's 15 MB request never makes another's 2 KB export wait
         # for it: small bodies have their own slot(s), large bodies queue among themselves.
         self._decode_lanes = {
