@@ -8,8 +8,9 @@ machine's load average printed before and after.
    per record (``time.process_time``; wall time is printed too), median of interleaved rounds.
 2. **GIL**: the same requests decoded by 1 thread and by 2 threads at once: records/s of the
    pair over one thread (1.0: no overlap; 2.0: perfect; bounded by free cores).
-3. **end to end**: ``loomline serve`` (embedded chDB) taking the same requests over OTLP/gRPC,
-   once with ``LOOMLINE_PURE_PYTHON_DECODER=1`` and once with the compiled decoder: the
+3. **end to end**: ``loomline serve`` (embedded chDB) taking the same requests over OTLP/gRPC
+   in three modes (``MODES``: the Python decoder; the compiled decoder with the column insert;
+   the compiled decoder with otel_logs as its Native block), each twice, interleaved: the
    server's CPU per record, all threads and its Python threads alone, with stored rows checked.
 
     python -m bench.decode --sessions 300          # or: make bench-decode
@@ -143,10 +144,19 @@ def gil(bodies: list[bytes], records: int) -> dict[str, Any]:
     return out
 
 
-def end_to_end(data: Path, records: int, concurrency: int, pure_python: bool, tmp: Path) -> dict[str, Any]:
-    """``loomline serve`` taking the logs over gRPC: server CPU per record with one decoder."""
-    name = "python" if pure_python else "compiled"
-    env = {"LOOMLINE_PURE_PYTHON_DECODER": "1" if pure_python else "0"}
+MODES = {
+    # name: (environment, what it is)
+    "python": ({"LOOMLINE_PURE_PYTHON_DECODER": "1"}, "pure-Python decoder, clickhouse-connect column insert"),
+    "compiled": ({"LOOMLINE_PURE_PYTHON_DECODER": "0", "LOOMLINE_NATIVE_BLOCKS": "0"},
+                 "compiled decoder, clickhouse-connect column insert"),
+    "compiled+native": ({"LOOMLINE_PURE_PYTHON_DECODER": "0", "LOOMLINE_NATIVE_BLOCKS": "1"},
+                        "compiled decoder, otel_logs as the extension's Native block"),
+}
+
+
+def end_to_end(data: Path, records: int, concurrency: int, name: str, tmp: Path) -> dict[str, Any]:
+    """``loomline serve`` taking the logs over gRPC: server CPU per record in one mode."""
+    env = MODES[name][0]
     tmp.mkdir(parents=True, exist_ok=True)
     server = Server(tmp / f"serve-{name}", tmp / f"serve-{name}.log", env=env)
     try:
@@ -161,6 +171,7 @@ def end_to_end(data: Path, records: int, concurrency: int, pure_python: bool, tm
     server_cpu = cpu1 - cpu0
     return {
         "decoder": name,
+        "mode": MODES[name][1],
         "records_acknowledged": acked,
         "stored_rows_verified": stored.get("otel_logs") == acked == records,
         "errors": client["error_count"],
@@ -202,9 +213,9 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
         results["per_record"] = micro(bodies, records, rounds)
         results["gil"] = gil(bodies, records)
         if e2e:
-            # interleaved: python, compiled, python, compiled -- the load drifts during a run
-            runs = [end_to_end(data, records, concurrency, pure, tmp_path / f"{i}")
-                    for i, pure in enumerate([True, False, True, False])]
+            # interleaved, twice over: the load drifts during a run
+            runs = [end_to_end(data, records, concurrency, name, tmp_path / f"{i}")
+                    for i, name in enumerate([*MODES, *MODES])]
             results["end_to_end"] = runs
     results["load_average_after"] = _load_average()
     if results_dir is not None:
@@ -231,7 +242,7 @@ def summary_text(r: dict[str, Any]) -> str:
     ]
     for run in r.get("end_to_end", []):
         lines.append(
-            f"loomline serve, {run['decoder']:8} decoder: {run['records_per_s']:,} records/s, server CPU "
+            f"loomline serve, {run['decoder']:15}: {run['records_per_s']:,} records/s, server CPU "
             f"{run['server_cpu_us_per_record']} us/record (Python threads {run['python_threads_cpu_us_per_record']}), "
             f"stored rows verified: {run['stored_rows_verified']}, errors {run['errors']}")
     return "\n".join(lines)

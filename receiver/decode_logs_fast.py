@@ -25,6 +25,7 @@ from receiver.decode_logs import LOG_COLUMNS
 from receiver.events import EVENT_COLUMNS, TYPED_COLUMNS
 
 FORCE_PYTHON_ENV = "LOOMLINE_PURE_PYTHON_DECODER"
+NATIVE_BLOCKS_ENV = "LOOMLINE_NATIVE_BLOCKS"  # 0: insert otel_logs column by column even when built
 log = logging.getLogger("loomline.receiver")
 
 # The extension's fast paths, by parser: anything else is called as the Python function.
@@ -108,6 +109,8 @@ def native_block(table: str, columns: dict[str, list[Any]]) -> tuple[list[str], 
     table's block, else None (insert the columns through clickhouse-connect)."""
     types = NATIVE_TYPES.get(table)
     if types is None or not available() or set(columns) != set(types):
+        return None
+    if os.environ.get(NATIVE_BLOCKS_ENV, "") in ("0", "false", "no"):
         return None
     assert _extension is not None
     names = list(columns)
