@@ -44,8 +44,8 @@ typedef struct {
     lw_scan_t *s;
     Py_ssize_t max_attributes, max_len, max_key_len;
     long long dropped, truncated, long_keys, out_of_range;
-    cached_str keys[KEY_CACHE];
-    cached_str values[VALUE_CACHE];
+    cached_str *keys, *values; /* caches sized by the request's attribute count */
+    size_t nkeys, nvalues;
 } build_t;
 
 static PyObject *span_str(build_t *b, lw_span sp) {
@@ -87,11 +87,11 @@ static PyObject *cached(build_t *b, cached_str *table, size_t size, lw_span sp) 
 }
 
 /* Attribute keys repeat on every record, and so do many values (session, user, model). */
-static PyObject *key_str(build_t *b, lw_span sp) { return cached(b, b->keys, KEY_CACHE, sp); }
+static PyObject *key_str(build_t *b, lw_span sp) { return cached(b, b->keys, b->nkeys, sp); }
 
 static PyObject *text_str(build_t *b, lw_span sp) {
     if (sp.len > VALUE_CACHE_MAX_LEN) return span_str(b, sp);
-    return cached(b, b->values, VALUE_CACHE, sp);
+    return cached(b, b->values, b->nvalues, sp);
 }
 
 static PyObject *hex_str(build_t *b, lw_span sp) {
@@ -572,6 +572,15 @@ static PyObject *build(lw_scan_t *s, Py_ssize_t max_attributes, Py_ssize_t max_l
                        PyObject *org_for) {
     build_t *b = PyMem_Calloc(1, sizeof(build_t));
     if (!b) return PyErr_NoMemory();
+    /* a one-record hook request should not pay for the caches of a 512-record batch */
+    b->nkeys = s->nkvs < 64 ? 64 : s->nkvs > KEY_CACHE ? KEY_CACHE : s->nkvs;
+    b->nvalues = s->nkvs < 64 ? 64 : s->nkvs > VALUE_CACHE ? VALUE_CACHE : s->nkvs;
+    b->keys = PyMem_Calloc(b->nkeys, sizeof(cached_str));
+    b->values = PyMem_Calloc(b->nvalues, sizeof(cached_str));
+    if (!b->keys || !b->values) {
+        PyMem_Free(b->keys); PyMem_Free(b->values); PyMem_Free(b);
+        return PyErr_NoMemory();
+    }
     b->s = s;
     b->max_attributes = max_attributes;
     b->max_len = max_len;
@@ -677,8 +686,10 @@ fail:
     Py_XDECREF(logs); Py_XDECREF(events); Py_XDECREF(sessions);
     Py_XDECREF(resource); Py_XDECREF(scope_attrs); Py_XDECREF(attributes); Py_XDECREF(body);
     Py_XDECREF(org); Py_XDECREF(event_name); Py_XDECREF(tmp);
-    for (int i = 0; i < KEY_CACHE; i++) Py_XDECREF(b->keys[i].str);
-    for (int i = 0; i < VALUE_CACHE; i++) Py_XDECREF(b->values[i].str);
+    for (size_t i = 0; i < b->nkeys; i++) Py_XDECREF(b->keys[i].str);
+    for (size_t i = 0; i < b->nvalues; i++) Py_XDECREF(b->values[i].str);
+    PyMem_Free(b->keys);
+    PyMem_Free(b->values);
     PyMem_Free(b);
     return result;
 }
