@@ -96,6 +96,23 @@ def micro(bodies: list[bytes], records: int, rounds: int) -> dict[str, Any]:
     out: dict[str, Any] = {name: {"cpu_us_per_record": round(statistics.median(cpu[name]), 3),
                   "wall_us_per_record": round(statistics.median(wall[name]), 3)} for name in ways}
     out["speedup_cpu"] = round(out["python_decoder"]["cpu_us_per_record"] / out["compiled_decoder"]["cpu_us_per_record"], 2)
+    # A one-record request (the hook bridge's shape): the per-request overheads of each way.
+    single = parse_protobuf("logs", bodies[0])
+    resource_logs = single.resource_logs[0]
+    del resource_logs.scope_logs[1:]
+    del resource_logs.scope_logs[0].log_records[1:]
+    del single.resource_logs[1:]
+    one = single.SerializeToString()
+    per_request: dict[str, list[float]] = {"python_decoder": [], "compiled_decoder": []}
+    for _ in range(rounds):
+        for name, run in (("python_decoder", python_decoder), ("compiled_decoder", compiled_decoder)):
+            saved = bodies[:]
+            bodies[:] = [one] * 2000
+            c0 = time.process_time()
+            run()
+            per_request[name].append((time.process_time() - c0) / 2000 * 1e6)
+            bodies[:] = saved
+    out["one_record_request_cpu_us"] = {name: round(statistics.median(v), 2) for name, v in per_request.items()}
     return out
 
 
@@ -237,6 +254,8 @@ def summary_text(r: dict[str, Any]) -> str:
         *(f"  {name:20} {p[name]['cpu_us_per_record']:8.2f}  [{p[name]['wall_us_per_record']:.2f}]"
           for name in ("upb_parse", "python_decoder", "compiled_decoder", "compiled_wire_scan")),
         f"  compiled decoder: x{p['speedup_cpu']} less CPU than the Python decoder",
+        f"  a one-record request: Python {p['one_record_request_cpu_us']['python_decoder']} us, "
+        f"compiled {p['one_record_request_cpu_us']['compiled_decoder']} us (CPU per request)",
         "two threads at once over one thread (records/s): "
         + ", ".join(f"{name} {g['two_over_one']}" for name, g in r["gil"].items()),
     ]
