@@ -6,7 +6,7 @@ FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(C
 
 .PHONY: bench bench-decode bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-import bench-pages bench-enrich bench-smoke
 
-bench: bench-ingest bench-ingest-http bench-query bench-hook bench-enrich
+bench: bench-ingest bench-ingest-http bench-decode bench-query bench-hook bench-enrich
 
 bench-hook:
 	$(PYTHON) -m bench.hook_latency

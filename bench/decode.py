@@ -7,7 +7,8 @@ machine's load average printed before and after.
    (the same, from the bytes); its wire scan alone (the part run without the GIL). CPU time
    per record (``time.process_time``; wall time is printed too), median of interleaved rounds.
 2. **GIL**: the same requests decoded by 1 thread and by 2 threads at once: records/s of the
-   pair over one thread (1.0: no overlap; 2.0: perfect; bounded by free cores).
+   pair over one thread (1.0: no overlap; 2.0: perfect; bounded by free cores); and how often
+   another Python thread runs while one large request is scanned vs parsed by upb.
 3. **end to end**: ``loomline serve`` (embedded chDB) taking the same requests over OTLP/gRPC
    in three modes (``MODES``: the Python decoder; the compiled decoder with the column insert;
    the compiled decoder with otel_logs as its Native block), each twice, interleaved: the
@@ -158,6 +159,36 @@ def gil(bodies: list[bytes], records: int) -> dict[str, Any]:
         two = 2 * records / (time.perf_counter() - started)
         out[name] = {"one_thread_records_per_s": round(one), "two_threads_records_per_s": round(two),
                      "two_over_one": round(two / one, 2)}
+    out["main_thread_wakeups_per_call"] = wakeups(bodies)
+    return out
+
+
+def wakeups(bodies: list[bytes], calls: int = 10) -> dict[str, float]:
+    """How often another Python thread (sleeping 0.5 ms at a time) gets to run while one
+    thread decodes one large request (every fleet request in one body), per call: a call
+    that holds the GIL throughout lets it run about once, between calls."""
+    from receiver import decode_logs_fast
+    from receiver.decode import parse_protobuf
+
+    big = b"".join(bodies)  # concatenated requests are one valid request
+    out = {}
+    for name, work in {"upb_parse": lambda: parse_protobuf("logs", big),
+                       "compiled_wire_scan": lambda: decode_logs_fast.scan(big)}.items():
+        done = threading.Event()
+
+        def run(work: Callable[[], object] = work, done: threading.Event = done) -> None:
+            for _ in range(calls):
+                work()
+            done.set()
+
+        thread = threading.Thread(target=run)
+        count = 0
+        thread.start()
+        while not done.is_set():
+            time.sleep(0.0005)
+            count += 1
+        thread.join()
+        out[name] = round(count / calls, 1)
     return out
 
 
@@ -257,7 +288,9 @@ def summary_text(r: dict[str, Any]) -> str:
         f"  a one-record request: Python {p['one_record_request_cpu_us']['python_decoder']} us, "
         f"compiled {p['one_record_request_cpu_us']['compiled_decoder']} us (CPU per request)",
         "two threads at once over one thread (records/s): "
-        + ", ".join(f"{name} {g['two_over_one']}" for name, g in r["gil"].items()),
+        + ", ".join(f"{name} {g['two_over_one']}" for name, g in r["gil"].items() if "two_over_one" in g),
+        "another thread's wake-ups per call on one large request (GIL held throughout: ~1): "
+        + ", ".join(f"{name} {n}" for name, n in r["gil"]["main_thread_wakeups_per_call"].items()),
     ]
     for run in r.get("end_to_end", []):
         lines.append(
