@@ -4,15 +4,19 @@ SESSIONS ?= 1000
 CONCURRENCY ?= 16
 FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-import bench-pages bench-enrich bench-enrich-instructions bench-smoke
+.PHONY: bench bench-decode bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-import bench-pages bench-enrich bench-enrich-instructions bench-smoke
 
-bench: bench-ingest bench-ingest-http bench-query bench-hook bench-enrich
+bench: bench-ingest bench-ingest-http bench-decode bench-query bench-hook bench-enrich
 
 bench-hook:
 	$(PYTHON) -m bench.hook_latency
 
 bench-ingest:
 	$(PYTHON) -m bench.ingest $(FLEET)
+
+# the compiled logs decoder beside the Python one: per record, GIL overlap, loomline serve with each
+bench-decode:
+	$(PYTHON) -m bench.decode --sessions 300
 
 bench-ingest-http:
 	$(PYTHON) -m bench.ingest $(FLEET) --transport http --label ingest-http
@@ -48,3 +52,19 @@ bench-pages:
 
 bench-smoke:
 	$(PYTHON) -m pytest -q tests/test_bench_smoke.py tests/test_bench_query_smoke.py tests/test_bench_enrich_smoke.py
+
+# The compiled logs decoder under libFuzzer + ASan + UBSan (docs/decoder.md). Needs clang and
+# its runtime (Debian: apt-get install clang libclang-rt-14-dev). FUZZ_SECONDS=600 for ten minutes.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= build/fuzz
+LOGSWIRE = receiver/_logswire_c
+.PHONY: fuzz-decoder fuzz-corpus
+fuzz-corpus:
+	$(PYTHON) -m tests.fuzz_corpus $(FUZZ_DIR)/seeds
+
+fuzz-decoder: fuzz-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DLW_LIBFUZZER \
+		$(LOGSWIRE)/scan.c $(LOGSWIRE)/fuzz_scan.c -o $(FUZZ_DIR)/fuzz_logswire
+	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	$(FUZZ_DIR)/fuzz_logswire -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
+		-artifact_prefix=$(FUZZ_DIR)/artifacts/ $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds

@@ -310,7 +310,8 @@ def _proc_status_kb(pid: int, key: str) -> int:
 class Server:
     """``loomline serve`` on the embedded default, in a temp dir, on a free port."""
 
-    def __init__(self, data_dir: Path, log_path: Path, transport: str = "grpc", enrich: bool = False) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, transport: str = "grpc", enrich: bool = False,
+                 env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         listen = {"grpc": ["--otlp-grpc", "127.0.0.1:0", "--otlp-http", "off"],
@@ -319,7 +320,8 @@ class Server:
         timers = [] if enrich else ["--enrich-interval", "3600", "--reconcile-interval", "3600"]
         cmd = [sys.executable, "-m", "loomline", "serve", "--clickhouse", f"chdb://{data_dir}", *listen,
                "--api", "off", "--log-level", "warning", *timers]
-        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     env={**os.environ, **(env or {})})
         self.port = 0
         deadline = time.monotonic() + 120
         assert self.proc.stdout is not None

@@ -23,9 +23,9 @@ from receiver.decode import (
     MalformedRequest,
     RequestLimits,
     check_request_size,
+    decode_protobuf,
     decode_request,
     parse_json,
-    parse_protobuf,
 )
 from receiver.pipeline import Backpressure, IngestPipeline
 from receiver.selfmetrics import ReceiverMetrics
@@ -96,8 +96,9 @@ class ReceiverCore:
         self.metrics = metrics or pipeline.metrics
         self.store_timeout = store_timeout
         self.large_request_bytes = large_request_bytes
-        # Decoding is pure Python: more threads decoding at once than there are cores only
-        # makes them fight over the GIL. Transport threads queue here instead -- in two
+        # Decoding holds the GIL (the compiled logs decoder releases it only for its wire
+        # scan, docs/decoder.md): more threads decoding at once than there are cores only
+        # makes them fight over it. Transport threads queue here instead -- in two
         # lanes, so that one tenant's 15 MB request never makes another's 2 KB export wait
         # for it: small bodies have their own slot(s), large bodies queue among themselves.
         self._decode_lanes = {
@@ -161,13 +162,19 @@ class ReceiverCore:
                 with self._decoding_lock:
                     self._decoding[lane] += 1
                 try:
-                    request = parse_json(signal, body) if encoding == "json" else parse_protobuf(signal, body)
                     # Refuse what would expand past the limits before any per-row work.
-                    refusal = check_request_size(signal, request, self.request_limits)
-                    if refusal:
+                    context = DecodeContext(grant=grant)
+                    if encoding == "json":
+                        request = parse_json(signal, body)
+                        refusal = check_request_size(signal, request, self.request_limits)
+                        decoded: DecodedBatch | str = refusal or decode_request(
+                            signal, request, self.limits, context, body=body)
+                    else:
+                        decoded = decode_protobuf(signal, body, self.limits, context, self.request_limits)
+                    if isinstance(decoded, str):
                         self.metrics.inc("requests_total", outcome="too_large", **labels)
-                        return Outcome(Status.TOO_LARGE, refusal)
-                    batch = decode_request(signal, request, self.limits, DecodeContext(grant=grant), body=body)
+                        return Outcome(Status.TOO_LARGE, decoded)
+                    batch = decoded
                 finally:
                     with self._decoding_lock:
                         self._decoding[lane] -= 1

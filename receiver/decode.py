@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError, Message
 
+from receiver import decode_logs_fast
 from receiver.attributes import Limits
 from receiver.batch import DecodeContext, DecodedBatch, request_token
 from receiver.decode_logs import decode_logs
@@ -72,6 +73,11 @@ def request_size(signal: str, request: Message) -> tuple[int, int]:
 def check_request_size(signal: str, request: Message, limits: RequestLimits) -> str:
     """'' when the request is within the limits, else the reason to refuse it."""
     rows, expanded = request_size(signal, request)
+    return size_refusal(rows, expanded, limits)
+
+
+def size_refusal(rows: int, expanded: int, limits: RequestLimits) -> str:
+    """'' when ``rows`` and ``expanded`` bytes are within the limits, else the reason."""
     if rows > limits.max_rows:
         return (
             f"request carries {rows} records; the limit is {limits.max_rows} per request"
@@ -90,12 +96,37 @@ def decode_request(signal: str, request: Message, limits: Limits, context: Decod
     """Decode a parsed export request. ``body`` (the bytes as received) names the request
     for insert deduplication; without it the deterministic re-encoding is used."""
     batch = DECODERS[signal](request, limits, context)  # type: ignore[operator]
+    if body is None:
+        body = request.SerializeToString(deterministic=True)
+    return finish_batch(batch, context, body)
+
+
+def decode_protobuf(signal: str, body: bytes, limits: Limits, context: DecodeContext,
+                    request_limits: RequestLimits) -> DecodedBatch | str:
+    """Decode a protobuf request body: the batch, or the reason to refuse it as too large.
+    Raises MalformedRequest. Logs go through the compiled decoder when it is built
+    (receiver/decode_logs_fast.py), which hands back to the upb path whatever it does not
+    take; both give the same rows, errors and refusals."""
+    if signal == "logs" and decode_logs_fast.available():
+        fast = decode_logs_fast.decode(body, limits, context, request_limits.max_rows,
+                                       request_limits.max_expanded_bytes, ROW_OVERHEAD_BYTES)
+        if isinstance(fast, DecodedBatch):
+            return finish_batch(fast, context, body)
+        if isinstance(fast, tuple):
+            return size_refusal(*fast, request_limits)
+    request = parse_protobuf(signal, body)
+    refusal = check_request_size(signal, request, request_limits)
+    if refusal:
+        return refusal
+    return decode_request(signal, request, limits, context, body=body)
+
+
+def finish_batch(batch: DecodedBatch, context: DecodeContext, body: bytes) -> DecodedBatch:
+    """The per-request parts of a decoded batch: the org warning and the dedup token."""
     org_warning = context.org_warning()
     if org_warning:
         batch.warnings.append(org_warning)
-    if body is None:
-        body = request.SerializeToString(deterministic=True)
-    batch.dedup_token = request_token(signal, body)
+    batch.dedup_token = request_token(batch.signal, body)
     return batch
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from receiver import decode_logs_fast
 from receiver.batch import DecodedBatch
 from storage.client import Storage
 
@@ -23,5 +24,10 @@ def store_batch(storage: Storage, batch: DecodedBatch, skip: frozenset[str] = fr
             continue
         columns = batch.tables[table]
         token = f"{batch.dedup_token}:{table}" if batch.dedup_token else None
-        written += storage.insert_columns(table, columns, dedup_token=token)
+        native = decode_logs_fast.native_block(table, columns)
+        if native is not None:
+            names, block = native
+            written += storage.insert_native(table, names, block, batch.row_count(table), dedup_token=token)
+        else:
+            written += storage.insert_columns(table, columns, dedup_token=token)
     return written

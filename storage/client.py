@@ -214,6 +214,24 @@ class Storage:
         return rows
 
     # -- schema ----------------------------------------------------------------------
+    def insert_native(self, table: str, column_names: Sequence[str], block: bytes, rows: int,
+                      dedup_token: str | None = None) -> int:
+        """Insert one ClickHouse Native block (``rows`` rows of ``column_names``) as it is,
+        through clickhouse-connect's raw_insert; returns ``rows``. Raises StorageError.
+        ``dedup_token`` as for insert_columns."""
+        if rows == 0:
+            return 0
+        if self.before_insert is not None:
+            self.before_insert(table)
+        settings = dict(self._insert_settings)
+        if dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
+        try:
+            self.client.raw_insert(table, list(column_names), block, settings=settings, fmt="Native")
+        except Exception as exc:
+            raise StorageError(f"insert into {table} failed: {exc}") from exc
+        return rows
+
     def migrate(self, retention_days: int = 0) -> list[str]:
         """Apply pending migrations; returns the names applied now. Idempotent and safe to
         run from several processes at once: every statement is IF NOT EXISTS, and the

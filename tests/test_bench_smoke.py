@@ -57,3 +57,21 @@ def test_new_cycle_renames_every_uuid_and_keeps_the_encoding_valid() -> None:
     values = {kv.key: kv.value.string_value for kv in renamed.resource_logs[0].scope_logs[0].log_records[0].attributes}
     assert values == {"session.id": "0007" + sid[4:], "prompt.id": "0007" + "0a0b0c0d-8e79-40ec-9cd3-8c6a58fb7d90"[4:],
                       "x": "plain"}
+
+
+def test_decode_benchmark_smoke(tmp_path: Path) -> None:
+    """bench/decode.py: both decoders side by side, and loomline serve with each."""
+    import pytest
+
+    from bench import decode
+    from receiver import decode_logs_fast
+
+    if not decode_logs_fast.available():
+        pytest.skip("receiver._logswire is not built")
+    results = decode.run_benchmark(sessions=3, users=2, orgs=1, days=1, concurrency=2, rounds=1, results_dir=tmp_path)
+    assert {"upb_parse", "python_decoder", "compiled_decoder", "compiled_wire_scan"} <= set(results["per_record"])
+    assert [run["decoder"] for run in results["end_to_end"]] == [*decode.MODES, *decode.MODES]
+    assert all(run["stored_rows_verified"] and not run["errors"] for run in results["end_to_end"])
+    assert len(results["load_average_before"]) == 3
+    assert "compiled decoder" in decode.summary_text(results)
+    assert json.loads(Path(results["path"]).read_text())["benchmark"] == "decode"
