@@ -196,11 +196,7 @@ class Storage:
         rows = len(columns[names[0]])
         if rows == 0:
             return 0
-        if self.before_insert is not None:
-            self.before_insert(table)
-        settings = dict(self._insert_settings)
-        if dedup_token:
-            settings["insert_deduplication_token"] = dedup_token
+        settings = self._prepare_insert(table, dedup_token)
         try:
             self.client.insert(
                 table,
@@ -213,7 +209,15 @@ class Storage:
             raise StorageError(f"insert into {table} failed: {exc}") from exc
         return rows
 
-    # -- schema ----------------------------------------------------------------------
+    def _prepare_insert(self, table: str, dedup_token: str | None) -> dict[str, Any]:
+        """Run the before-insert hook; the insert's settings (with its dedup token)."""
+        if self.before_insert is not None:
+            self.before_insert(table)
+        settings = dict(self._insert_settings)
+        if dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
+        return settings
+
     def insert_native(self, table: str, column_names: Sequence[str], block: bytes, rows: int,
                       dedup_token: str | None = None) -> int:
         """Insert one ClickHouse Native block (``rows`` rows of ``column_names``) as it is,
@@ -221,17 +225,14 @@ class Storage:
         ``dedup_token`` as for insert_columns."""
         if rows == 0:
             return 0
-        if self.before_insert is not None:
-            self.before_insert(table)
-        settings = dict(self._insert_settings)
-        if dedup_token:
-            settings["insert_deduplication_token"] = dedup_token
+        settings = self._prepare_insert(table, dedup_token)
         try:
             self.client.raw_insert(table, list(column_names), block, settings=settings, fmt="Native")
         except Exception as exc:
             raise StorageError(f"insert into {table} failed: {exc}") from exc
         return rows
 
+    # -- schema ----------------------------------------------------------------------
     def migrate(self, retention_days: int = 0) -> list[str]:
         """Apply pending migrations; returns the names applied now. Idempotent and safe to
         run from several processes at once: every statement is IF NOT EXISTS, and the
