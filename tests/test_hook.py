@@ -947,6 +947,7 @@ def test_compaction_boundary_that_never_comes_sends_no_tokens(receiver: GrpcRece
                "prompt_id": "never-written", "hook_event_name": "PostCompact", "trigger": "auto"}
     assert_quiet_success(run_hook(json.dumps(payload), tmp_path, "--endpoint", receiver.endpoint,
                                   "--compaction-wait", "1")[0])
+    wait_for(lambda: receiver.collector.records(), "the compaction's record")
     (record,) = receiver.collector.records()
     assert "pre_tokens" not in record["attributes"]  # not compaction 1's 2550
 
