@@ -3,9 +3,12 @@ and percentiles."""
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,3 +37,11 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def write_results(results_dir: Path, label: str, results: dict[str, Any]) -> Path:
+    """Write ``results`` to ``results_dir/<label>-<UTC time>.json``; returns the path."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{label}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return path

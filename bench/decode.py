@@ -20,7 +20,6 @@ machine's load average printed before and after.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -33,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_model, git_commit
+from bench.common import cpu_model, git_commit, write_results
 from bench.ingest import RESULTS_DIR, Server, _cpu_by_kind, _load, _run_role, build_data
 
 
@@ -267,11 +266,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
             results["end_to_end"] = runs
     results["load_average_after"] = _load_average()
     if results_dir is not None:
-        results_dir.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = results_dir / f"decode-{stamp}.json"
-        path.write_text(json.dumps(results, indent=2) + "\n")
-        results["path"] = str(path)
+        results["path"] = str(write_results(results_dir, "decode", results))
     return results
 
 

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_model, git_commit, percentile
+from bench.common import cpu_model, git_commit, percentile, write_results
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -476,11 +476,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
         },
     }
     if results_dir is not None:
-        results_dir.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = results_dir / f"{label}-{stamp}.json"
-        path.write_text(json.dumps(results, indent=2) + "\n")
-        results["path"] = str(path)
+        results["path"] = str(write_results(results_dir, label, results))
     return results
 
 

@@ -19,7 +19,6 @@ Results go to bench/results/query-<UTC time>.json.
 """
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -36,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_model, git_commit, percentile
+from bench.common import cpu_model, git_commit, percentile, write_results
 from bench.query_load import (
     FLEET_SHAPE,
     USER_VARIANTS_DEFAULT,
@@ -1065,11 +1064,7 @@ def run_benchmark(
         "panels": dict(sorted(panels.items(), key=lambda kv: -kv[1]["p95_ms"])),
     }
     if results_dir is not None:
-        results_dir.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = results_dir / f"{label}-{stamp}.json"
-        path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-        results["path"] = str(path)
+        results["path"] = str(write_results(results_dir, label, results))
     return results
 
 
