@@ -22,9 +22,8 @@ from receiver.batch import DecodeContext, DecodedBatch
 from receiver.decode import (
     MalformedRequest,
     RequestLimits,
-    check_request_size,
+    decode_parsed,
     decode_protobuf,
-    decode_request,
     parse_json,
 )
 from receiver.pipeline import Backpressure, IngestPipeline
@@ -165,10 +164,8 @@ class ReceiverCore:
                     # Refuse what would expand past the limits before any per-row work.
                     context = DecodeContext(grant=grant)
                     if encoding == "json":
-                        request = parse_json(signal, body)
-                        refusal = check_request_size(signal, request, self.request_limits)
-                        decoded: DecodedBatch | str = refusal or decode_request(
-                            signal, request, self.limits, context, body=body)
+                        decoded: DecodedBatch | str = decode_parsed(
+                            signal, parse_json(signal, body), body, self.limits, context, self.request_limits)
                     else:
                         decoded = decode_protobuf(signal, body, self.limits, context, self.request_limits)
                     if isinstance(decoded, str):
@@ -199,9 +196,9 @@ class ReceiverCore:
             try:
                 future.result(timeout=self.store_timeout)
             except (StorageError, FutureTimeout) as exc:
-                phases["store"] = time.monotonic() - mark
                 self.metrics.inc("requests_total", outcome="storage_unavailable", **labels)
                 return Outcome(Status.UNAVAILABLE, f"storage unavailable, retry later: {exc}", retry_after_seconds=2)
-            phases["store"] = time.monotonic() - mark
+            finally:
+                phases["store"] = time.monotonic() - mark
         self.metrics.inc("requests_total", outcome="ok", **labels)
         return Outcome(Status.OK, response=_response(signal, batch))

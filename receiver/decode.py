@@ -114,7 +114,13 @@ def decode_protobuf(signal: str, body: bytes, limits: Limits, context: DecodeCon
             return finish_batch(fast, context, body)
         if isinstance(fast, tuple):
             return size_refusal(*fast, request_limits)
-    request = parse_protobuf(signal, body)
+    return decode_parsed(signal, parse_protobuf(signal, body), body, limits, context, request_limits)
+
+
+def decode_parsed(signal: str, request: Message, body: bytes, limits: Limits, context: DecodeContext,
+                  request_limits: RequestLimits) -> DecodedBatch | str:
+    """A parsed request (protobuf or JSON) decoded: the batch, or the reason to refuse it as
+    too large, checked before any per-row work."""
     refusal = check_request_size(signal, request, request_limits)
     if refusal:
         return refusal
