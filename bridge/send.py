@@ -31,6 +31,7 @@ SENDER_ENV = "LOOMLINE_HOOK_SENDER"  # the options, handed from the hook to its 
 MAX_RETRY_WAIT = 30.0
 PENDING_POLL = 0.2  # seconds between looks at a transcript for a compaction's boundary
 PIPE_MAX_BYTES = 64 * 1024 * 1024
+SEND_CHUNK = 200  # records per export request
 NICE = "/usr/bin/nice"
 HOOK_WAIT = 10.0  # the longest the shell hook's sender waits for the hook to exit
 
@@ -62,6 +63,22 @@ def make_exporter(options: HookOptions, timeout: float | None = None) -> Any:
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _sends(spool: Spool, ready: Sequence[tuple[Path | None, HookRecord]]) -> Iterator[Sequence[tuple[Path | None, HookRecord]]]:
+    """The requests for ``ready``, in order: a record that has no spool file alone; then
+    the files of the last unanswered send (``Spool.inflight``) exactly as they went, so
+    that a send that timed out but was stored after all comes again byte-identical (and
+    adds nothing at the receiver) rather than regrouped with files that arrived since;
+    then the rest, oldest first, at most SEND_CHUNK a request."""
+    again = set(spool.inflight())
+    for item in ready:
+        if item[0] is None:
+            yield [item]
+    repeat = [item for item in ready if item[0] is not None and item[0].name in again]
+    if repeat:
+        yield repeat
+    yield from _chunks([item for item in ready if item[0] is not None and item[0].name not in again], SEND_CHUNK)
 
 
 def _export(exporter: Any, records: Sequence[HookRecord], options: HookOptions) -> bool:
@@ -144,7 +161,10 @@ def _rounds(spool: Spool, options: HookOptions, state: dict[str, Any], locked: b
         if ready:
             if state["exporter"] is None:
                 state["exporter"] = make_exporter(options)
-            for chunk in _chunks(ready, 200):
+            for chunk in _sends(spool, ready):
+                spooled = [path for path, _ in chunk if path is not None]
+                if spooled:
+                    spool.set_inflight(spooled)
                 if not _export(state["exporter"], [r for _, r in chunk], options):
                     unreachable = True
                     break
@@ -154,6 +174,8 @@ def _rounds(spool: Spool, options: HookOptions, state: dict[str, Any], locked: b
                     else:
                         with contextlib.suppress(OSError):
                             path.unlink()
+                if spooled:
+                    spool.clear_inflight()
         if not unreachable and not held:
             if len(ready) > 1:
                 log(options.log_file, f"INFO sent {len(ready)} record(s)")

@@ -14,6 +14,7 @@ from bridge.record import HookRecord
 
 RECORD_SUFFIX = ".json"
 RAW_SUFFIX = ".raw"  # written by bridge/loomline-hook.sh: payload + hook-time facts, no record yet
+INFLIGHT = ".inflight"  # the files of the send whose answer never came, one name per line
 
 
 class Spool:
@@ -89,6 +90,30 @@ class Spool:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
+
+    def inflight(self) -> list[str]:
+        """The file names of the last send that was not acknowledged (lock held): a retry
+        sends exactly these again, alone, so its request is byte-identical to the first and
+        the receiver's insert dedup drops it if the first was stored after all."""
+        try:
+            return (self.directory / INFLIGHT).read_text("utf-8").split()
+        except (OSError, ValueError):
+            return []
+
+    def set_inflight(self, paths: Sequence[Path]) -> None:
+        """Name the files about to be sent (lock held; atomic rename). Best effort: a spool
+        that cannot take it still sends, a resend may then be grouped differently."""
+        tmp = self.directory / (INFLIGHT + ".tmp")
+        try:
+            tmp.write_text("".join(p.name + "\n" for p in paths), "utf-8")
+            os.replace(tmp, self.directory / INFLIGHT)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def clear_inflight(self) -> None:
+        with contextlib.suppress(OSError):
+            (self.directory / INFLIGHT).unlink()
 
     def enforce_bounds(self) -> None:
         """Drop the oldest records beyond the record and byte bounds, and files left half

@@ -30,7 +30,7 @@ from bridge.context import GitInfo, fork_parent, git_info, last_compaction, norm
 from bridge.options import HookOptions
 from bridge.raw import record_from_raw
 from bridge.record import EVENT_NAMES, HookContext, HookRecord, build_record, event_name_for
-from bridge.send import deliver
+from bridge.send import deliver, flush
 from bridge.spool import Spool
 from tests.fixtures import FIXTURES_ROOT, hook_payloads
 
@@ -80,6 +80,12 @@ def flatten(request: Any) -> list[dict[str, Any]]:
                     "raw": record.SerializeToString(),
                 })
     return out
+
+
+def once(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` without byte-identical resends (a send answered after the bridge's export
+    timeout on a loaded machine comes again; loomline's receiver dedups it, this one does not)."""
+    return list({r["raw"]: r for r in records}.values())
 
 
 def any_value(value: Any) -> Any:
@@ -351,7 +357,7 @@ def test_org_from_flag_env_or_config(receiver: GrpcReceiver, tmp_path: Path, hoo
     assert_quiet_success(run_hook(payload, tmp_path, "--org", "org-flag", env={"LOOMLINE_HOOK_ORG": "org-env"}, hook=hook)[0])
     config.write_text(json.dumps({"endpoint": receiver.endpoint}))
     assert_quiet_success(run_hook(payload, tmp_path, hook=hook)[0])
-    records = receiver.collector.records()
+    records = once(receiver.collector.records())
     assert [r["attributes"].get("organization.id") for r in records] == ["org-config", "org-env", "org-flag", None]
 
 
@@ -473,6 +479,37 @@ def test_spooled_record_resends_byte_identical() -> None:
     again = HookRecord.from_json(record.to_json())
     assert again == record
     assert again.to_export_request().SerializeToString() == record.to_export_request().SerializeToString()
+
+
+def test_resend_after_a_timeout_repeats_the_unanswered_request_exactly(tmp_path: Path) -> None:
+    """A receiver that stores a request but answers after the export timeout: the retry
+    (by a later flush, as a later hook's sender would) is the same request byte for byte,
+    sent alone, not regrouped with what was spooled since; so the receiver's insert dedup
+    drops it and no raw row is stored twice."""
+    server = GrpcReceiver()
+    server.collector.delay = 2.0
+    server.start()
+    payloads = fixture_payloads("interactive_clear_exit")[:3]
+    records = [build_record(p, HookContext(host="h", time_unix_nano=1_795_000_000_000_000_000 + i))
+               for i, p in enumerate(payloads)]
+    options = HookOptions(endpoint=server.endpoint, spool_dir=tmp_path / "spool", log_file=tmp_path / "hook.log",
+                          timeout=0.3, retry_after=0.05)
+    spool = Spool(options.spool_dir, options.spool_max_records, options.spool_max_bytes, options.log_file)
+    try:
+        spool.append(records[0])
+        spool.append(records[1])
+        assert not flush(options)  # stored by the server, but answered too late
+        wait_for(lambda: len(server.collector.requests) == 1, "the slow server to take the first request")
+        server.collector.delay = 0.0
+        spool.append(records[2])
+        assert flush(options)
+    finally:
+        server.stop()
+    first, again, rest = (r.SerializeToString() for r in server.collector.requests)
+    assert again == first
+    assert len(flatten(server.collector.requests[1])) == 2
+    assert [r["attributes"]["session.id"] for r in flatten(server.collector.requests[2])] == [payloads[2]["session_id"]]
+    assert not spooled(tmp_path, options.spool_dir) and not (options.spool_dir / ".inflight").exists()
 
 
 def test_spool_is_bounded_oldest_dropped(tmp_path: Path) -> None:
