@@ -197,7 +197,7 @@ MODES = {
     "compiled": ({"LOOMLINE_PURE_PYTHON_DECODER": "0", "LOOMLINE_NATIVE_BLOCKS": "0"},
                  "compiled decoder, clickhouse-connect column insert"),
     "compiled+native": ({"LOOMLINE_PURE_PYTHON_DECODER": "0", "LOOMLINE_NATIVE_BLOCKS": "1"},
-                        "compiled decoder, otel_logs as the extension's Native block"),
+                        "compiled decoder, otel_logs and events as the extension's Native blocks"),
 }
 
 

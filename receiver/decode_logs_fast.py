@@ -25,7 +25,7 @@ from receiver.decode_logs import LOG_COLUMNS
 from receiver.events import EVENT_COLUMNS, TYPED_COLUMNS
 
 FORCE_PYTHON_ENV = "LOOMLINE_PURE_PYTHON_DECODER"
-NATIVE_BLOCKS_ENV = "LOOMLINE_NATIVE_BLOCKS"  # 0: insert otel_logs column by column even when built
+NATIVE_BLOCKS_ENV = "LOOMLINE_NATIVE_BLOCKS"  # 0: insert otel_logs and events column by column even when built
 log = logging.getLogger("loomline.receiver")
 
 # The extension's fast paths, by parser: anything else is called as the Python function.
@@ -89,9 +89,9 @@ def decode(body: bytes, limits: Limits, context: DecodeContext, max_rows: int, m
     return batch
 
 
-# otel_logs (the hot raw table) as the Native block the extension writes: column -> the type
-# the block declares. ClickHouse converts String to LowCardinality(String) and the map's keys
-# likewise on insert (storage/sql/migrations/0001_raw_tables.sql has the table's own types).
+# The tables the extension writes as Native blocks: column -> the type the block declares.
+# ClickHouse converts String to LowCardinality(String) (the map keys too) on insert; the
+# tables' own types are in storage/sql/migrations (a test compares them).
 NATIVE_TYPES: dict[str, dict[str, str]] = {
     "otel_logs": {
         "Timestamp": "DateTime64(9)", "ObservedTimestamp": "DateTime64(9)", "TraceId": "String",
@@ -100,6 +100,17 @@ NATIVE_TYPES: dict[str, dict[str, str]] = {
         "ResourceAttributes": "Map(String, String)", "ScopeSchemaUrl": "String", "ScopeName": "String",
         "ScopeVersion": "String", "ScopeAttributes": "Map(String, String)",
         "LogAttributes": "Map(String, String)", "EventName": "String", "OrgId": "String",
+    },
+    # storage/sql/migrations/0002_events.sql (and later ALTERs); every other column is a String.
+    "events": {
+        **{column: "String" for column in EVENT_COLUMNS},
+        "EventKey": "UInt64", "Timestamp": "DateTime64(6, 'UTC')", "Sequence": "Nullable(Int64)",
+        **{column: "UInt64" for column in ("InputTokens", "OutputTokens", "CacheReadTokens", "CacheCreationTokens",
+                                           "CacheCreation5mTokens", "CacheCreation1hTokens")},
+        "DurationMs": "Nullable(Float64)", "Success": "Nullable(Bool)", "StatusCode": "Nullable(Int32)",
+        "Attempt": "Nullable(Int32)", "PreTokens": "Nullable(UInt64)", "PostTokens": "Nullable(UInt64)",
+        "CostUsd": "Float64", "CostMicros": "Int64",
+        "Attributes": "Map(String, String)", "ResourceAttributes": "Map(String, String)",
     },
 }
 

@@ -826,11 +826,71 @@ static int out_str(out_buf *o, PyObject *text) {
     return out_put(o, utf8, (size_t)n);
 }
 
-enum { N_INT64, N_UINT8, N_STRING, N_MAP };
+enum { N_INT64, N_UINT64, N_INT32, N_UINT8, N_BOOL, N_FLOAT64, N_STRING, N_MAP };
+
+/* The kind of a Native type name (-1: not supported). */
+static int native_kind(const char *t) {
+    if (!strcmp(t, "DateTime64(9)") || !strcmp(t, "DateTime64(6, 'UTC')") || !strcmp(t, "Int64")) return N_INT64;
+    if (!strcmp(t, "UInt64")) return N_UINT64;
+    if (!strcmp(t, "Int32")) return N_INT32;
+    if (!strcmp(t, "UInt8")) return N_UINT8;
+    if (!strcmp(t, "Bool")) return N_BOOL;
+    if (!strcmp(t, "Float64")) return N_FLOAT64;
+    if (!strcmp(t, "String")) return N_STRING;
+    if (!strcmp(t, "Map(String, String)")) return N_MAP;
+    return -1;
+}
+
+/* One non-null value of a fixed-width kind (None writes the kind's zero: a Nullable's slot). */
+static int out_fixed(out_buf *o, int kind, PyObject *v) {
+    if (kind == N_FLOAT64) {
+        double x = 0.0;
+        if (v != Py_None) {
+            if (!PyFloat_Check(v) && !PyLong_Check(v)) {
+                PyErr_SetString(PyExc_TypeError, "Native Float64 column: a value is not a number");
+                return -1;
+            }
+            x = PyFloat_AsDouble(v);
+            if (x == -1.0 && PyErr_Occurred()) return -1;
+        }
+        uint64_t bits;
+        memcpy(&bits, &x, sizeof bits);
+        return out_le(o, bits, 8);
+    }
+    if (kind == N_BOOL) {
+        if (v != Py_None && !PyBool_Check(v)) {
+            PyErr_SetString(PyExc_TypeError, "Native Bool column: a value is not a bool");
+            return -1;
+        }
+        return out_le(o, v == Py_True ? 1 : 0, 1);
+    }
+    if (v == Py_None) return out_le(o, 0, kind == N_UINT8 ? 1 : kind == N_INT32 ? 4 : 8);
+    if (!PyLong_Check(v)) { PyErr_SetString(PyExc_TypeError, "Native integer column: a value is not an int"); return -1; }
+    if (kind == N_UINT64) {
+        unsigned long long x = PyLong_AsUnsignedLongLong(v);
+        if (x == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "Native integer column: a value is out of range");
+            return -1;
+        }
+        return out_le(o, (uint64_t)x, 8);
+    }
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    if (overflow || (kind == N_UINT8 && (x < 0 || x > 255))
+        || (kind == N_INT32 && (x < INT32_MIN || x > INT32_MAX))) {
+        PyErr_SetString(PyExc_ValueError, "Native integer column: a value is out of range");
+        return -1;
+    }
+    return out_le(o, (uint64_t)x, kind == N_UINT8 ? 1 : kind == N_INT32 ? 4 : 8);
+}
 
 /* native_block(names, types, columns) -> bytes: one ClickHouse Native block. Types:
- * "DateTime64(9)" / "Int64" (int), "UInt8" (int 0..255), "String" (str), "Map(String, String)"
- * (dict str -> str). A value of the wrong kind raises TypeError / ValueError. */
+ * "DateTime64(9)" / "DateTime64(6, 'UTC')" / "Int64" / "UInt64" / "Int32" / "UInt8" (int),
+ * "Bool" (bool), "Float64" (float or int), "String" (str), "Map(String, String)" (dict
+ * str -> str), and "Nullable(T)" of the fixed-width ones (None is NULL). A value of the
+ * wrong kind raises TypeError / ValueError. */
 static PyObject *lw_native_block(PyObject *self, PyObject *args) {
     PyObject *names, *types, *columns;
     (void)self;
@@ -853,12 +913,19 @@ static PyObject *lw_native_block(PyObject *self, PyObject *args) {
         }
         const char *t = PyUnicode_Check(type) ? PyUnicode_AsUTF8(type) : NULL;
         if (!t) { PyErr_SetString(PyExc_TypeError, "types must be str"); goto fail; }
-        int kind;
-        if (!strcmp(t, "DateTime64(9)") || !strcmp(t, "Int64")) kind = N_INT64;
-        else if (!strcmp(t, "UInt8")) kind = N_UINT8;
-        else if (!strcmp(t, "String")) kind = N_STRING;
-        else if (!strcmp(t, "Map(String, String)")) kind = N_MAP;
-        else { PyErr_Format(PyExc_ValueError, "Native type %s is not supported", t); goto fail; }
+        int nullable = 0;
+        char inner[64];
+        size_t tl = strlen(t);
+        if (tl > 10 && tl - 10 < sizeof inner && !strncmp(t, "Nullable(", 9) && t[tl - 1] == ')') {
+            memcpy(inner, t + 9, tl - 10);
+            inner[tl - 10] = '\0';
+            nullable = 1;
+        }
+        int kind = native_kind(nullable ? inner : t);
+        if (kind < 0 || (nullable && (kind == N_STRING || kind == N_MAP))) {
+            PyErr_Format(PyExc_ValueError, "Native type %s is not supported", t);
+            goto fail;
+        }
         if (out_str(&o, name) < 0 || out_str(&o, type) < 0) goto fail;
         if (kind == N_MAP) {
             uint64_t offset = 0;
@@ -879,21 +946,24 @@ static PyObject *lw_native_block(PyObject *self, PyObject *args) {
             }
             continue;
         }
+        if (kind == N_STRING) {
+            for (Py_ssize_t r = 0; r < rows; r++) {
+                if (out_str(&o, PyList_GET_ITEM(col, r)) < 0) goto fail;
+            }
+            continue;
+        }
+        if (nullable) {  /* the null map first, then every slot (zero where NULL) */
+            for (Py_ssize_t r = 0; r < rows; r++) {
+                if (out_le(&o, PyList_GET_ITEM(col, r) == Py_None ? 1 : 0, 1) < 0) goto fail;
+            }
+        }
         for (Py_ssize_t r = 0; r < rows; r++) {
             PyObject *v = PyList_GET_ITEM(col, r);
-            if (kind == N_STRING) {
-                if (out_str(&o, v) < 0) goto fail;
-                continue;
-            }
-            if (!PyLong_Check(v)) { PyErr_SetString(PyExc_TypeError, "Native integer column: a value is not an int"); goto fail; }
-            int overflow;
-            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-            if (x == -1 && PyErr_Occurred()) goto fail;
-            if (overflow || (kind == N_UINT8 && (x < 0 || x > 255))) {
-                PyErr_SetString(PyExc_ValueError, "Native integer column: a value is out of range");
+            if (v == Py_None && !nullable) {
+                PyErr_SetString(PyExc_TypeError, "Native column: None in a column that is not Nullable");
                 goto fail;
             }
-            if (out_le(&o, (uint64_t)x, kind == N_UINT8 ? 1 : 8) < 0) goto fail;
+            if (out_fixed(&o, kind, v) < 0) goto fail;
         }
     }
     PyObject *block = PyBytes_FromStringAndSize(o.p, (Py_ssize_t)o.n);
