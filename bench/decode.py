@@ -191,6 +191,8 @@ def wakeups(bodies: list[bytes], calls: int = 10) -> dict[str, float]:
     return out
 
 
+ENGINE_CPU = "loomline_storage_engine_insert_cpu_seconds_total"
+
 MODES = {
     # name: (environment, what it is)
     "python": ({"LOOMLINE_PURE_PYTHON_DECODER": "1"}, "pure-Python decoder, clickhouse-connect column insert"),
@@ -205,11 +207,11 @@ def end_to_end(data: Path, records: int, concurrency: int, name: str, tmp: Path)
     """``loomline serve`` taking the logs over gRPC: server CPU per record in one mode."""
     env = MODES[name][0]
     tmp.mkdir(parents=True, exist_ok=True)
-    server = Server(tmp / f"serve-{name}", tmp / f"serve-{name}.log", env=env)
+    server = Server(tmp / f"serve-{name}", tmp / f"serve-{name}.log", env=env, api=True)
     try:
-        cpu0, threads0 = server.cpu_seconds(), server.thread_cpu()
+        cpu0, threads0, engine0 = server.cpu_seconds(), server.thread_cpu(), server.metric(ENGINE_CPU)
         client = _run_role(["client", str(data), server.endpoint, str(concurrency), "grpc", "0"], timeout=3600)
-        cpu1, threads1 = server.cpu_seconds(), server.thread_cpu()
+        cpu1, threads1, engine1 = server.cpu_seconds(), server.thread_cpu(), server.metric(ENGINE_CPU)
     finally:
         server.stop()
     stored = _run_role(["count", str(server.data_dir)], timeout=300)
@@ -227,6 +229,11 @@ def end_to_end(data: Path, records: int, concurrency: int, name: str, tmp: Path)
         "server_cpu_seconds": round(server_cpu, 3),
         "server_cpu_us_per_record": round(server_cpu / acked * 1e6, 2) if acked else None,
         "python_threads_cpu_us_per_record": round(by_kind.get("python", 0.0) / acked * 1e6, 2) if acked else None,
+        # The Python threads less the embedded engine's work run on them (Native inserts):
+        # the receiver's own CPU, as with ClickHouse on a server of its own.
+        "engine_on_python_threads_cpu_us_per_record": round((engine1 - engine0) / acked * 1e6, 2) if acked else None,
+        "receiver_side_cpu_us_per_record": (round((by_kind.get("python", 0.0) - (engine1 - engine0)) / acked * 1e6, 2)
+                                            if acked else None),
         "server_cpu_seconds_by_thread": by_kind,
     }
 
@@ -290,7 +297,9 @@ def summary_text(r: dict[str, Any]) -> str:
     for run in r.get("end_to_end", []):
         lines.append(
             f"loomline serve, {run['decoder']:15}: {run['records_per_s']:,} records/s, server CPU "
-            f"{run['server_cpu_us_per_record']} us/record (Python threads {run['python_threads_cpu_us_per_record']}), "
+            f"{run['server_cpu_us_per_record']} us/record (Python threads {run['python_threads_cpu_us_per_record']}, "
+            f"of which ClickHouse inserts {run['engine_on_python_threads_cpu_us_per_record']}: receiver side "
+            f"{run['receiver_side_cpu_us_per_record']}), "
             f"stored rows verified: {run['stored_rows_verified']}, errors {run['errors']}")
     return "\n".join(lines)
 

@@ -311,7 +311,7 @@ class Server:
     """``loomline serve`` on the embedded default, in a temp dir, on a free port."""
 
     def __init__(self, data_dir: Path, log_path: Path, transport: str = "grpc", enrich: bool = False,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, api: bool = False) -> None:
         self.data_dir = data_dir
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         listen = {"grpc": ["--otlp-grpc", "127.0.0.1:0", "--otlp-http", "off"],
@@ -319,10 +319,11 @@ class Server:
         # Without --enrich, enrichment's timers are pushed out of the way: the figure is ingest alone.
         timers = [] if enrich else ["--enrich-interval", "3600", "--reconcile-interval", "3600"]
         cmd = [sys.executable, "-m", "loomline", "serve", "--clickhouse", f"chdb://{data_dir}", *listen,
-               "--api", "off", "--log-level", "warning", *timers]
+               "--api", "127.0.0.1:0" if api else "off", "--log-level", "warning", *timers]
         self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      env={**os.environ, **(env or {})})
         self.port = 0
+        self.api_port = 0  # with api: /metrics, for counters the server keeps
         deadline = time.monotonic() + 120
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:
@@ -333,6 +334,8 @@ class Server:
                 raise RuntimeError(f"loomline serve exited ({code}): {log_path.read_text()[-3000:]}")
             if f"otlp_{transport} listening on" in line:
                 self.port = int(line.rsplit(":", 1)[1])
+            if "api listening on" in line:
+                self.api_port = int(line.rsplit(":", 1)[1])
             if line.strip() == "loomline: ready":
                 break
         if not self.port:
@@ -342,6 +345,16 @@ class Server:
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def metric(self, name: str) -> float:
+        """One unlabelled series of the server's /metrics (started with ``api``)."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.api_port}/metrics", timeout=30) as answer:
+            for line in answer.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        raise KeyError(name)
 
     def cpu_seconds(self) -> float:
         return _stat_cpu_seconds(Path(f"/proc/{self.proc.pid}/stat").read_text())

@@ -71,6 +71,10 @@ class Loomline:
                     " lives inside one process, so run --role all there"
                 )
             self.storage = open_storage(s.clickhouse, s.database, s.retention_days, cluster=s.clickhouse_cluster)
+        storage = self.storage
+        # ClickHouse's own work on the writer's thread (embedded engine): apart from the
+        # receiver's CPU, for benchmarks and capacity planning.
+        self.metrics.read_counters["storage_engine_insert_cpu_seconds_total"] = lambda: storage.insert_engine_cpu_seconds
         enrich_service = _optional("enrich.service") if "enricher" in runs else None
         if enrich_service is not None:
             # A process of its own among others shares the work through the database; in one

@@ -12,7 +12,8 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 class ReceiverMetrics:
     """Thread-safe counters by signal: records received, rejected, stored; requests by
-    outcome; insert latency. Gauges (queue depth) are read through callbacks."""
+    outcome; insert latency. Gauges (queue depth) and counters kept elsewhere (the storage
+engine's CPU in inserts) are read through callbacks."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -21,6 +22,7 @@ class ReceiverMetrics:
         self.latency_sum = 0.0
         self.latency_count = 0
         self.gauges: dict[str, Callable[[], float]] = {}
+        self.read_counters: dict[str, Callable[[], float]] = {}  # counters kept elsewhere, read when rendered
 
     def inc(self, name: str, value: float = 1, /, **labels: str) -> None:
         key = (name, tuple(sorted(labels.items())))
@@ -64,6 +66,10 @@ class ReceiverMetrics:
             lines.append(f"loomline_insert_latency_seconds_sum {self.latency_sum:g}")
             lines.append(f"loomline_insert_latency_seconds_count {self.latency_count}")
             gauges = dict(self.gauges)
+            read_counters = dict(self.read_counters)
+        for name, read in sorted(read_counters.items()):
+            lines.append(f"# TYPE loomline_{name} counter")
+            lines.append(f"loomline_{name} {read():g}")
         for name, read in sorted(gauges.items()):
             lines.append(f"# TYPE loomline_{name} gauge")
             lines.append(f"loomline_{name} {read():g}")

@@ -72,6 +72,9 @@ def test_decode_benchmark_smoke(tmp_path: Path) -> None:
     assert {"upb_parse", "python_decoder", "compiled_decoder", "compiled_wire_scan"} <= set(results["per_record"])
     assert [run["decoder"] for run in results["end_to_end"]] == [*decode.MODES, *decode.MODES]
     assert all(run["stored_rows_verified"] and not run["errors"] for run in results["end_to_end"])
+    native = [run for run in results["end_to_end"] if run["decoder"] == "compiled+native"]
+    assert all(run["engine_on_python_threads_cpu_us_per_record"] > 0 for run in native)  # the counter moves
+    assert all(run["receiver_side_cpu_us_per_record"] < run["python_threads_cpu_us_per_record"] for run in native)
     assert len(results["load_average_before"]) == 3
     assert "compiled decoder" in decode.summary_text(results)
     assert json.loads(Path(results["path"]).read_text())["benchmark"] == "decode"
