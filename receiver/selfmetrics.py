@@ -13,7 +13,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 class ReceiverMetrics:
     """Thread-safe counters by signal: records received, rejected, stored; requests by
     outcome; insert latency. Gauges (queue depth) and counters kept elsewhere (the storage
-engine's CPU in inserts) are read through callbacks."""
+    engine's CPU in inserts) are read through callbacks."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -84,9 +84,9 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _check_identifier(name: str) -> None:
+def _check_identifier(name: str, what: str = "database name") -> None:
     if not _IDENTIFIER.match(name):
-        raise StorageError(f"database name must be letters, digits and underscores: {name!r}")
+        raise StorageError(f"{what} must be letters, digits and underscores: {name!r}")
 
 
 class Storage:
@@ -252,8 +252,7 @@ class Storage:
         call's CPU on this thread is ClickHouse's own work, counted in
         ``insert_engine_cpu_seconds``."""
         for name in (table, *column_names, *settings):
-            if not _IDENTIFIER.match(name):
-                raise StorageError(f"not a plain identifier: {name!r}")
+            _check_identifier(name, "a table, column or setting name")
         fd, path = tempfile.mkstemp(prefix="loomline-", suffix=".native")
         try:
             with os.fdopen(fd, "wb", buffering=0) as handle:

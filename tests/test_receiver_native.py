@@ -1,5 +1,5 @@
 """otel_logs and events as ClickHouse Native blocks written by the compiled extension,
-inserted with clickhouse-connect's raw_insert into a real chDB: the stored rows (every column,
+inserted with Storage.insert_native into a real chDB: the stored rows (every column,
 otel_logs' materialized SessionId and TimestampTime too) equal those of the column-by-column
 insert of the same batch, for the real captures, hypothesis-built requests (unicode, empty
 maps, clamped timestamps, ...) and the edges of every typed column; a retry of the block

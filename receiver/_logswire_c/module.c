@@ -841,6 +841,9 @@ static int native_kind(const char *t) {
     return -1;
 }
 
+/* The bytes of one value of a fixed-width integer kind. */
+static int int_width(int kind) { return kind == N_UINT8 ? 1 : kind == N_INT32 ? 4 : 8; }
+
 /* One non-null value of a fixed-width kind (None writes the kind's zero: a Nullable's slot). */
 static int out_fixed(out_buf *o, int kind, PyObject *v) {
     if (kind == N_FLOAT64) {
@@ -864,7 +867,7 @@ static int out_fixed(out_buf *o, int kind, PyObject *v) {
         }
         return out_le(o, v == Py_True ? 1 : 0, 1);
     }
-    if (v == Py_None) return out_le(o, 0, kind == N_UINT8 ? 1 : kind == N_INT32 ? 4 : 8);
+    if (v == Py_None) return out_le(o, 0, int_width(kind));
     if (!PyLong_Check(v)) { PyErr_SetString(PyExc_TypeError, "Native integer column: a value is not an int"); return -1; }
     if (kind == N_UINT64) {
         unsigned long long x = PyLong_AsUnsignedLongLong(v);
@@ -883,7 +886,7 @@ static int out_fixed(out_buf *o, int kind, PyObject *v) {
         PyErr_SetString(PyExc_ValueError, "Native integer column: a value is out of range");
         return -1;
     }
-    return out_le(o, (uint64_t)x, kind == N_UINT8 ? 1 : kind == N_INT32 ? 4 : 8);
+    return out_le(o, (uint64_t)x, int_width(kind));
 }
 
 /* native_block(names, types, columns) -> bytes: one ClickHouse Native block. Types:
