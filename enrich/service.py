@@ -57,6 +57,10 @@ CACHE_MAX_EVENTS = 200_000  # events kept in memory between passes (least recent
 # and never later than MAX_STALENESS_S after it last was: bounded staleness.
 DEBOUNCE_FACTOR = 20.0
 MAX_STALENESS_S = 30.0
+# Background passes look for open sessions past the idle window (a timeout no event
+# triggers) at most this often: a ~1 ms query over llm_sessions FINAL that changes its
+# answer on the scale of the idle window (minutes), not of the 1 s passes.
+IDLE_CHECK_INTERVAL_S = 10.0
 EPOCH = datetime.fromtimestamp(0, UTC)
 
 SessionKey = tuple[str, str]  # (org id, session id)
@@ -116,6 +120,8 @@ class Enricher:
         # last round, which _derive_group derives from when it gets that same list
         self._prepared: tuple[list[Event], int, Prepared] | None = None
         self.debounce_factor, self.max_staleness_s = DEBOUNCE_FACTOR, MAX_STALENESS_S
+        self.idle_check_interval_s = IDLE_CHECK_INTERVAL_S
+        self._idle_checked_at = float("-inf")
         self.retry_first_s, self.retry_max_s = QUARANTINE_FIRST_RETRY_S, QUARANTINE_MAX_RETRY_S
         if metrics is not None:
             metrics.gauges["enrich_quarantined_sessions"] = lambda: float(len(self._quarantine))
@@ -240,7 +246,8 @@ class Enricher:
         """The background loop's pass: like run_once, but a hot group derived recently
         waits (stays dirty) until DEBOUNCE_FACTOR x its last derivation time has passed,
         at most MAX_STALENESS_S: under load a growing session is derived a bounded
-        number of times, not once per batch."""
+        number of times, not once per batch. Idle sessions are looked for at most every
+        IDLE_CHECK_INTERVAL_S."""
         return self._pass(now, debounce=True)
 
     def _pass(self, now: datetime | None, debounce: bool) -> dict[str, int]:
@@ -250,7 +257,9 @@ class Enricher:
             try:
                 self._beat()
                 dirty |= self._ingested_since_watermark()
-                dirty |= self._idle_open_sessions(now_us)
+                if not debounce or self.clock() >= self._idle_checked_at + self.idle_check_interval_s:
+                    self._idle_checked_at = self.clock()
+                    dirty |= self._idle_open_sessions(now_us)
                 dirty |= self._due_for_retry()
                 held: set[SessionKey] = set()
                 if debounce:
