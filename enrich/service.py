@@ -49,7 +49,6 @@ QUARANTINE_FIRST_RETRY_S = 5.0  # a group that failed is retried after this, dou
 QUARANTINE_MAX_RETRY_S = 900.0
 MAX_EXPANSION_ROUNDS = 8
 WATERMARK_OVERLAP_MS = 5_000  # check this much before the watermark (out-of-order commits)
-KEY_SUM_MOD = 2**64  # ClickHouse's sum(EventKey) wraps at UInt64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 CACHE_MAX_EVENTS = 200_000  # events kept in memory between passes (least recently used go first)
 # Background passes derive a group again only after DEBOUNCE_FACTOR times what its last
@@ -131,8 +130,8 @@ class Enricher:
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()  # one pass at a time per process
         self._watermark_ms: int | None = None
-        # IngestedAt ms in the watermark's overlap -> (rows, key sum) of the rows seen there
-        self._blocks: dict[int, tuple[int, int]] = {}
+        # IngestedAt ms in the watermark's overlap -> how many rows were seen stored at it
+        self._blocks: dict[int, int] = {}
         self._marks_seen: dict[SessionKey, int] = {}  # session -> newest rederive mark seen (ms)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -153,9 +152,9 @@ class Enricher:
 
         The new rows' ids are read once (IngestedAt after the watermark). Behind the watermark,
         commits can arrive out of order (a slow insert, another process): the overlap is
-        checked per IngestedAt millisecond (row count and key sum, numeric columns only)
-        against what the new rows of that millisecond were, and only a millisecond whose
-        rows changed has its sessions read (enrich_ingested_late.sql)."""
+        counted per IngestedAt millisecond (the IngestedAt column alone) against the new
+        rows seen at that millisecond, and only a millisecond whose count changed has its
+        sessions read (enrich_ingested_late.sql)."""
         if self._watermark_ms is None:
             # IngestedAt is the storage server's clock, not event time: start from the wall
             # clock (``now`` passed to a pass only decides timeouts).
@@ -165,19 +164,18 @@ class Enricher:
         rows = self.storage.query_rows(load_query("enrich_ingested_since"),
                                        {"watermark": _dt(watermark * 1000), "since": _dt(since * 1000)})
         found: set[SessionKey] = set()
-        new_blocks: dict[int, tuple[int, int]] = {}
-        overlap: dict[int, tuple[int, int]] = {}
+        new_blocks: dict[int, int] = {}
+        overlap: dict[int, int] = {}
         newest = watermark
-        for kind, org, session, ingested, count, keys in rows:
+        for kind, org, session, ingested, count in rows:
             ms = int(ingested)
             if kind == "new":
                 found.add((org, session))
                 self._stored_at((org, session), ms)
-                block = new_blocks.get(ms, (0, 0))
-                new_blocks[ms] = (block[0] + int(count), (block[1] + int(keys)) % KEY_SUM_MOD)
+                new_blocks[ms] = new_blocks.get(ms, 0) + int(count)
                 newest = max(newest, ms)
             elif kind == "block":
-                overlap[ms] = (int(count), int(keys) % KEY_SUM_MOD)
+                overlap[ms] = int(count)
             elif self._marks_seen.get((org, session), -1) < ms:  # a rederive mark
                 found.add((org, session))
                 self._marks_seen[(org, session)] = ms
@@ -198,13 +196,12 @@ class Enricher:
         rows = self.storage.query_rows(load_query("enrich_ingested_late"), {
             "low": _dt(changed[0] * 1000), "high": _dt(changed[-1] * 1000), "ms": changed})
         found: set[SessionKey] = set()
-        seen: dict[int, tuple[int, int]] = {}
-        for org, session, ingested, count, keys in rows:
+        seen: dict[int, int] = {}
+        for org, session, ingested, count in rows:
             ms = int(ingested)
             found.add((org, session))
             self._stored_at((org, session), ms)
-            block = seen.get(ms, (0, 0))
-            seen[ms] = (block[0] + int(count), (block[1] + int(keys)) % KEY_SUM_MOD)
+            seen[ms] = seen.get(ms, 0) + int(count)
         for ms in changed:
             if ms in seen:
                 self._blocks[ms] = seen[ms]
