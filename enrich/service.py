@@ -48,7 +48,7 @@ SEED_BATCH = 50  # dirty sessions expanded together (fewer queries); split again
 QUARANTINE_FIRST_RETRY_S = 5.0  # a group that failed is retried after this, doubling each time
 QUARANTINE_MAX_RETRY_S = 900.0
 MAX_EXPANSION_ROUNDS = 8
-WATERMARK_OVERLAP_MS = 5_000  # re-read this much before the watermark (out-of-order commits)
+WATERMARK_OVERLAP_MS = 5_000  # check this much before the watermark (out-of-order commits)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 CACHE_MAX_EVENTS = 200_000  # events kept in memory between passes (least recently used go first)
 # Background passes derive a group again only after DEBOUNCE_FACTOR times what its last
@@ -56,6 +56,10 @@ CACHE_MAX_EVENTS = 200_000  # events kept in memory between passes (least recent
 # and never later than MAX_STALENESS_S after it last was: bounded staleness.
 DEBOUNCE_FACTOR = 20.0
 MAX_STALENESS_S = 30.0
+# Background passes look for open sessions past the idle window (a timeout no event
+# triggers) at most this often: a ~1 ms query over llm_sessions FINAL that changes its
+# answer on the scale of the idle window (minutes), not of the 1 s passes.
+IDLE_CHECK_INTERVAL_S = 10.0
 EPOCH = datetime.fromtimestamp(0, UTC)
 
 SessionKey = tuple[str, str]  # (org id, session id)
@@ -115,6 +119,8 @@ class Enricher:
         # last round, which _derive_group derives from when it gets that same list
         self._prepared: tuple[list[Event], int, Prepared] | None = None
         self.debounce_factor, self.max_staleness_s = DEBOUNCE_FACTOR, MAX_STALENESS_S
+        self.idle_check_interval_s = IDLE_CHECK_INTERVAL_S
+        self._idle_checked_at = float("-inf")
         self.retry_first_s, self.retry_max_s = QUARANTINE_FIRST_RETRY_S, QUARANTINE_MAX_RETRY_S
         if metrics is not None:
             metrics.gauges["enrich_quarantined_sessions"] = lambda: float(len(self._quarantine))
@@ -124,7 +130,9 @@ class Enricher:
         self._lock = threading.Lock()
         self._run_lock = threading.Lock()  # one pass at a time per process
         self._watermark_ms: int | None = None
-        self._seen: dict[SessionKey, int] = {}  # session -> newest IngestedAt already derived
+        # IngestedAt ms in the watermark's overlap -> how many rows were seen stored at it
+        self._blocks: dict[int, int] = {}
+        self._marks_seen: dict[SessionKey, int] = {}  # session -> newest rederive mark seen (ms)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -140,23 +148,76 @@ class Enricher:
         return dirty
 
     def _ingested_since_watermark(self) -> set[SessionKey]:
+        """Sessions with rows stored since the last pass (by any process).
+
+        The new rows' ids are read once (IngestedAt after the watermark). Behind the watermark,
+        commits can arrive out of order (a slow insert, another process): the overlap is
+        counted per IngestedAt millisecond (the IngestedAt column alone) against the new
+        rows seen at that millisecond, and only a millisecond whose count changed has its
+        sessions read (enrich_ingested_late.sql)."""
         if self._watermark_ms is None:
             # IngestedAt is the storage server's clock, not event time: start from the wall
             # clock (``now`` passed to a pass only decides timeouts).
             self._watermark_ms = (int(time.time() * 1_000_000) - self.lookback_us) // 1000
-        since = self._watermark_ms - WATERMARK_OVERLAP_MS
-        rows = self.storage.query_rows(load_query("enrich_ingested_since"), {"since": _dt(since * 1000)})
+        watermark = self._watermark_ms
+        since = watermark - WATERMARK_OVERLAP_MS
+        rows = self.storage.query_rows(load_query("enrich_ingested_since"),
+                                       {"watermark": _dt(watermark * 1000), "since": _dt(since * 1000)})
         found: set[SessionKey] = set()
-        newest = self._watermark_ms
-        for org, session, ingested in rows:
-            newest = max(newest, int(ingested))
-            if self._seen.get((org, session), -1) < int(ingested):
+        new_blocks: dict[int, int] = {}
+        overlap: dict[int, int] = {}
+        newest = watermark
+        for kind, org, session, ingested, count in rows:
+            ms = int(ingested)
+            if kind == "new":
                 found.add((org, session))
-                self._seen[(org, session)] = int(ingested)
+                self._stored_at((org, session), ms)
+                new_blocks[ms] = new_blocks.get(ms, 0) + int(count)
+                newest = max(newest, ms)
+            elif kind == "block":
+                overlap[ms] = int(count)
+            elif self._marks_seen.get((org, session), -1) < ms:  # a rederive mark
+                found.add((org, session))
+                self._marks_seen[(org, session)] = ms
+        changed = sorted(ms for ms in overlap.keys() | {ms for ms in self._blocks if ms > since}
+                         if overlap.get(ms) != self._blocks.get(ms))
+        if changed:
+            found |= self._ingested_late(changed)
+        self._blocks.update(new_blocks)
         self._watermark_ms = newest
+        self._blocks = {ms: block for ms, block in self._blocks.items() if ms > newest - WATERMARK_OVERLAP_MS}
         horizon = newest - 10 * WATERMARK_OVERLAP_MS
-        self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
+        self._marks_seen = {k: v for k, v in self._marks_seen.items() if v >= horizon}
         return found
+
+    def _ingested_late(self, changed: list[int]) -> set[SessionKey]:
+        """The sessions of the overlap's milliseconds whose rows changed; what is seen of
+        them now becomes what the next pass compares with."""
+        rows = self.storage.query_rows(load_query("enrich_ingested_late"), {
+            "low": _dt(changed[0] * 1000), "high": _dt(changed[-1] * 1000), "ms": changed})
+        found: set[SessionKey] = set()
+        seen: dict[int, int] = {}
+        for org, session, ingested, count in rows:
+            ms = int(ingested)
+            found.add((org, session))
+            self._stored_at((org, session), ms)
+            seen[ms] = seen.get(ms, 0) + int(count)
+        for ms in changed:
+            if ms in seen:
+                self._blocks[ms] = seen[ms]
+            else:
+                self._blocks.pop(ms, None)
+        if found:
+            log.debug("enrichment watermark: %d session(s) with rows committed out of order", len(found))
+        return found
+
+    def _stored_at(self, key: SessionKey, ms: int) -> None:
+        """Rows of a session were stored at IngestedAt ``ms``: if its cached events already
+        reach past it, the next load reads from there again (a commit out of order, or one
+        that landed between the watermark query and the load)."""
+        entry = self._cache.get(key)
+        if entry is not None and entry[1] >= ms:
+            self._cache[key] = (entry[0], ms - 1)
 
     def _beat(self) -> None:
         """Tell the other enrichers this one is alive; when the members changed, read again
@@ -165,7 +226,9 @@ class Enricher:
             return
         if self._watermark_ms is not None:
             self._watermark_ms -= int(2 * self.membership.ttl * 1000) + WATERMARK_OVERLAP_MS
-        self._seen.clear()
+            # what lies past the lowered watermark is read as new again
+            self._blocks = {ms: block for ms, block in self._blocks.items() if ms <= self._watermark_ms}
+        self._marks_seen.clear()
 
     def _idle_open_sessions(self, now_us: int) -> set[SessionKey]:
         rows = self.storage.query_rows(load_query("enrich_idle_open_sessions"), {"before": _dt(now_us - self.idle_timeout_us)})
@@ -180,7 +243,8 @@ class Enricher:
         """The background loop's pass: like run_once, but a hot group derived recently
         waits (stays dirty) until DEBOUNCE_FACTOR x its last derivation time has passed,
         at most MAX_STALENESS_S: under load a growing session is derived a bounded
-        number of times, not once per batch."""
+        number of times, not once per batch. Idle sessions are looked for at most every
+        IDLE_CHECK_INTERVAL_S."""
         return self._pass(now, debounce=True)
 
     def _pass(self, now: datetime | None, debounce: bool) -> dict[str, int]:
@@ -190,7 +254,9 @@ class Enricher:
             try:
                 self._beat()
                 dirty |= self._ingested_since_watermark()
-                dirty |= self._idle_open_sessions(now_us)
+                if not debounce or self.clock() >= self._idle_checked_at + self.idle_check_interval_s:
+                    self._idle_checked_at = self.clock()
+                    dirty |= self._idle_open_sessions(now_us)
                 dirty |= self._due_for_retry()
                 held: set[SessionKey] = set()
                 if debounce:
@@ -380,8 +446,9 @@ class Enricher:
 
     def _load(self, org: str, sessions: set[str]) -> list[Event]:
         """Every stored event of the sessions. Sessions cached from an earlier pass read only
-        the rows stored since (IngestedAt, with the watermark's overlap for out-of-order
-        commits) and merge them by EventKey, keeping the later-stored copy as FINAL does."""
+        the rows stored after the newest they hold (IngestedAt; a commit out of order that the
+        watermark finds moves that point back, _stored_at) and merge them by EventKey, keeping
+        the later-stored copy as FINAL does."""
         if not sessions:
             return []
         cached = {s for s in sessions if (org, s) in self._cache}
@@ -401,7 +468,7 @@ class Enricher:
             self._cached_events -= sum(len(known) for known in held.values())
             since_ms = min(newest for _, newest in entries.values())
             newer: dict[str, list[Event]] = defaultdict(list)
-            for event in self._query_events(org, cached, _dt(max(since_ms - WATERMARK_OVERLAP_MS, 0) * 1000)):
+            for event in self._query_events(org, cached, _dt((since_ms + 1) * 1000)):
                 newer[event.session_id].append(event)
             for session, known in held.items():
                 for event in newer.get(session, ()):

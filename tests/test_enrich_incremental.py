@@ -3,7 +3,7 @@ rows a fresh, whole derivation gives: against a real ClickHouse engine (chDB).""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from enrich.service import Enricher
@@ -68,3 +68,49 @@ def test_background_pass_debounces_a_hot_group_with_bounded_staleness(storage: S
     assert enricher.run_background_pass(now=now)["sessions"] == 1
     total = sum(len(b.tables.get("events", {}).get("EventKey", [])) for b in batches)
     assert storage.query_rows("SELECT event_count FROM llm_sessions FINAL") == [(total,)]
+
+
+def _event_rows(scenarios: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows = []
+    for scenario in scenarios:
+        for batch in scenario_batches(scenario, True):
+            columns = batch.tables.get("events", {})
+            names = list(columns)
+            rows += [dict(zip(names, values, strict=True)) for values in zip(*(columns[n] for n in names), strict=True)]
+    return rows
+
+
+def _insert(storage: Storage, rows: list[dict[str, Any]], ingested_ms: int | None = None) -> None:
+    """Insert event rows; with ``ingested_ms``, stamped with that IngestedAt (a commit that
+    arrives after rows stamped later: a slow insert, another process)."""
+    columns: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in rows[0]}
+    if ingested_ms is not None:
+        columns["IngestedAt"] = [datetime.fromtimestamp(ingested_ms / 1000, UTC)] * len(rows)
+    storage.insert_columns("events", columns)
+
+
+def test_watermark_finds_commits_that_arrive_out_of_order(storage: Storage) -> None:
+    """Rows committed after the watermark passed their IngestedAt (inside the overlap) are
+    found without anyone marking their sessions: for a cached session (its events are read
+    again from the late rows on), a new session, and a second block in an already seen ms."""
+    scenarios = ("fresh_tool", "interactive_clear_exit")
+    rows = _event_rows(scenarios)
+    last = max(row["Timestamp"] for row in rows)
+    now = (last if isinstance(last, datetime) else datetime.fromtimestamp(last / 1e9, UTC)) + timedelta(minutes=1)
+    first = [r for r in rows if r["SessionId"] == rows[0]["SessionId"]]
+    others = [r for r in rows if r["SessionId"] != rows[0]["SessionId"]]
+    half = len(first) // 2
+    enricher = Enricher(storage)
+    _insert(storage, first[:half])
+    enricher.run_background_pass(now=now)  # derived, its events cached
+    watermark = storage.query_rows("SELECT toUnixTimestamp64Milli(max(IngestedAt)) FROM events")[0][0]
+    _insert(storage, first[half:half + 2], ingested_ms=watermark)  # a second block in a seen ms
+    _insert(storage, first[half + 2:], ingested_ms=watermark - 2_000)  # behind the watermark
+    _insert(storage, others, ingested_ms=watermark - 1_000)  # sessions never seen
+    enricher.clock = lambda: 1e9  # past any debounce
+    enricher.run_background_pass(now=now)
+    incremental = snapshot(storage)
+    assert sum(r[0] for r in storage.query_rows("SELECT event_count FROM llm_sessions FINAL")) == \
+        storage.query_rows("SELECT uniqExact(EventKey) FROM events")[0][0]
+    Enricher(storage).derive_all(now=now)
+    assert snapshot(storage) == incremental

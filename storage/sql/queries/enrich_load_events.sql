@@ -5,7 +5,7 @@
 -- No FINAL: a record stored twice (exporter retry, before a merge) comes back twice and
 -- the Enricher keeps one copy per EventKey, the later stored (what FINAL keeps); FINAL
 -- here cost more CPU than the rest of an incremental read.
--- {since:DateTime64(3)}: only rows stored after this (the Enricher's per-session cache
+-- {since:DateTime64(3)}: only rows stored at or after this (the Enricher's per-session cache
 -- holds the older ones); the epoch for all.
 SELECT
     OrgId AS org_id, SessionId AS session_id, EventKey AS event_key, EventName AS event_name,
