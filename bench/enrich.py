@@ -2,9 +2,12 @@
 
 Two parts, both printed with the machine's load average and written to bench/results/:
 
-* **derive**: the pure derivation (enrich/derive.py) of one group of N events (CPU time,
-  best of up to 7 runs for the small sizes), N = 1k,
-  10k, 100k, for three shapes: ``issue`` (the hostile-input report: user_prompt events
+* **derive**: the pure derivation (enrich/derive.py) of one group of N events, N = 1k,
+  10k, 100k, like for like: every size derives the same number of events per round (100 ×
+  1k, 10 × 10k, 1 × 100k), the sizes take turns, and the figure is the median over the
+  rounds of the mean CPU per event, split into user and system time, with minor page faults
+  per event (bench_derive); also the old statistic (best of up to 7 runs at the small
+  sizes, one at 100k) as ``legacy_*``. Three shapes: ``issue`` (the hostile-input report: user_prompt events
   with event.sequence 0, 5, 10, ... in one session: every event its own fragment),
   ``hot`` (one long Claude Code process: prompts, API requests, tool calls, sequence
   contiguous, record times slightly out of order) and ``fleet`` (sessions from the fleet
@@ -26,9 +29,12 @@ Two parts, both printed with the machine's load average and written to bench/res
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
+import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -127,35 +133,93 @@ def fleet_shape(n: int) -> list[Event]:
 SHAPES: dict[str, Callable[[int], list[Event]]] = {"issue": issue_shape, "hot": hot_shape, "fleet": fleet_shape}
 
 
-def bench_derive(sizes: list[int], shapes: list[str]) -> list[dict[str, Any]]:
+def _usage() -> tuple[float, float, float, int]:
+    """(process CPU, user, system seconds, minor page faults) of this process so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return time.process_time(), r.ru_utime, r.ru_stime, r.ru_minflt
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def bench_derive(sizes: list[int], shapes: list[str], rounds: int = 5) -> list[dict[str, Any]]:
+    """Time per event of each shape at each size, like for like.
+
+    Every size derives the same number of events per round (the largest size's: 100
+    derivations of 1k, 10 of 10k, 1 of 100k), and the sizes take turns within a round, so a
+    change in the neighbours' load hits every size alike. The statistic is the same at every
+    size: the mean over a round's events, median over the rounds. Per event: process CPU
+    (``time.process_time``), its user and system parts and minor page faults
+    (``getrusage``: first touches of memory the allocator got from the kernel count there,
+    not in user time). The cyclic GC is collected (untimed) before each derivation, so
+    every one starts from the same heap; the collection of a derivation's own cyclic
+    garbage (fragments point at each other) is therefore not timed, as it was not before. Also kept, as ``legacy_*``, the old statistic:
+    best of the first min(7, 30000 / n) derivations (1 at 100k), for comparison with
+    older results files."""
     results = []
+    per_round = max(sizes)
     for shape in shapes:
-        base: float | None = None
-        for n in sizes:
-            events = SHAPES[shape](n)
-            now = max(e.timestamp for e in events) + 60_000_000
-            # An untimed run first: genai-prices prices each distinct (model, day, tokens)
-            # once per process (~0.3 ms each, reported apart as first_run_seconds); small
-            # sizes take milliseconds, which a loaded machine blurs: best of several runs.
+        groups = {n: SHAPES[shape](n) for n in sizes}
+        nows = {n: max(e.timestamp for e in events) + 60_000_000 for n, events in groups.items()}
+        # An untimed run first: genai-prices prices each distinct (model, day, tokens)
+        # once per process (~0.3 ms each, reported apart as first_run_seconds).
+        first_run: dict[int, float] = {}
+        derived_of = {}
+        for n, events in groups.items():
+            gc.collect()
             start = time.process_time()
-            derive(events, now)
-            first_run = time.process_time() - start
-            runs = max(1, min(7, 30_000 // max(len(events), 1)))
-            seconds = float("inf")
-            for _ in range(runs):
-                start = time.process_time()
-                derived = derive(events, now)
-                seconds = min(seconds, time.process_time() - start)
-            per_event = seconds / len(events) * 1e6
-            base = base or per_event
-            row = {"shape": shape, "events": len(events), "cpu_seconds": round(seconds, 3), "best_of": runs,
-                   "first_run_seconds": round(first_run, 3),
-                   "us_per_event": round(per_event, 2), "ratio_to_first": round(per_event / base, 2),
-                   "sessions": len(derived.sessions), "segments": len(derived.segments), "load": load()}
+            derived_of[n] = derive(events, nows[n])
+            first_run[n] = time.process_time() - start
+        runs = {n: max(1, round(per_round / len(events))) for n, events in groups.items()}
+        per_run: dict[int, list[float]] = {n: [] for n in sizes}  # process CPU of each derivation
+        totals: dict[int, list[tuple[float, float, float, float]]] = {n: [] for n in sizes}  # per round
+        for r in range(rounds):
+            line = []
+            for n, events in groups.items():
+                spent = [0.0, 0.0, 0.0, 0]
+                for _ in range(runs[n]):
+                    gc.collect()
+                    gc.disable()  # derive pauses it too; this keeps a collection out of _usage()
+                    before = _usage()
+                    derive(events, nows[n])
+                    after = _usage()
+                    gc.enable()
+                    per_run[n].append(after[0] - before[0])
+                    for i in range(4):
+                        spent[i] += after[i] - before[i]
+                count = runs[n] * len(events)
+                totals[n].append((spent[0] / count * 1e6, spent[1] / count * 1e6, spent[2] / count * 1e6,
+                                  spent[3] / count))
+                line.append(f"{len(events)}: {spent[0] / count * 1e6:.1f}")
+            print(f"  {shape} round {r + 1}/{rounds}  µs/event {'  '.join(line)}  load {load()}", flush=True)
+        base: dict[str, float] = {}
+        for n, events in groups.items():
+            cpu = [t[0] for t in totals[n]]
+            per_event = _median(cpu)
+            legacy_runs = max(1, min(7, 30_000 // max(len(events), 1)))
+            legacy = min(per_run[n][:legacy_runs]) / len(events) * 1e6
+            base.setdefault("cpu", per_event)
+            base.setdefault("user", _median([t[1] for t in totals[n]]))
+            base.setdefault("legacy", legacy)
+            user = _median([t[1] for t in totals[n]])
+            row = {"shape": shape, "events": len(events), "derivations_per_round": runs[n], "rounds": rounds,
+                   "first_run_seconds": round(first_run[n], 3),
+                   "us_per_event": round(per_event, 2), "ratio_to_first": round(per_event / base["cpu"], 2),
+                   "us_per_event_rounds": [round(c, 2) for c in cpu],
+                   "user_us_per_event": round(user, 2), "user_ratio_to_first": round(user / base["user"], 2),
+                   "sys_us_per_event": round(_median([t[2] for t in totals[n]]), 2),
+                   "minflt_per_event": round(_median([t[3] for t in totals[n]]), 3),
+                   "mean_us_per_event": round(statistics.fmean(cpu), 2),
+                   "legacy_us_per_event": round(legacy, 2), "legacy_ratio_to_first": round(legacy / base["legacy"], 2),
+                   "legacy_best_of": legacy_runs,
+                   "sessions": len(derived_of[n].sessions), "segments": len(derived_of[n].segments), "load": load()}
             results.append(row)
-            print(f"derive {shape:5} {row['events']:>7} events  {seconds:7.3f} s  {per_event:6.1f} µs/event"
-                  f"  x{row['ratio_to_first']:<5} (first run {first_run:.3f} s)  segments {row['segments']:>6}"
-                  f"  load {row['load']}", flush=True)
+            print(f"derive {shape:5} {row['events']:>7} events  {per_event:6.2f} µs/event x{row['ratio_to_first']:<5}"
+                  f" (user {user:5.2f} x{row['user_ratio_to_first']:<5} sys {row['sys_us_per_event']:4.2f}"
+                  f" minflt {row['minflt_per_event']:6.3f}/event; rounds {min(cpu):.2f}-{max(cpu):.2f})"
+                  f"  legacy {legacy:6.2f} x{row['legacy_ratio_to_first']:<5}"
+                  f" first run {first_run[n]:.3f} s  segments {row['segments']:>6}  load {row['load']}", flush=True)
     return results
 
 
@@ -269,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--shapes", default="issue,hot,fleet")
+    parser.add_argument("--rounds", type=int, default=5, help="derive: rounds of (largest size) events per size")
     parser.add_argument("--e2e-records", type=int, default=20_000)
     parser.add_argument("--e2e-sessions", type=int, default=4)
     parser.add_argument("--e2e-batch", type=int, default=500)
@@ -277,22 +342,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.e2e_records, args.e2e_batch = "200,800", 600, 100
+        args.sizes, args.e2e_records, args.e2e_batch, args.rounds = "200,800", 600, 100, 2
     results = run(
         [int(s) for s in args.sizes.split(",")], args.shapes.split(","),
         args.e2e_records, args.e2e_sessions, args.e2e_batch, args.e2e_modes.split(","), args.results_dir,
+        args.rounds,
     )
     print(f"results: {results['path']}")
     return 0
 
 
 def run(sizes: list[int], shapes: list[str], e2e_records: int, e2e_sessions: int, e2e_batch: int,
-        modes: list[str], results_dir: Path) -> dict[str, Any]:
+        modes: list[str], results_dir: Path, rounds: int = 5) -> dict[str, Any]:
     """Run both parts; returns (and writes) the results."""
     print(f"loomline enrichment benchmark: {cpu_model()}, {os.cpu_count()} CPUs, load {load()}", flush=True)
     results: dict[str, Any] = {
         "commit": git_commit(), "cpu": cpu_model(), "cpus": os.cpu_count(), "load_start": load(),
-        "derive": bench_derive(sizes, shapes),
+        "derive": bench_derive(sizes, shapes, rounds),
         "e2e": [bench_e2e(e2e_records, e2e_sessions, e2e_batch, mode) for mode in modes if e2e_records],
         "load_end": load(),
     }

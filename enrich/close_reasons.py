@@ -17,7 +17,9 @@ the time of the evidence; for a timeout it is the last activity.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
+from operator import attrgetter
 
 from enrich.model import (
     API_ERROR,
@@ -31,6 +33,7 @@ from enrich.model import (
     USER_PROMPT,
     Event,
 )
+from enrich.session_events import SessionEvents
 
 BRIDGE_REASONS = {
     "clear": "clear",
@@ -41,6 +44,8 @@ BRIDGE_REASONS = {
     "other": "other",
 }
 COMMAND_REASONS = {"clear": "clear", "exit": "exit", "quit": "exit", "logout": "logout", "resume": "resume"}
+
+_timestamp = attrgetter("timestamp")
 
 OPEN = "open"
 TIMEOUT = "timeout"
@@ -61,36 +66,54 @@ def close_session(
     idle_timeout_us: int,
     cleared_into_successor: bool = False,
 ) -> Closure:
-    """The close reason of one session from its (sorted) events.
+    """The close reason of one session from its events (in time order, ``Event.sort_key``).
 
     ``last_start_at``: when its latest segment that is not a compaction started.
     ``cleared_into_successor``: a ``cleared_from`` link leaves this session.
     """
-    recent = [e for e in events if e.timestamp >= last_start_at]
-    ends = [e for e in recent if e.event_name == BRIDGE_SESSION_END]
+    return session_closure(SessionEvents(events), last_start_at, now_us, idle_timeout_us, cleared_into_successor)
+
+
+def session_closure(
+    session: SessionEvents,
+    last_start_at: int,
+    now_us: int,
+    idle_timeout_us: int,
+    cleared_into_successor: bool = False,
+) -> Closure:
+    """close_session() from the session's events bucketed by name: only the buckets that
+    matter are read, each from the latest start on (a bisection, not a scan)."""
+    events = session.events
+
+    def recent(name: str) -> list[Event]:
+        bucket = session.named(name)
+        return bucket[bisect_left(bucket, last_start_at, key=_timestamp):] if bucket else bucket
+
+    ends = recent(BRIDGE_SESSION_END)
     if ends:
         end = ends[-1]
         evidence = EVIDENCE_TRANSCRIPT if end.imported else EVIDENCE_HOOK
         return Closure(BRIDGE_REASONS.get(end.reason, "other"), end.timestamp, evidence)
 
-    prompts = [e for e in recent if e.event_name == USER_PROMPT]
+    prompts = recent(USER_PROMPT)
     if prompts and prompts[-1].command_name in COMMAND_REASONS:
         return Closure(COMMAND_REASONS[prompts[-1].command_name], prompts[-1].timestamp, EVIDENCE_NATIVE)
     if cleared_into_successor:
-        at = prompts[-1].timestamp if prompts else recent[-1].timestamp if recent else last_start_at
+        at = (prompts[-1].timestamp if prompts else events[-1].timestamp if events and events[-1].timestamp >= last_start_at
+              else last_start_at)
         return Closure("clear", at, EVIDENCE_NATIVE)
 
-    outcomes = [e for e in recent if e.event_name in (API_REQUEST, API_ERROR)]
-    if outcomes and outcomes[-1].event_name == API_ERROR:
-        failure = outcomes[-1]
-        later_prompt = any(
-            e.event_name in (USER_PROMPT, BRIDGE_USER_PROMPT_SUBMIT) and e.timestamp > failure.timestamp
-            for e in recent
-        )
+    # The last API outcome (api_request or api_error) since the start: an error, and no
+    # prompt after it?
+    errors, requests = recent(API_ERROR), recent(API_REQUEST)
+    if errors and (not requests or errors[-1].sort_key() > requests[-1].sort_key()):
+        failure = errors[-1]
+        later_prompt = any(bucket and bucket[-1].timestamp > failure.timestamp
+                           for bucket in (prompts, session.named(BRIDGE_USER_PROMPT_SUBMIT)))
         if not later_prompt:
             return Closure(ERROR, failure.timestamp, EVIDENCE_NATIVE)
 
-    last_activity = max((e.timestamp for e in events), default=last_start_at)
+    last_activity = events[-1].timestamp if events else last_start_at
     if now_us - last_activity > idle_timeout_us:
         return Closure(TIMEOUT, last_activity, EVIDENCE_DERIVED)
     return Closure(OPEN, None, "")

@@ -9,19 +9,21 @@ import posixpath
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import islice
+from operator import attrgetter, sub
 
 from enrich.bounds import cost_sum, finite_or_none, micros_sum, token_sum
-from enrich.close_reasons import OPEN, close_session
+from enrich.close_reasons import OPEN, session_closure
 from enrich.cost import Price, computed_cost
 from enrich.gcpause import paused_gc
 from enrich.imported import without_superseded
-from enrich.links import bridge_links, merge_links, native_links
+from enrich.links import merge_links, native_links, session_bridge_links
 from enrich.model import (
     API_ERROR,
     API_REQUEST,
     BRIDGE_POST_COMPACT,
     BRIDGE_PRE_COMPACT,
+    BRIDGE_PREFIX,
     BRIDGE_SESSION_START,
     BRIDGE_USER_PROMPT_SUBMIT,
     CLEARED_FROM,
@@ -39,10 +41,11 @@ from enrich.model import (
     Thread,
     Usage,
 )
-from enrich.prompts import injected_prompt_keys
+from enrich.prompts import session_injected_prompt_keys
 from enrich.repository import repository_of
 from enrich.resumes import with_resume_health
 from enrich.segments import COMPACT_GROUP_US, Fragment, Layout, dedupe, layout, session_segments
+from enrich.session_events import SessionEvents
 from enrich.threads import assign_threads
 from enrich.titles import prompt_title, session_title
 
@@ -50,6 +53,7 @@ DEFAULT_IDLE_TIMEOUT_US = 30 * 60 * 1_000_000
 # Active time: the sum of gaps between consecutive events of one process that are shorter
 # than this (longer gaps are someone away from the keyboard).
 ACTIVE_GAP_US = 120 * 1_000_000
+_agent_id = attrgetter("agent_id")
 
 
 def usage_of(events: Iterable[Event], price: Callable[[Event], Price] = computed_cost) -> Usage:
@@ -58,8 +62,12 @@ def usage_of(events: Iterable[Event], price: Callable[[Event], Price] = computed
     1.7e308, negative) count as 0 instead of overflowing (enrich/bounds.py). ``price``:
     computed_cost, or a memo of it (derive prices each request once for its session and its
     thread)."""
-    requests = [e for e in events if e.event_name == API_REQUEST]
-    prices = [price(e) for e in requests]
+    return requests_usage([e for e in events if e.event_name == API_REQUEST], price)
+
+
+def requests_usage(requests: list[Event], price: Callable[[Event], Price] = computed_cost) -> Usage:
+    """usage_of() the api_request events themselves (a session's bucket of them)."""
+    prices = list(map(price, requests))
     return Usage(
         input_tokens=token_sum(map(attrgetter("input_tokens"), requests)),
         output_tokens=token_sum(map(attrgetter("output_tokens"), requests)),
@@ -76,13 +84,15 @@ def usage_of(events: Iterable[Event], price: Callable[[Event], Price] = computed
     )
 
 
-def session_compactions(org_id: str, session_id: str, thread_id: str, events: list[Event]) -> list[Compaction]:
+def session_compactions(org_id: str, session_id: str, thread_id: str,
+                        events: list[Event] | SessionEvents) -> list[Compaction]:
     """One row per compaction attempt: Claude Code's ``compaction`` events, plus the bridge's
     PreCompact records that no compaction event matches (same prompt id and trigger, or
     within a short window). A PreCompact without a PostCompact (or SessionStart compact)
-    after it failed."""
+    after it failed. ``events``: the session's, in time order (or bucketed by name)."""
+    session = events if isinstance(events, SessionEvents) else SessionEvents(events)
     rows: list[Compaction] = []
-    native = [e for e in events if e.event_name == COMPACTION]
+    native = session.named(COMPACTION)
     for event in native:
         success = event.success if event.success is not None else not event.error
         rows.append(Compaction(
@@ -92,9 +102,10 @@ def session_compactions(org_id: str, session_id: str, thread_id: str, events: li
             duration_ms=finite_or_none(event.duration_ms), error=event.error, prompt_id=event.prompt_id,
             evidence=EVIDENCE_TRANSCRIPT if event.imported else EVIDENCE_NATIVE,
         ))
-    finished = [e for e in events if e.event_name == BRIDGE_POST_COMPACT
-                or (e.event_name == BRIDGE_SESSION_START and e.source == "compact")]
-    for pre in (e for e in events if e.event_name == BRIDGE_PRE_COMPACT):
+    pres = session.named(BRIDGE_PRE_COMPACT)
+    finished = [e for e in session.named_any(BRIDGE_POST_COMPACT, BRIDGE_SESSION_START)
+                if e.event_name == BRIDGE_POST_COMPACT or e.source == "compact"] if pres else []
+    for pre in pres:
         def near(other: Event, pre: Event = pre) -> bool:
             if pre.prompt_id and other.prompt_id:
                 return other.prompt_id == pre.prompt_id
@@ -137,8 +148,8 @@ def _most_common(values: Iterable[str]) -> str:
 def _active_seconds(fragments: list[Fragment]) -> float:
     total = 0
     for fragment in fragments:
-        times = [e.timestamp for e in fragment.all_events()]
-        total += sum(b - a for a, b in zip(times, times[1:], strict=False) if b - a <= ACTIVE_GAP_US)
+        times = fragment.view().times()  # sorted; the gaps between neighbours, in C
+        total += sum(filter(ACTIVE_GAP_US.__ge__, map(sub, islice(times, 1, None), times)))
     return total / 1_000_000
 
 
@@ -186,17 +197,19 @@ def _derive(prepared: Prepared, now_us: int, idle_timeout_us: int) -> Derived:
     if not unique:
         return Derived()
     org_id = unique[0].org_id
-    session_events: dict[str, list[Event]] = {  # one fragment: all_events() is sorted already
-        session_id: list(frags[0].all_events()) if len(frags) == 1
-        else sorted((e for f in frags for e in f.all_events()), key=Event.sort_key)
+    # Each session's events in time order, bucketed by name in one pass (SessionEvents): the
+    # questions below read buckets, not every event again. One fragment: its own view.
+    views: dict[str, SessionEvents] = {
+        session_id: frags[0].view() if len(frags) == 1
+        else SessionEvents(sorted((e for f in frags for e in f.all_events()), key=Event.sort_key))
         for session_id, frags in lay.fragments.items()
     }
-    all_events = [e for evs in session_events.values() for e in evs]
+    session_events = {session_id: view.events for session_id, view in views.items()}
 
     def canonical(session_id: str) -> str:
         return lay.absorbed.get(session_id, session_id)
 
-    raw_links = bridge_links(all_events) + native_links(org_id, [f for fr in lay.fragments.values() for f in fr])
+    raw_links = session_bridge_links(views.values()) + native_links(org_id, [f for fr in lay.fragments.values() for f in fr])
     links: list[Link] = merge_links([
         Link(k.org_id, canonical(k.from_session_id), canonical(k.to_session_id), k.link_type, k.created_at, k.evidence)
         for k in raw_links if canonical(k.from_session_id) != canonical(k.to_session_id)
@@ -220,30 +233,30 @@ def _derive(prepared: Prepared, now_us: int, idle_timeout_us: int) -> Derived:
     all_segments = []
     all_compactions: list[Compaction] = []
     for session_id in sorted(session_events):
-        evs = session_events[session_id]
+        view = views[session_id]
+        evs = view.events
         frags = lay.fragments[session_id]
-        segments = with_resume_health(session_segments(org_id, session_id, frags), evs)
+        segments = with_resume_health(session_segments(org_id, session_id, frags), evs, view.times)
         all_segments.extend(segments)
         placement = placements[session_id]
-        compactions = session_compactions(org_id, session_id, placement.thread_id, evs)
+        compactions = session_compactions(org_id, session_id, placement.thread_id, view)
         all_compactions.extend(compactions)
         last_start = max(s.started_at for s in segments if s.source != "compact")
-        closure = close_session(evs, last_start, now_us, idle_timeout_us, cleared_at.get(session_id, -1) >= last_start)
-        native = [e for e in evs if not e.is_bridge]
-        requests = [e for e in evs if e.event_name == API_REQUEST]
+        closure = session_closure(view, last_start, now_us, idle_timeout_us, cleared_at.get(session_id, -1) >= last_start)
+        native = view.native()
+        requests = view.named(API_REQUEST)
         models: list[str] = []
         for request in requests:
             if request.model and request.model not in models:
                 models.append(request.model)
-        injected = injected_prompt_keys(evs)
-        prompts = [e for e in evs if e.event_name == USER_PROMPT]
-        if not prompts:
-            prompts = [e for e in evs if e.event_name == BRIDGE_USER_PROMPT_SUBMIT]
-        injected_prompts = [e for e in prompts if e.event_key in injected]
-        prompts = [e for e in prompts if e.event_key not in injected]
+        injected = session_injected_prompt_keys(view)
+        prompts = view.named(USER_PROMPT) or view.named(BRIDGE_USER_PROMPT_SUBMIT)
+        injected_prompts = [e for e in prompts if e.event_key in injected] if injected else []
+        if injected:
+            prompts = [e for e in prompts if e.event_key not in injected]
         subagent_requests = [e for e in requests if e.agent_id]
         repository, repository_provider = repository_of(evs)
-        tools = [e for e in evs if e.event_name == TOOL_RESULT]
+        tools = view.named(TOOL_RESULT)
         successes = [c for c in compactions if c.success]
         project_id, project_name = _project(evs)
         cwd, git_branch = _first_of(evs, "cwd"), _first_of(reversed(evs), "git_branch")
@@ -279,27 +292,28 @@ def _derive(prepared: Prepared, now_us: int, idle_timeout_us: int) -> Derived:
             compaction_count=len(successes),
             failed_compaction_count=len(compactions) - len(successes),
             last_compacted_at=max((c.timestamp for c in successes), default=None),
-            usage=usage_of(evs, price),
-            api_error_count=sum(1 for e in evs if e.event_name == API_ERROR),
+            usage=requests_usage(requests, price),
+            api_error_count=len(view.named(API_ERROR)),
             user_prompt_count=len(prompts),
             tool_call_count=len(tools),
             tool_error_count=sum(1 for e in tools if e.success is False),
             active_time_seconds=_active_seconds(frags),
             first_prompt=_first(e.prompt for e in prompts if not e.command_name),
             event_count=len(evs),
-            has_hook_evidence=any(e.is_bridge and not e.imported for e in evs),
+            has_hook_evidence=any(not e.imported for name, bucket in view.by_name.items()
+                                  if name.startswith(BRIDGE_PREFIX) for e in bucket),
             title=session_title(_first(e.prompt for e in prompts if not e.command_name), project_name,
                                 cwd, git_branch,
                                 _first_of(tools, "tool_name"), evs[0].timestamp),
             injected_prompt_count=len(injected_prompts),
             repository=repository,
             repository_provider=repository_provider,
-            subagent_count=len({e.agent_id for e in evs if e.agent_id}),
+            subagent_count=len(set(filter(None, map(_agent_id, evs)))),
             subagent_request_count=len(subagent_requests),
             subagent_cost_usd=cost_sum(e.cost_usd for e in subagent_requests),
         ))
 
-    threads = _threads(org_id, sessions, session_events, all_compactions, price)
+    threads = _threads(org_id, sessions, {s: v.named(API_REQUEST) for s, v in views.items()}, all_compactions, price)
     return Derived(
         sessions=tuple(sessions),
         segments=tuple(sorted(all_segments, key=lambda s: (s.session_id, s.segment_index))),
@@ -311,7 +325,7 @@ def _derive(prepared: Prepared, now_us: int, idle_timeout_us: int) -> Derived:
     )
 
 
-def _threads(org_id: str, sessions: list[Session], session_events: dict[str, list[Event]],
+def _threads(org_id: str, sessions: list[Session], session_requests: dict[str, list[Event]],
              compactions: list[Compaction], price: Callable[[Event], Price] = computed_cost) -> tuple[Thread, ...]:
     members: dict[str, list[Session]] = {}
     for session in sessions:
@@ -322,7 +336,7 @@ def _threads(org_id: str, sessions: list[Session], session_events: dict[str, lis
     threads = []
     for thread_id, group in sorted(members.items()):
         group.sort(key=lambda s: (s.thread_position, s.session_id))
-        events = [e for s in group for e in session_events[s.session_id]]
+        requests = [e for s in group for e in session_requests[s.session_id]]
         in_thread = by_thread.get(thread_id, [])
         closed = all(s.close_reason != OPEN for s in group)
         last = max(group, key=lambda s: (s.last_activity_at, s.session_id))
@@ -341,7 +355,7 @@ def _threads(org_id: str, sessions: list[Session], session_events: dict[str, lis
             session_ids=tuple(s.session_id for s in group),
             compaction_count=sum(1 for c in in_thread if c.success),
             failed_compaction_count=sum(1 for c in in_thread if not c.success),
-            usage=usage_of(events, price),
+            usage=requests_usage(requests, price),
             api_error_count=sum(s.api_error_count for s in group),
             user_prompt_count=sum(s.user_prompt_count for s in group),
             tool_call_count=sum(s.tool_call_count for s in group),

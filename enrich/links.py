@@ -17,8 +17,10 @@ Every link points forward in time: from = earlier (parent) session, to = later (
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 from enrich.model import (
+    BRIDGE_PREFIX,
     BRIDGE_SESSION_END,
     BRIDGE_SESSION_START,
     CLEARED_FROM,
@@ -31,6 +33,7 @@ from enrich.model import (
     Link,
 )
 from enrich.segments import Fragment, fragment_start_source, last_command
+from enrich.session_events import SessionEvents
 
 # SessionEnd(clear) and the next SessionStart(clear) of one run are milliseconds apart;
 # allow for clock skew between the two hook processes.
@@ -39,13 +42,38 @@ CLEAR_SLACK_US = 5 * 1_000_000
 
 def bridge_links(events: list[Event]) -> list[Link]:
     """Links named by the hook bridge's records."""
-    links: list[Link] = []
     starts = [e for e in events if e.event_name == BRIDGE_SESSION_START]
+    naming = [e for e in events if e.parent_session_id and e.parent_session_id != e.session_id and e.is_bridge]
+    ends = [e for e in events if e.event_name == BRIDGE_SESSION_END]
+    return _bridge_links(starts, naming, ends)
+
+
+def session_bridge_links(sessions: Iterable[SessionEvents]) -> list[Link]:
+    """bridge_links() of the sessions' events (in order, session by session), from their
+    buckets: only the bridge's records are read."""
+    starts: list[Event] = []
+    naming: list[Event] = []
+    ends: list[Event] = []
+    for session in sessions:
+        for name, bucket in session.by_name.items():
+            if not name.startswith(BRIDGE_PREFIX):
+                continue
+            if name == BRIDGE_SESSION_START:
+                starts += bucket
+            elif name == BRIDGE_SESSION_END:
+                ends += bucket
+            naming += [e for e in bucket if e.parent_session_id and e.parent_session_id != e.session_id]
+    return _bridge_links(starts, naming, ends)
+
+
+def _bridge_links(starts: list[Event], naming: list[Event], ends_all: list[Event]) -> list[Link]:
+    """``starts``: the SessionStart records, ``ends_all`` the SessionEnd records (both in
+    order); ``naming``: the bridge records naming a parent session (any order)."""
+    links: list[Link] = []
     # Claude Code writes a fork's copied transcript lines only after its first answer, so
     # the bridge often learns the parent on a later record (e.g. loomline.stop) of the
     # fork; the earliest such record names it.
     late_parents: dict[str, str] = {}
-    naming = [e for e in events if e.parent_session_id and e.parent_session_id != e.session_id and e.is_bridge]
     for event in sorted(naming, key=Event.sort_key):  # sort the few that name a parent, not all
         late_parents.setdefault(event.session_id, event.parent_session_id)
     for start in starts:
@@ -59,8 +87,8 @@ def bridge_links(events: list[Event]) -> list[Link]:
             evidence = EVIDENCE_TRANSCRIPT if start.imported else EVIDENCE_HOOK
             links.append(Link(start.org_id, parent, start.session_id, link_type, start.timestamp, evidence))
     ends: dict[str, list[Event]] = defaultdict(list)  # by CLI run id: no scan of every end per start
-    for e in events:
-        if e.event_name == BRIDGE_SESSION_END and e.reason == "clear" and e.cli_run_id:
+    for e in ends_all:
+        if e.reason == "clear" and e.cli_run_id:
             ends[e.cli_run_id].append(e)
     for start in starts:
         if start.source != "clear" or not start.cli_run_id:

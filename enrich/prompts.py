@@ -24,9 +24,10 @@ a person typed in between) is counted as typed: the count errs towards the perso
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from enrich.model import BRIDGE_USER_PROMPT_SUBMIT, USER_PROMPT, Event
+from enrich.session_events import SessionEvents
 
 SUBAGENT_COMPLETED = "subagent_completed"
 REDACTED = "<REDACTED>"
@@ -60,7 +61,6 @@ def injected_prompt_keys(events: Iterable[Event]) -> dict[int, str]:
     bridge's UserPromptSubmit records) Claude Code injected. ``events`` are one session's
     (or one group's) events."""
     events = list(events)
-    found: dict[int, str] = {}
     # Redacted text: the native order clue. Sequences are per process; a process is told
     # apart by (sequence, time) continuity well enough here because both events are in the
     # same session and the notification follows within the same process run.
@@ -68,12 +68,33 @@ def injected_prompt_keys(events: Iterable[Event]) -> dict[int, str]:
     for event in events:
         if event.sequence is not None:
             by_sequence[event.session_id][event.sequence] = event
-    for event in events:
-        if event.event_name not in (USER_PROMPT, BRIDGE_USER_PROMPT_SUBMIT):
-            continue
+    prompts = [e for e in events if e.event_name in (USER_PROMPT, BRIDGE_USER_PROMPT_SUBMIT)]
+    return _injected(prompts, lambda e: by_sequence[e.session_id].get(e.sequence - 1) if e.sequence is not None else None)
+
+
+def session_injected_prompt_keys(session: SessionEvents) -> dict[int, str]:
+    """injected_prompt_keys() of one session's events bucketed by name: reads the prompts,
+    and the events by sequence number only if the session has a ``subagent_completed``."""
+    prompts = session.named_any(USER_PROMPT, BRIDGE_USER_PROMPT_SUBMIT)
+    if not prompts:
+        return {}
+    if not session.named(SUBAGENT_COMPLETED):  # no event can be the notification's cause
+        return _injected(prompts, lambda e: None)
+    by_sequence: dict[tuple[str, int], Event] = {}
+    for event in session.events:
+        if event.sequence is not None:
+            by_sequence[(event.session_id, event.sequence)] = event
+    return _injected(prompts, lambda e: by_sequence.get((e.session_id, e.sequence - 1)) if e.sequence is not None else None)
+
+
+def _injected(prompts: list[Event], before_of: Callable[[Event], Event | None]) -> dict[int, str]:
+    """The injected ones among ``prompts`` (in time order); ``before_of``: the event whose
+    sequence number directly precedes a prompt's in its session (the last such), or None."""
+    found: dict[int, str] = {}
+    for event in prompts:
         kind = injected_kind(event.prompt)
         if not kind and event.event_name == USER_PROMPT and event.sequence is not None and event.prompt in ("", REDACTED):
-            before = by_sequence[event.session_id].get(event.sequence - 1)
+            before = before_of(event)
             if (before is not None and before.event_name == SUBAGENT_COMPLETED and before.is_async is not False
                     and 0 <= event.timestamp - before.timestamp <= 60_000_000):
                 kind = "task-notification"
@@ -82,8 +103,9 @@ def injected_prompt_keys(events: Iterable[Event]) -> dict[int, str]:
     # A bridge UserPromptSubmit shares its prompt id with the native user_prompt: when the
     # native one is injected, so is the bridge's (its text may be absent without
     # --include-prompts).
-    injected_prompt_ids = {e.prompt_id: found[e.event_key] for e in events if e.event_key in found and e.prompt_id}
-    for event in events:
-        if event.event_name == BRIDGE_USER_PROMPT_SUBMIT and event.prompt_id in injected_prompt_ids:
-            found.setdefault(event.event_key, injected_prompt_ids[event.prompt_id])
+    injected_prompt_ids = {e.prompt_id: found[e.event_key] for e in prompts if e.event_key in found and e.prompt_id}
+    if injected_prompt_ids:
+        for event in prompts:
+            if event.event_name == BRIDGE_USER_PROMPT_SUBMIT and event.prompt_id in injected_prompt_ids:
+                found.setdefault(event.event_key, injected_prompt_ids[event.prompt_id])
     return found

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from operator import attrgetter
 
 from enrich.model import Event
 
 PROVIDER_HOSTS = {"github": "github.com", "gitlab": "gitlab.com", "bitbucket": "bitbucket.org"}
+_vcs_url, _vcs_repository, _project_id = attrgetter("vcs_url"), attrgetter("vcs_repository"), attrgetter("project_id")
 _SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
 
 
@@ -60,17 +62,19 @@ def _looks_like_remote(project_id: str) -> bool:
 
 def repository_of(events: Iterable[Event]) -> tuple[str, str]:
     """(repository id, provider) for one session's events ('' when unknown)."""
-    events = list(events)
-    for event in events:
-        if event.vcs_url:
-            repo = normalize_url(event.vcs_url)
-            if repo:
-                return repo, event.vcs_provider.lower() or _provider_of(repo)
-    for event in events:
+    if not isinstance(events, list):
+        events = list(events)
+    # Each scan visits only the events that have the attribute (filter runs in C): these
+    # are three passes over every event of a session.
+    for event in filter(_vcs_url, events):
+        repo = normalize_url(event.vcs_url)
+        if repo:
+            return repo, event.vcs_provider.lower() or _provider_of(repo)
+    for event in filter(_vcs_repository, events):  # _from_parts needs the name
         repo = _from_parts(event.vcs_provider, event.vcs_owner, event.vcs_repository)
         if repo:
             return repo, event.vcs_provider.lower() or _provider_of(repo)
-    for event in events:
+    for event in filter(_project_id, events):
         if _looks_like_remote(event.project_id):
             repo = normalize_url(event.project_id) or event.project_id  # an older bridge sent raw remotes
             return repo, _provider_of(repo)

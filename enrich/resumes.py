@@ -22,6 +22,7 @@ Per resume segment (source resume / continue / fork):
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import replace
 
 from enrich.model import (
@@ -36,13 +37,15 @@ from enrich.model import (
 RESUME_SOURCES = frozenset({"resume", "continue", "fork"})
 
 
-def with_resume_health(segments: list[Segment], events: list[Event]) -> list[Segment]:
+def with_resume_health(segments: list[Segment], events: list[Event],
+                       times_of: Callable[[], list[int]] | None = None) -> list[Segment]:
     """``segments`` of one session with the resume fields filled in. ``events`` are the
-    session's events in time order."""
-    if not events:
+    session's events in time order; ``times_of`` returns their timestamps (a cached list,
+    asked for only when a segment is a resume)."""
+    if not events or not any(s.source in RESUME_SOURCES for s in segments):
         return segments
     session_start = events[0].timestamp
-    times = [e.timestamp for e in events]  # sorted: bisect keeps many resumes linear-ish
+    times = times_of() if times_of else [e.timestamp for e in events]  # sorted: bisect keeps many resumes linear-ish
     result: list[Segment] = []
     for segment in segments:
         if segment.source not in RESUME_SOURCES:

@@ -26,10 +26,13 @@ import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 
 from enrich.model import (
     ACTIVITY_EVENTS,
     BRIDGE_POST_COMPACT,
+    BRIDGE_PREFIX,
     BRIDGE_SESSION_START,
     COMPACTION,
     EVIDENCE_HOOK,
@@ -43,6 +46,7 @@ from enrich.model import (
     Event,
     Segment,
 )
+from enrich.session_events import SessionEvents
 
 # Inside one session, a fragment may skip a few sequence numbers (records lost or without
 # a session id) and still continue, if it does so within this time.
@@ -58,6 +62,8 @@ COMPACT_GROUP_US = 120 * 1_000_000
 # A bridge record further than this from every native process of its session may belong
 # to a process the native telemetry did not report (see layout).
 ATTACH_MAX_GAP_US = 5 * 60 * 1_000_000
+
+_host = attrgetter("host")
 
 METRIC_START_TYPES = {"fresh": "startup", "startup": "startup", "resume": "resume", "continue": "continue"}
 
@@ -83,6 +89,7 @@ class Fragment:
     index: int = 0  # creation order inside its session (ties in _split_session)
     _user_id: str | None = None
     _sorted: list[Event] | None = None  # all_events() cache, cleared when events change
+    _view: SessionEvents | None = None  # view() cache, cleared with _sorted
     _first_ts: int | None = None
 
     def add(self, event: Event) -> None:
@@ -96,7 +103,7 @@ class Fragment:
         if self.last_seq is None or seq > self.last_seq:
             self.last_seq = seq
         self._user_id = None
-        self._sorted = None
+        self._sorted = self._view = None
         if self._first_ts is not None and event.timestamp < self._first_ts:
             self._first_ts = event.timestamp
 
@@ -107,13 +114,13 @@ class Fragment:
         self.first_seq = min(s for s in (self.first_seq, other.first_seq) if s is not None) if self.seqs else None
         self.last_seq = max(self.seqs) if self.seqs else None
         self._user_id = None
-        self._sorted = None
+        self._sorted = self._view = None
         self._first_ts = None
 
     def attach(self, event: Event) -> None:
         """Add an unsequenced event."""
         self.attached.append(event)
-        self._sorted = None
+        self._sorted = self._view = None
         if not self.events:
             self._first_ts = None
 
@@ -140,6 +147,12 @@ class Fragment:
             self._sorted = sorted((*self.events, *self.attached), key=Event.sort_key)
         return self._sorted
 
+    def view(self) -> SessionEvents:
+        """all_events() bucketed by name (cached; do not modify)."""
+        if self._view is None:
+            self._view = SessionEvents(self.all_events())
+        return self._view
+
 
 @dataclass
 class Layout:
@@ -151,17 +164,22 @@ class Layout:
 
 
 def dedupe(events: Iterable[Event]) -> list[Event]:
-    """One event per (org, EventKey), sorted. Duplicates are the same record stored twice
-    (an exporter retry before ReplacingMergeTree merged); keep the earliest ingested."""
+    """One event per (org, EventKey), sorted by session, then in time order
+    (``Event.sort_key``). Duplicates are the same record stored twice (an exporter retry
+    before ReplacingMergeTree merged); keep the earliest ingested.
+
+    Session first: the Enricher loads (and so allocates) a group's events session by
+    session in time order, so this sort finds them nearly sorted already, and the passes
+    after it walk memory in the order the events lie in."""
     by_org: dict[str, dict[int, Event]] = defaultdict(dict)  # no tuple key per event
     for event in events:
         best = by_org[event.org_id]
         current = best.get(event.event_key)
         if current is None or (event.ingested_at, event.sort_key()) < (current.ingested_at, current.sort_key()):
             best[event.event_key] = event
-    # (sort_key(), session_id), flattened: the same order, one tuple per event instead of two
+    # (session_id, sort_key()), flattened: one tuple per event instead of two
     return sorted((e for best in by_org.values() for e in best.values()),
-                  key=lambda e: (e.timestamp, -1 if e.sequence is None else e.sequence, e.event_key, e.session_id))
+                  key=lambda e: (e.session_id, e.timestamp, -1 if e.sequence is None else e.sequence, e.event_key))
 
 
 def _split_session(events: list[Event]) -> list[Fragment]:
@@ -267,7 +285,7 @@ def _chain(fragments: list[Fragment]) -> None:
             fragment.predecessor = predecessor
 
 
-def _is_placeholder(session_events: list[Event], fragments: list[Fragment]) -> bool:
+def _is_placeholder(session_events: Iterable[Event], fragments: list[Fragment]) -> bool:
     return (
         len(fragments) == 1
         and fragments[0].successor is not None
@@ -276,21 +294,22 @@ def _is_placeholder(session_events: list[Event], fragments: list[Fragment]) -> b
 
 
 def layout(events: list[Event]) -> Layout:
-    """Fragments, absorbed placeholders and CLI runs of a deduplicated, sorted event list."""
-    by_session: dict[str, list[Event]] = defaultdict(list)
+    """Fragments, absorbed placeholders and CLI runs of a deduplicated, sorted event list
+    (dedupe's order: each session's events in time order)."""
+    sequenced_of: dict[str, list[Event]] = defaultdict(list)
+    loose_of: dict[str, list[Event]] = defaultdict(list)  # unsequenced
     for event in events:
-        by_session[event.session_id].append(event)
+        (loose_of if event.sequence is None else sequenced_of)[event.session_id].append(event)
     fragments: dict[str, list[Fragment]] = {}
-    for session_id, session_events in sorted(by_session.items()):
-        sequenced = [e for e in session_events if e.sequence is not None]
-        fragments[session_id] = _split_session(sequenced)
+    for session_id in sorted(sequenced_of.keys() | loose_of.keys()):
+        fragments[session_id] = _split_session(sequenced_of.get(session_id, []))
     _chain([f for frags in fragments.values() for f in frags])
 
     # Fold start-up placeholders (--continue) into the session they hand over to.
     absorbed: dict[str, str] = {}
     for session_id in sorted(fragments, key=lambda s: (fragments[s][0].first_ts if fragments[s] else 0, s)):
         frags = fragments[session_id]
-        if not _is_placeholder(by_session[session_id], frags):
+        if not _is_placeholder(chain(sequenced_of.get(session_id, ()), loose_of.get(session_id, ())), frags):
             continue
         placeholder = frags[0]
         target = placeholder.successor
@@ -299,12 +318,9 @@ def layout(events: list[Event]) -> Layout:
         target.predecessor = placeholder.predecessor
         if placeholder.predecessor is not None:
             placeholder.predecessor.successor = target
-        by_session[target.session_id].extend(
-            e.moved_to(target.session_id) for e in by_session[session_id] if e.sequence is None
-        )
+        loose_of[target.session_id].extend(e.moved_to(target.session_id) for e in loose_of.pop(session_id, ()))
         absorbed[session_id] = target.session_id
         del fragments[session_id]
-        del by_session[session_id]
     # A placeholder may have been folded into another placeholder first: follow to the end.
     for source, final in list(absorbed.items()):
         while final in absorbed:
@@ -313,9 +329,9 @@ def layout(events: list[Event]) -> Layout:
 
     # Unsequenced events (bridge records, session.count points) join the nearest fragment
     # of their session in time: the one they fall inside, else the closest edge.
-    for session_id, session_events in by_session.items():
-        frags = sorted(fragments.get(session_id, []), key=lambda f: f.first_ts)
-        loose = sorted((e for e in session_events if e.sequence is None), key=Event.sort_key)
+    for session_id in list(fragments):
+        frags = sorted(fragments[session_id], key=lambda f: f.first_ts)
+        loose = sorted(loose_of.get(session_id, ()), key=Event.sort_key)
         if not frags:
             # Only bridge records / metric points: one fragment per bridge CLI run id.
             groups: dict[str, Fragment] = {}
@@ -417,11 +433,12 @@ def _assign_runs(fragments: list[Fragment]) -> list[CliRun]:
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
 
+    run_ids = {id(f): bridge_run_id(f) for f in fragments}  # each a pass over the fragment's records
     first_with_run_id: dict[str, int] = {}
     for fragment in fragments:
         if fragment.successor is not None and id(fragment.successor) in parent:
             union(id(fragment), id(fragment.successor))
-        run_id = bridge_run_id(fragment)
+        run_id = run_ids[id(fragment)]
         if run_id:
             union(first_with_run_id.setdefault(run_id, id(fragment)), id(fragment))
     groups: dict[int, list[Fragment]] = defaultdict(list)
@@ -431,9 +448,9 @@ def _assign_runs(fragments: list[Fragment]) -> list[CliRun]:
     runs: list[CliRun] = []
     for members in groups.values():
         members.sort(key=lambda f: (f.first_ts, f.session_id))
-        events = [e for f in members for e in f.all_events()]
-        bridge_ids = sorted({run for run in map(bridge_run_id, members) if run})
-        first = min(events, key=Event.sort_key)
+        bridge_ids = sorted({run_ids[id(f)] for f in members if run_ids[id(f)]})
+        # each fragment's all_events() is in time order: its first is its earliest, its last its latest
+        first = min((f.all_events()[0] for f in members), key=Event.sort_key)
         if bridge_ids:
             run_id, evidence = bridge_ids[0], EVIDENCE_HOOK
         else:
@@ -450,10 +467,11 @@ def _assign_runs(fragments: list[Fragment]) -> list[CliRun]:
             org_id=first.org_id,
             cli_run_id=run_id,
             started_at=first.timestamp,
-            ended_at=max(e.timestamp for e in events),
+            ended_at=max(f.all_events()[-1].timestamp for f in members),
             session_ids=tuple(sessions),
-            host=next((e.host for e in events if e.host), ""),
-            app_version=next((e.app_version for e in events if e.app_version and not e.is_bridge), ""),
+            host=next(filter(None, map(_host, chain.from_iterable(f.all_events() for f in members))), ""),
+            app_version=next((e.app_version for f in members for e in f.all_events()
+                              if e.app_version and not e.event_name.startswith(BRIDGE_PREFIX)), ""),
             evidence=evidence,
         ))
     runs.sort(key=lambda r: (r.started_at, r.cli_run_id))
@@ -468,8 +486,7 @@ def _hook_source(event: Event) -> str:
 
 def last_command(fragment: Fragment) -> str:
     """The command_name of the fragment's last user prompt ('' if none or not a command)."""
-    prompts = [e for e in fragment.events if e.event_name == USER_PROMPT]
-    return prompts[-1].command_name if prompts else ""
+    return next((e.command_name for e in reversed(fragment.events) if e.event_name == USER_PROMPT), "")
 
 
 def fragment_start_source(fragment: Fragment, is_first_of_session: bool) -> tuple[str, str]:
@@ -481,15 +498,14 @@ def fragment_start_source(fragment: Fragment, is_first_of_session: bool) -> tupl
     startup; later ones: resume). Hooks report ``--continue`` as ``resume``; the
     session.count point says ``continue``, so that refines it.
     """
-    events = fragment.all_events()
-    metric = next((METRIC_START_TYPES.get(e.source, e.source) for e in events
-                   if e.event_name == METRIC_SESSION_COUNT and e.source), "")
+    view = fragment.view()
+    metric = next((METRIC_START_TYPES.get(e.source, e.source) for e in view.named(METRIC_SESSION_COUNT) if e.source), "")
     found = ""
     evidence = ""
-    starts = [e for e in events if e.event_name == BRIDGE_SESSION_START and e.source and e.source != "compact"]
+    starts = [e for e in view.named(BRIDGE_SESSION_START) if e.source and e.source != "compact"]
     bridge = next((e.source for e in starts if not e.imported), "")
     imported = next((e.source for e in starts if e.imported), "")  # loomline import: below telemetry
-    hook = next((s for s in map(_hook_source, events) if s and s != "compact"), "")
+    hook = next((s for s in map(_hook_source, view.named(HOOK_EXECUTION_START)) if s and s != "compact"), "")
     if bridge:
         found, evidence = bridge, EVIDENCE_HOOK
     elif hook:
@@ -507,25 +523,20 @@ def fragment_start_source(fragment: Fragment, is_first_of_session: bool) -> tupl
     return found, evidence
 
 
-def _compact_markers(events: list[Event]) -> list[tuple[int, str, str]]:
+def _compact_markers(events: SessionEvents) -> list[tuple[int, str, str]]:
     """(time, prompt id, evidence) of every sign that a compaction succeeded."""
-    markers = []
-    for event in events:
-        if event.event_name == BRIDGE_SESSION_START and event.source == "compact":
-            markers.append((event.timestamp, event.prompt_id, EVIDENCE_HOOK))
-        elif event.event_name == BRIDGE_POST_COMPACT:
-            markers.append((event.timestamp, event.prompt_id, EVIDENCE_HOOK))
-        elif _hook_source(event) == "compact":
-            markers.append((event.timestamp, event.prompt_id, EVIDENCE_NATIVE))
-        elif event.event_name == COMPACTION and event.success is True:
-            markers.append((event.timestamp, event.prompt_id, EVIDENCE_NATIVE))
+    markers = [(e.timestamp, e.prompt_id, EVIDENCE_HOOK) for e in events.named(BRIDGE_SESSION_START) if e.source == "compact"]
+    markers += [(e.timestamp, e.prompt_id, EVIDENCE_HOOK) for e in events.named(BRIDGE_POST_COMPACT)]
+    markers += [(e.timestamp, e.prompt_id, EVIDENCE_NATIVE) for e in events.named(HOOK_EXECUTION_START)
+                if _hook_source(e) == "compact"]
+    markers += [(e.timestamp, e.prompt_id, EVIDENCE_NATIVE) for e in events.named(COMPACTION) if e.success is True]
     return sorted(markers)
 
 
-def compact_starts(events: list[Event]) -> list[tuple[int, str]]:
+def compact_starts(events: list[Event] | SessionEvents) -> list[tuple[int, str]]:
     """Start times (and evidence) of the compact segments in one fragment's events."""
     groups: list[list[tuple[int, str, str]]] = []
-    for marker in _compact_markers(events):
+    for marker in _compact_markers(events if isinstance(events, SessionEvents) else SessionEvents(events)):
         if groups:
             head = groups[-1][0]
             same_prompt = bool(marker[1]) and any(m[1] == marker[1] for m in groups[-1])
@@ -548,8 +559,16 @@ def session_segments(org_id: str, session_id: str, fragments: list[Fragment]) ->
         events = fragment.all_events()
         source, evidence = fragment_start_source(fragment, position == 0)
         starts: list[tuple[int, str, str]] = [(events[0].timestamp, source, evidence)]
-        starts += [(t, "compact", ev) for t, ev in compact_starts(events) if t > events[0].timestamp]
-        times = [e.timestamp for e in events]  # sorted: all_events() is in time order
+        starts += [(t, "compact", ev) for t, ev in compact_starts(fragment.view()) if t > events[0].timestamp]
+        if len(starts) == 1:  # one segment, the whole fragment: no pass over its events
+            segments.append(Segment(
+                org_id=org_id, session_id=session_id, segment_index=0, source=source, started_at=starts[0][0],
+                ended_at=events[-1].timestamp, cli_run_id=fragment.run_id,
+                first_sequence=fragment.first_seq, last_sequence=fragment.last_seq,  # of its sequenced events
+                event_count=len(events), evidence=evidence,
+            ))
+            continue
+        times = fragment.view().times()  # sorted: all_events() is in time order
         for i, (start, seg_source, seg_evidence) in enumerate(starts):
             end = starts[i + 1][0] if i + 1 < len(starts) else None
             low = 0 if i == 0 else bisect.bisect_left(times, start)
@@ -562,7 +581,7 @@ def session_segments(org_id: str, session_id: str, fragments: list[Fragment]) ->
                 segment_index=0,
                 source=seg_source,
                 started_at=start,
-                ended_at=max((e.timestamp for e in inside), default=start),
+                ended_at=inside[-1].timestamp if inside else start,  # in time order
                 cli_run_id=fragment.run_id,
                 first_sequence=min(sequences) if sequences else None,
                 last_sequence=max(sequences) if sequences else None,
