@@ -4,7 +4,7 @@ SESSIONS ?= 1000
 CONCURRENCY ?= 16
 FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-decode bench-ingest bench-ingest-http bench-memory bench-query bench-hook bench-storage bench-import bench-pages bench-enrich bench-enrich-instructions bench-smoke
+.PHONY: bench bench-decode bench-ingest bench-ingest-http bench-memory bench-latency bench-query bench-hook bench-storage bench-import bench-pages bench-enrich bench-enrich-instructions bench-smoke
 
 bench: bench-ingest bench-ingest-http bench-decode bench-query bench-hook bench-enrich
 
@@ -25,6 +25,11 @@ bench-ingest-http:
 bench-memory:
 	$(PYTHON) -m bench.ingest --sessions 300 --users 100 --orgs 20 --days 30 --concurrency $(CONCURRENCY) \
 		--duration 600 --enrich --label memory
+
+# the maximum rate, then export-call latency (p50/p99/max) at half of it from an open-loop
+# client, enrichment on: requests are due at fixed intervals and latency runs from the due time
+bench-latency:
+	$(PYTHON) -m bench.ingest $(FLEET) --latency --fraction 0.5 --paced-seconds 60 --enrich --label latency
 
 # bytes on disk per million events (capacity arithmetic, docs/scale-out.md)
 bench-storage:

@@ -4,6 +4,7 @@ and percentiles."""
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 from datetime import UTC, datetime
@@ -29,6 +30,12 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor()
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages: the machine is shared, so every figure records
+    how busy it was (the bench's own processes included)."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -32,12 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_model, git_commit, write_results
+from bench.common import cpu_model, git_commit, load_average, write_results
 from bench.ingest import RESULTS_DIR, Server, _cpu_by_kind, _load, _run_role, build_data
-
-
-def _load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _logs_only(data: Path) -> tuple[list[bytes], int]:
@@ -245,7 +241,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
 
     if not decode_logs_fast.available():
         raise SystemExit("the compiled decoder is not built (or LOOMLINE_PURE_PYTHON_DECODER is set): nothing to compare")
-    load_before = _load_average()
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="loomline-bench-decode-") as tmp:
         tmp_path = Path(tmp)
         data = tmp_path / "requests.pickle"
@@ -271,7 +267,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
             runs = [end_to_end(data, records, concurrency, name, tmp_path / f"{i}")
                     for i, name in enumerate([*MODES, *MODES])]
             results["end_to_end"] = runs
-    results["load_average_after"] = _load_average()
+    results["load_average_after"] = load_average()
     if results_dir is not None:
         results["path"] = str(write_results(results_dir, "decode", results))
     return results

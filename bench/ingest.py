@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_model, git_commit, percentile, write_results
+from bench.common import cpu_model, git_commit, load_average, percentile, write_results
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -214,6 +214,85 @@ def role_client(data: Path, endpoint: str, concurrency: int, transport: str = "g
     sender.close()
     return {"seconds": seconds, "latencies": latencies, "retries": retries, "errors": errors[:10],
             "error_count": len(errors), "client_cpu_seconds": time.process_time() - cpu0, "acked": acked}
+
+
+def role_paced(data: Path, endpoint: str, interval: float, seconds: float, first_cycle: int, workers: int,
+               transport: str = "grpc") -> dict[str, Any]:
+    """Open-loop client: request i is due at ``start + i * interval`` whatever happened to
+    the requests before it, and its latency runs from that due time to its acknowledgement
+    (a request that waits for a free sender, or is retried after backpressure, counts all
+    of that), so a stalled server cannot hide behind a client that stopped sending
+    (coordinated omission). Sends for ``seconds``; bodies are renamed as cycle
+    ``first_cycle`` onwards before the clock starts, so they are new rows."""
+    import queue as queue_module
+
+    requests = _load(data)
+    count = max(1, int(seconds / interval))
+    jobs: list[tuple[str, bytes, int]] = []
+    cycle = first_cycle
+    while len(jobs) < count:  # bounded: count requests
+        jobs.extend((sig, new_cycle(body, cycle), n) for sig, body, n in requests[: count - len(jobs)])
+        cycle += 1
+    sender = _GrpcSender(endpoint) if transport == "grpc" else _HttpSender(endpoint)
+    due_queue: queue_module.Queue[tuple[float, tuple[str, bytes, int]] | None] = queue_module.Queue()
+    lock = threading.Lock()
+    latencies: list[float] = []
+    dispatch_delays: list[float] = []  # due time -> a sender took it: the client's own queueing
+    errors: list[str] = []
+    acked = dict.fromkeys(SERVICES, 0)
+    retries = 0
+    in_flight = max_in_flight = 0
+
+    def worker() -> None:
+        nonlocal retries, in_flight, max_in_flight
+        while True:
+            item = due_queue.get()
+            if item is None:
+                return
+            due, (signal_name, body, records) = item
+            taken = time.perf_counter()
+            with lock:
+                in_flight += 1
+                max_in_flight = max(max_in_flight, in_flight)
+            outcome: str | None = "not sent"
+            for attempt in range(50):
+                outcome = sender.send(signal_name, body)
+                if outcome != "retry" or attempt == 49:
+                    break
+                with lock:
+                    retries += 1
+                time.sleep(0.05 * min(attempt + 1, 10))
+            done = time.perf_counter()
+            with lock:
+                in_flight -= 1
+                dispatch_delays.append(taken - due)
+                if outcome is None:
+                    latencies.append(done - due)
+                    acked[signal_name] += records
+                else:
+                    errors.append(outcome)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    cpu0 = time.process_time()
+    started = time.perf_counter() + 0.05
+    for i, job in enumerate(jobs):
+        due = started + i * interval
+        pause = due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        due_queue.put((due, job))
+    for _ in threads:
+        due_queue.put(None)
+    for t in threads:
+        t.join(timeout=600)
+    seconds_taken = time.perf_counter() - started
+    sender.close()
+    return {"seconds": seconds_taken, "scheduled_seconds": count * interval, "requests": count,
+            "latencies": latencies, "dispatch_delays": dispatch_delays, "retries": retries,
+            "errors": errors[:10], "error_count": len(errors), "max_in_flight": max_in_flight,
+            "client_cpu_seconds": time.process_time() - cpu0, "acked": acked, "cycles": cycle - first_cycle}
 
 
 def role_count(data_dir: Path) -> dict[str, Any]:
@@ -405,6 +484,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
         data = tmp_path / "requests.pickle"
         dataset = build_data(data, seed, orgs, users, sessions, days, batch_size)
 
+        load_before = load_average()
         server = Server(tmp_path / "serve-data", tmp_path / "serve.log", transport=transport, enrich=enrich)
         try:
             cpu0 = server.cpu_seconds()
@@ -424,6 +504,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
             sampler.start()
             client = _run_role(["client", str(data), server.endpoint, str(concurrency), transport, str(duration)],
                                timeout=3600 + duration)
+            load_end = load_average()
             sampling.set()
             sampler.join()
             cpu1 = server.cpu_seconds()
@@ -454,6 +535,8 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
                    "duration_s": duration, "enrichment": "on (default timers)" if enrich else "off",
                    "storage": "chdb (embedded)"},
         "dataset": dataset,
+        # before the server starts (the neighbours' load) and as the client finishes (with ours)
+        "load_average": {"before": load_before, "end": load_end},
         "loomline": {
             "seconds": round(seconds, 3),
             "records_acknowledged": acked,
@@ -491,6 +574,115 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
     if results_dir is not None:
         results["path"] = str(write_results(results_dir, label, results))
     return results
+
+
+def run_latency_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int = 7, seed: int = 1,
+                          batch_size: int = 512, concurrency: int = 16, results_dir: Path | None = RESULTS_DIR,
+                          label: str = "latency", transport: str = "grpc", enrich: bool = False,
+                          fraction: float = 0.5, paced_seconds: float = 60.0, senders: int = 64,
+                          settle_seconds: float = 10.0) -> dict[str, Any]:
+    """Export-call latency at a fraction of the maximum rate, on one server: first the
+    fleet once with ``concurrency`` calls in flight (the maximum rate, as run_benchmark
+    measures it), then ``settle_seconds`` idle (the maximum run's merges and enrichment
+    backlog), then the open-loop paced client (role_paced) at ``fraction`` of that
+    request rate for ``paced_seconds``. Returns the results (and writes them)."""
+    with tempfile.TemporaryDirectory(prefix="loomline-bench-") as tmp:
+        tmp_path = Path(tmp)
+        data = tmp_path / "requests.pickle"
+        dataset = build_data(data, seed, orgs, users, sessions, days, batch_size)
+        loads: dict[str, list[float]] = {"before": load_average()}
+        server = Server(tmp_path / "serve-data", tmp_path / "serve.log", transport=transport, enrich=enrich)
+        try:
+            cpu0 = server.cpu_seconds()
+            closed = _run_role(["client", str(data), server.endpoint, str(concurrency), transport, "0"], timeout=3600)
+            loads["max_rate_end"] = load_average()
+            cpu1 = server.cpu_seconds()
+            time.sleep(settle_seconds)
+            request_rate = dataset["requests"] / closed["seconds"]
+            interval = 1.0 / (fraction * request_rate)
+            loads["paced_start"] = load_average()
+            cpu2 = server.cpu_seconds()
+            paced = _run_role(["paced", str(data), server.endpoint, str(interval), str(paced_seconds), "1",
+                               str(senders), transport], timeout=3600 + paced_seconds)
+            cpu3 = server.cpu_seconds()
+            loads["paced_end"] = load_average()
+            _, rss_peak = server.rss_kb()
+        finally:
+            server.stop()
+        stored = _run_role(["count", str(server.data_dir)], timeout=300)
+
+    def latency_ms(values: list[float]) -> dict[str, float | None]:
+        return {"p50": round(percentile(values, 0.50) * 1000, 1), "p90": round(percentile(values, 0.90) * 1000, 1),
+                "p99": round(percentile(values, 0.99) * 1000, 1), "max": round(max(values) * 1000, 1) if values else None}
+
+    acked = {s: closed["acked"][s] + paced["acked"][s] for s in SERVICES}
+    paced_records = sum(paced["acked"].values())
+    results: dict[str, Any] = {
+        "benchmark": "ingest-latency",
+        "label": label,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "params": {"sessions": sessions, "users": users, "orgs": orgs, "days": days, "seed": seed,
+                   "batch_size": batch_size, "concurrency": concurrency, "transport": transport,
+                   "enrichment": "on (default timers)" if enrich else "off", "fraction": fraction,
+                   "paced_seconds": paced_seconds, "senders": senders, "settle_seconds": settle_seconds,
+                   "storage": "chdb (embedded)"},
+        "dataset": {k: v for k, v in dataset.items() if k != "fleet"},
+        "load_average": loads,
+        "max_rate": {
+            "seconds": round(closed["seconds"], 3),
+            "records_per_s": round(sum(closed["acked"].values()) / closed["seconds"]),
+            "requests_per_s": round(request_rate, 2),
+            "latency_ms": latency_ms(closed["latencies"]),
+            "errors": closed["error_count"], "retries": closed["retries"],
+            "server_cpu_seconds": round(cpu1 - cpu0, 2),
+        },
+        "paced": {
+            "target_requests_per_s": round(1.0 / interval, 2),
+            "interval_ms": round(interval * 1000, 2),
+            "requests": paced["requests"],
+            "scheduled_seconds": round(paced["scheduled_seconds"], 2),
+            "seconds_to_last_ack": round(paced["seconds"], 2),
+            "achieved_requests_per_s": round(len(paced["latencies"]) / paced["seconds"], 2),
+            "achieved_records_per_s": round(paced_records / paced["seconds"]),
+            # latency from each request's due time to its acknowledgement
+            "latency_ms": latency_ms(paced["latencies"]),
+            # due time -> a sender took the request (the client's own queueing; counted in latency_ms)
+            "dispatch_delay_ms": latency_ms(paced["dispatch_delays"]),
+            "max_in_flight": paced["max_in_flight"],
+            "errors": paced["error_count"], "error_samples": paced["errors"], "retries": paced["retries"],
+            "server_cpu_seconds": round(cpu3 - cpu2, 2),
+            "server_cpu_utilisation": round((cpu3 - cpu2) / paced["seconds"], 2),
+        },
+        "server_peak_rss_mib": round(rss_peak / 1024, 1),
+        "stored_rows": stored,
+        "stored_rows_verified": all(stored.get(RAW_TABLES[s]) == acked[s] for s in SERVICES),
+        "targets": {"paced_p99_ms": 250},
+    }
+    if results_dir is not None:
+        results["path"] = str(write_results(results_dir, label, results))
+    return results
+
+
+def latency_summary_text(r: dict[str, Any]) -> str:
+    m, p = r["max_rate"], r["paced"]
+    return "\n".join([
+        f"fleet: {r['dataset']['records_total']:,} records in {r['dataset']['requests']} requests; "
+        f"OTLP/{r['params']['transport']}, enrichment {r['params']['enrichment']}; load average "
+        + ", ".join(f"{k} {v}" for k, v in r["load_average"].items()) + f" ({r['machine']['cpus']} CPUs)",
+        f"maximum rate ({r['params']['concurrency']} in flight): {m['records_per_s']:,} records/s, "
+        f"{m['requests_per_s']} requests/s; latency p50 {m['latency_ms']['p50']} / p99 {m['latency_ms']['p99']} ms",
+        f"paced at {r['params']['fraction']:.0%}: {p['target_requests_per_s']} requests/s scheduled for "
+        f"{p['scheduled_seconds']} s, achieved {p['achieved_requests_per_s']} requests/s, "
+        f"{p['achieved_records_per_s']:,} records/s; errors {p['errors']}, retries {p['retries']}",
+        f"  export latency from the scheduled time: p50 {p['latency_ms']['p50']} / p90 {p['latency_ms']['p90']} / "
+        f"p99 {p['latency_ms']['p99']} / max {p['latency_ms']['max']} ms (target p99 <= 250 ms); "
+        f"client queueing p99 {p['dispatch_delay_ms']['p99']} ms, at most {p['max_in_flight']} in flight",
+        f"  server CPU {p['server_cpu_seconds']} s ({p['server_cpu_utilisation']} cores); peak RSS "
+        f"{r['server_peak_rss_mib']} MiB; stored rows verified: {r['stored_rows_verified']}",
+    ])
 
 
 def _cpu_by_kind(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]],
@@ -538,7 +730,9 @@ def summary_text(r: dict[str, Any]) -> str:
         f"fleet: {r['dataset']['records_total']:,} records in {r['dataset']['requests']} requests "
         f"({r['dataset']['bytes'] / 1e6:.1f} MB); OTLP/{r['params']['transport']}, concurrency "
         f"{r['params']['concurrency']}, enrichment {r['params']['enrichment']}"
-        + (f", repeated for {r['params']['duration_s']:.0f} s" if r["params"]["duration_s"] else ""),
+        + (f", repeated for {r['params']['duration_s']:.0f} s" if r["params"]["duration_s"] else "")
+        + f"; load average before {r['load_average']['before']}, at the end {r['load_average']['end']} "
+        f"({r['machine']['cpus']} CPUs)",
         f"loomline serve: {sum(lo['records_acknowledged'].values()):,} records acknowledged, {lo['records_per_s']:,} records/s ({lo['log_records_per_s']:,} log records/s), "
         f"{lo['seconds']} s; latency p50 {lo['latency_ms']['p50']} ms, p99 {lo['latency_ms']['p99']} ms; "
         f"retries {lo['retries']}, errors {lo['errors']}",
@@ -563,6 +757,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["client"]:
         print(json.dumps(role_client(Path(argv[1]), argv[2], int(argv[3]), argv[4], float(argv[5]))))
         return 0
+    if argv[:1] == ["paced"]:
+        print(json.dumps(role_paced(Path(argv[1]), argv[2], float(argv[3]), float(argv[4]), int(argv[5]),
+                                    int(argv[6]), argv[7])))
+        return 0
     if argv[:1] == ["count"]:
         print(json.dumps(role_count(Path(argv[1]))))
         return 0
@@ -584,13 +782,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to keep sending (the fleet again and again, as new requests); 0: one pass")
     parser.add_argument("--enrich", action="store_true",
                         help="run enrichment on its default timers during the run (default: off, ingest alone)")
-    parser.add_argument("--label", default="ingest", help="results file name prefix")
+    parser.add_argument("--latency", action="store_true",
+                        help="measure the maximum rate, then export-call latency with an open-loop client at"
+                             " --fraction of it (run_latency_benchmark)")
+    parser.add_argument("--fraction", type=float, default=0.5, help="--latency: share of the maximum request rate")
+    parser.add_argument("--paced-seconds", type=float, default=60.0, help="--latency: how long to send paced")
+    parser.add_argument("--senders", type=int, default=64,
+                        help="--latency: sending threads of the paced client (requests due while all are busy wait,"
+                             " and that wait counts)")
+    parser.add_argument("--label", default=None, help="results file name prefix (default: ingest, or latency)")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR), help="'' to write nothing")
     args = parser.parse_args(argv)
+    results_dir = Path(args.results_dir) if args.results_dir else None
+    if args.latency:
+        latency = run_latency_benchmark(
+            sessions=args.sessions, users=args.users, orgs=args.orgs, days=args.days, seed=args.seed,
+            batch_size=args.batch_size, concurrency=args.concurrency, transport=args.transport, enrich=args.enrich,
+            results_dir=results_dir, label=args.label or "latency", fraction=args.fraction,
+            paced_seconds=args.paced_seconds, senders=args.senders)
+        print(latency_summary_text(latency))
+        if "path" in latency:
+            print(f"results: {latency['path']}")
+        ok = latency["stored_rows_verified"] and not latency["paced"]["errors"] and not latency["max_rate"]["errors"]
+        return 0 if ok else 1
     results = run_benchmark(sessions=args.sessions, users=args.users, orgs=args.orgs, days=args.days, seed=args.seed,
                             batch_size=args.batch_size, concurrency=args.concurrency, transport=args.transport,
                             duration=args.duration, enrich=args.enrich,
-                            results_dir=Path(args.results_dir) if args.results_dir else None, label=args.label)
+                            results_dir=results_dir, label=args.label or "ingest")
     print(summary_text(results))
     if "path" in results:
         print(f"results: {results['path']}")

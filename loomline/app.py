@@ -88,6 +88,7 @@ class Loomline:
                 self.storage, idle_timeout_minutes=s.idle_timeout_minutes, membership=membership,
                 metrics=self.metrics,
             )
+            self.enricher.cache_max_events = s.enrich_cache_events
         if "receiver" in runs:
             self._start_receivers()
         if self.enricher is not None:

@@ -235,6 +235,11 @@ class Settings:
     enrich_interval: float = _opt(
         1.0, "--enrich-interval", "seconds between enrichment passes over newly stored events", float,
     )
+    enrich_cache_events: int = _opt(
+        50_000, "--enrich-cache-events",
+        "events enrichment keeps in memory between passes, so a session that grows is read"
+        " incrementally (least recently used sessions go first; ~1.4 KiB each)", int,
+    )
     reconcile_interval: float = _opt(
         300.0, "--reconcile-interval",
         "seconds between full reconcile passes (repairs what a multi-receiver race left)", float,
@@ -334,6 +339,8 @@ class Settings:
             raise SettingsError(f"write_linger_ms: must be between 0 and 10000, got {self.write_linger_ms}")
         if self.retention_days < 0:
             raise SettingsError(f"retention_days: must be >= 0, got {self.retention_days}")
+        if self.enrich_cache_events < 0:
+            raise SettingsError(f"enrich_cache_events: must be >= 0, got {self.enrich_cache_events}")
         if self.idle_timeout_minutes <= 0 or self.enrich_interval <= 0 or self.reconcile_interval <= 0:
             raise SettingsError("idle_timeout_minutes, enrich_interval and reconcile_interval must be positive")
         if bool(self.tls_cert) != bool(self.tls_key):

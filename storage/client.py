@@ -43,6 +43,24 @@ RAW_TABLE_TTL_COLUMNS = {
 }
 
 
+# Server settings of the embedded engine (chDB), passed when it starts. ClickHouse sizes its
+# defaults for a machine of its own (5 GiB mark, index-mark and primary-index caches each, up
+# to four merges at once with memory up to half the RAM); embedded, it shares one process
+# with the receivers and enrichment, which loomline keeps under 1 GiB resident
+# (docs/benchmarks.md, "Memory"). A ClickHouse server is configured on its own side.
+EMBEDDED_ENGINE_SETTINGS: dict[str, int] = {
+    "mark_cache_size": 64 * 1024 * 1024,
+    "index_mark_cache_size": 16 * 1024 * 1024,
+    "primary_index_cache_size": 16 * 1024 * 1024,
+    "query_condition_cache_size": 16 * 1024 * 1024,
+    "compiled_expression_cache_size": 32 * 1024 * 1024,
+    # Two merges at once (chDB's pool has two threads; the default ratio 2 lets four run), and
+    # no new merge while merges already hold this much: merge buffers were the transient peaks.
+    "background_merges_mutations_concurrency_ratio": 1,
+    "merges_mutations_memory_usage_soft_limit": 256 * 1024 * 1024,
+}
+
+
 class StorageError(RuntimeError):
     """Storage could not do what was asked; the message says what and where."""
 
@@ -137,7 +155,11 @@ class Storage:
 
     # -- connections -----------------------------------------------------------------
     def _new_client(self, database: str | None) -> Client:
-        kwargs: dict[str, Any] = {"dsn": self.dsn if self.info.kind == "http" else f"chdb://{self.info.path}"}
+        kwargs: dict[str, Any]
+        if self.info.kind == "http":
+            kwargs = {"dsn": self.dsn}
+        else:  # every client of the one engine passes the same settings; the first starts it
+            kwargs = {"interface": "chdb", "path": self.info.path, "chdb_options": dict(EMBEDDED_ENGINE_SETTINGS)}
         if database:
             kwargs["database"] = database
         try:

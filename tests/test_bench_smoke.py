@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.ingest import run_benchmark, summary_text
+from bench.ingest import latency_summary_text, run_benchmark, run_latency_benchmark, summary_text
 
 
 def test_ingest_benchmark_smoke(tmp_path: Path) -> None:
@@ -26,6 +26,21 @@ def test_ingest_benchmark_smoke(tmp_path: Path) -> None:
     written = json.loads(Path(results["path"]).read_text())
     assert written["dataset"]["records_total"] == results["dataset"]["records_total"]
     assert "records/s" in summary_text(results)
+    assert len(results["load_average"]["before"]) == 3 and len(results["load_average"]["end"]) == 3
+
+
+def test_latency_benchmark_smoke(tmp_path: Path) -> None:
+    """--latency: the maximum rate, then a few seconds of the open-loop paced client."""
+    results = run_latency_benchmark(sessions=3, users=2, orgs=1, days=1, concurrency=2, results_dir=tmp_path,
+                                    paced_seconds=2.0, senders=4, settle_seconds=0.0)
+    paced = results["paced"]
+    assert results["max_rate"]["errors"] == 0 and paced["errors"] == 0, paced["error_samples"]
+    assert results["stored_rows_verified"], results["stored_rows"]
+    assert paced["requests"] >= 1 and paced["achieved_records_per_s"] > 0
+    assert paced["latency_ms"]["p50"] <= paced["latency_ms"]["p99"] <= paced["latency_ms"]["max"]
+    assert set(results["load_average"]) == {"before", "max_rate_end", "paced_start", "paced_end"}
+    assert json.loads(Path(results["path"]).read_text())["benchmark"] == "ingest-latency"
+    assert "p99" in latency_summary_text(results)
 
 
 def test_ingest_benchmark_smoke_http_sustained(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from loomline.cli import build_parser
 from settings import Settings, SettingsError
-from storage.client import StorageError, open_storage, parse_dsn
+from storage.client import EMBEDDED_ENGINE_SETTINGS, StorageError, open_storage, parse_dsn
 from tests.serve_process import ServeProcess
 
 
@@ -39,6 +39,7 @@ def test_flag_beats_environment_beats_default():
     ({"database": "x;drop"}, "database"),
     ({"write_linger_ms": "-1"}, "write_linger_ms"),
     ({"write_linger_ms": "60000"}, "write_linger_ms"),
+    ({"enrich_cache_events": "-1"}, "enrich_cache_events"),
 ])
 def test_bad_settings_have_clear_errors(overrides, message):
     with pytest.raises(SettingsError, match=message):
@@ -80,6 +81,16 @@ def test_migrations_are_idempotent_and_safe_concurrently(chdb_dsn, database_name
     tables = {name for (name,) in storage.query_rows("SHOW TABLES")}
     assert {"otel_logs", "otel_traces", "otel_metrics_sum", "otel_metrics_gauge", "otel_metrics_histogram", "events"} <= tables
     storage.command(f"DROP DATABASE `{database_name}`")
+
+
+def test_the_embedded_engine_runs_with_loomline_memory_settings(storage):
+    """chDB starts with the caches and merge limits of EMBEDDED_ENGINE_SETTINGS, not
+    ClickHouse's defaults for a machine of its own (5 GiB per cache)."""
+    rows = dict(storage.query_rows(
+        "SELECT name, value FROM system.server_settings WHERE name IN {names:Array(String)}",
+        {"names": list(EMBEDDED_ENGINE_SETTINGS)},
+    ))
+    assert {name: int(value) for name, value in rows.items()} == EMBEDDED_ENGINE_SETTINGS
 
 
 def test_session_id_is_materialized_and_indexed(storage):
