@@ -139,7 +139,7 @@ class Event:
         return replace(self, session_id=session_id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Segment:
     org_id: str
     session_id: str
@@ -163,7 +163,7 @@ class Segment:
     failure: str = ""  # first_request_error / no_activity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CliRun:
     org_id: str
     cli_run_id: str
@@ -175,7 +175,7 @@ class CliRun:
     evidence: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """A typed edge, always pointing forward in time: ``from_session_id`` is the earlier
     (parent) session, ``to_session_id`` the later (child) one."""
@@ -193,7 +193,7 @@ FORKED_FROM = "forked_from"
 CLEARED_FROM = "cleared_from"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Compaction:
     org_id: str
     session_id: str
@@ -210,7 +210,7 @@ class Compaction:
     evidence: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Usage:
     """Token and cost totals; sums over api_request events."""
 

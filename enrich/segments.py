@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from operator import attrgetter
 
@@ -68,13 +68,17 @@ _host = attrgetter("host")
 METRIC_START_TYPES = {"fresh": "startup", "startup": "startup", "resume": "resume", "continue": "continue"}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Fragment:
     """The events of one session inside one process.
 
     ``first_seq`` / ``last_seq`` are kept up to date by ``add`` (and ``absorb``) instead of
     being recomputed from ``seqs``: the splitting and chaining sweeps read them for every
-    event, and recomputing made derivation quadratic in a session's size."""
+    event, and recomputing made derivation quadratic in a session's size.
+
+    The numbers held are kept as a set only once they stop being ``first_seq`` to
+    ``last_seq`` without a gap (``holds``): most fragments never need one, and a
+    100k-fragment session paid 216 bytes a fragment for sets of one number."""
 
     session_id: str
     events: list[Event] = field(default_factory=list)  # sequenced, in order
@@ -83,7 +87,7 @@ class Fragment:
     successor: Fragment | None = None
     run_id: str = ""
     run_evidence: str = ""
-    seqs: set[int] = field(default_factory=set)
+    _seqs: set[int] | None = None  # the numbers held, once they have a gap (else first..last)
     first_seq: int | None = None
     last_seq: int | None = None
     index: int = 0  # creation order inside its session (ties in _split_session)
@@ -91,16 +95,34 @@ class Fragment:
     _sorted: list[Event] | None = None  # all_events() cache, cleared when events change
     _view: SessionEvents | None = None  # view() cache, cleared with _sorted
     _first_ts: int | None = None
+    _reordered: bool = False  # events not in Event.sort_key order (absorb prepended some)
+
+    @property
+    def seqs(self) -> set[int]:
+        """The sequence numbers held (a new set when they have no gap)."""
+        if self._seqs is not None:
+            return self._seqs
+        return set() if self.first_seq is None or self.last_seq is None else set(range(self.first_seq, self.last_seq + 1))
+
+    def holds(self, seq: int) -> bool:
+        if self._seqs is not None:
+            return seq in self._seqs
+        return self.first_seq is not None and self.last_seq is not None and self.first_seq <= seq <= self.last_seq
 
     def add(self, event: Event) -> None:
         """Append a sequenced event (in time order)."""
         seq = event.sequence
         assert seq is not None
         self.events.append(event)
-        self.seqs.add(seq)
-        if self.first_seq is None or seq < self.first_seq:
+        first, last = self.first_seq, self.last_seq
+        if self._seqs is not None:
+            self._seqs.add(seq)
+        elif first is not None and last is not None and not (first <= seq <= last + 1):
+            self._seqs = set(range(first, last + 1))  # a gap opens
+            self._seqs.add(seq)
+        if first is None or seq < first:
             self.first_seq = seq
-        if self.last_seq is None or seq > self.last_seq:
+        if last is None or seq > last:
             self.last_seq = seq
         self._user_id = None
         self._sorted = self._view = None
@@ -109,10 +131,12 @@ class Fragment:
 
     def absorb(self, other: Fragment) -> None:
         """Prepend a placeholder fragment's sequenced events (they came first)."""
-        self.events[:0] = [e.moved_to(self.session_id) for e in other.events]
-        self.seqs |= other.seqs
-        self.first_seq = min(s for s in (self.first_seq, other.first_seq) if s is not None) if self.seqs else None
-        self.last_seq = max(self.seqs) if self.seqs else None
+        self.events = [e.moved_to(self.session_id) for e in other.events] + self.events  # a new list: all_events() may have returned the old one
+        seqs = self.seqs | other.seqs
+        self._seqs = seqs
+        self.first_seq = min(seqs) if seqs else None
+        self.last_seq = max(seqs) if seqs else None
+        self._reordered = True
         self._user_id = None
         self._sorted = self._view = None
         self._first_ts = None
@@ -144,7 +168,10 @@ class Fragment:
     def all_events(self) -> list[Event]:
         """Sequenced and attached events in time order (cached; do not modify)."""
         if self._sorted is None:
-            self._sorted = sorted((*self.events, *self.attached), key=Event.sort_key)
+            if not self.attached and not self._reordered:
+                self._sorted = self.events  # added in time order (dedupe's): already sorted
+            else:
+                self._sorted = sorted((*self.events, *self.attached), key=Event.sort_key)
         return self._sorted
 
     def view(self) -> SessionEvents:
@@ -195,8 +222,10 @@ def _split_session(events: list[Event]) -> list[Fragment]:
     number their fill-in range [first - MAX_SEQUENCE_GAP, last) covers. A range grows by
     at most MAX_SEQUENCE_GAP per event, so the index stays linear in the events."""
     fragments: list[Fragment] = []
-    by_last: dict[int, dict[int, Fragment]] = defaultdict(dict)  # last seq -> {index: fragment}
-    covering: dict[int, list[Fragment]] = defaultdict(list)
+    by_last: dict[int, list[Fragment]] = {}  # last seq -> fragments
+    # number -> the fragments whose fill-in range covers it: one fragment as itself, more in a
+    # list (a list per number was most of the memory of a session of one-event fragments)
+    covering: dict[int, Fragment | list[Fragment]] = {}
     covered: dict[int, tuple[int, int]] = {}  # fragment index -> fill-in range indexed so far
     backs = range(1, MAX_SEQUENCE_GAP + 1)
 
@@ -204,21 +233,24 @@ def _split_session(events: list[Event]) -> list[Fragment]:
         # Only the numbers the fragment does not hold yet: a number it holds can never make
         # it a fill-in candidate again (``seqs`` only grows), and a process's contiguous
         # sequence would otherwise put one list per event into ``covering``.
-        assert fragment.first_seq is not None and fragment.last_seq is not None
-        low, high = fragment.first_seq - MAX_SEQUENCE_GAP, fragment.last_seq  # [low, high)
+        first, last = fragment.first_seq, fragment.last_seq
+        assert first is not None and last is not None
+        low, high = first - MAX_SEQUENCE_GAP, last  # [low, high)
         old = covered.get(fragment.index)
-        seqs = fragment.seqs
-        if old is None:
-            for number in range(low, high):
-                if number not in seqs:
-                    covering[number].append(fragment)
-        else:  # ranges only grow
-            for number in range(low, old[0]):
-                if number not in seqs:
-                    covering[number].append(fragment)
-            for number in range(old[1], high):
-                if number not in seqs:
-                    covering[number].append(fragment)
+        spans = [(low, high)] if old is None else [(low, old[0]), (old[1], high)]  # ranges only grow
+        for start, stop in spans:
+            if fragment._seqs is None:  # no gap: only the numbers below first are missing
+                numbers: Iterable[int] = range(start, min(stop, first))
+            else:
+                numbers = [n for n in range(start, stop) if n not in fragment._seqs]
+            for number in numbers:
+                present = covering.get(number)
+                if present is None:
+                    covering[number] = fragment
+                elif isinstance(present, list):
+                    present.append(fragment)
+                else:
+                    covering[number] = [present, fragment]
         covered[fragment.index] = (low, high)
 
     for event in events:
@@ -230,12 +262,12 @@ def _split_session(events: list[Event]) -> list[Fragment]:
             for back in backs:
                 ending = by_last.get(seq - back)
                 if ending:
-                    candidates.extend(ending.values())
+                    candidates.extend(ending)
             filling = covering.get(seq)
-            if filling:
+            if filling is not None:
                 candidates += [
-                    f for f in filling
-                    if seq not in f.seqs and event.timestamp - f.events[-1].timestamp <= MAX_SEQUENCE_GAP_US
+                    f for f in (filling if isinstance(filling, list) else (filling,))
+                    if not f.holds(seq) and event.timestamp - f.events[-1].timestamp <= MAX_SEQUENCE_GAP_US
                 ]
             if len(candidates) == 1:
                 chosen = candidates[0]
@@ -249,10 +281,14 @@ def _split_session(events: list[Event]) -> list[Fragment]:
         if before != chosen.last_seq:
             if before is not None:
                 ending = by_last[before]
-                del ending[chosen.index]
-                if not ending:  # a growing process would otherwise leave one empty dict per event
+                ending.remove(chosen)
+                if not ending:  # a growing process would otherwise leave one empty list per event
                     del by_last[before]
-            by_last[seq][chosen.index] = chosen
+            ending = by_last.get(seq)
+            if ending is None:
+                by_last[seq] = [chosen]
+            else:
+                ending.append(chosen)
         if before != chosen.last_seq or below != chosen.first_seq:
             index(chosen)
     return fragments
@@ -262,20 +298,34 @@ def _chain(fragments: list[Fragment]) -> None:
     """Link fragments whose sequence continues another session's (same process).
 
     Fragments are visited in time order; the predecessor of one starting at sequence n is
-    looked up among the fragments of the same user ending at n - 1 (an index, not a scan)."""
-    ordered = sorted(fragments, key=lambda f: (f.first_ts, f.session_id, f.first_seq or 0))
-    ending: dict[tuple[int, str], list[Fragment]] = defaultdict(list)
-    for fragment in ordered:
+    looked up among the fragments of the same user ending at n - 1 (an index, not a scan).
+    Only the fragments that have someone ending at n - 1 are sorted and visited: the others
+    cannot link, and sorting every fragment of a 100k-fragment session was most of the cost."""
+    ending: dict[int, list[Fragment]] = {}  # last seq -> fragments, in ``fragments`` order
+    for fragment in fragments:
         if fragment.last_seq is not None:
-            ending[(fragment.last_seq, fragment.user_id)].append(fragment)
-    for fragment in ordered:
-        first = fragment.first_seq
-        if not first:
-            continue
+            bucket = ending.get(fragment.last_seq)
+            if bucket is None:
+                ending[fragment.last_seq] = [fragment]
+            else:
+                bucket.append(fragment)
+    visits = [f for f in fragments if f.first_seq and f.first_seq - 1 in ending]
+    if not visits:
+        return
+    order = _chain_order
+    sorted_keys: set[int] = set()
+    for fragment in sorted(visits, key=order):
+        assert fragment.first_seq is not None
+        key = fragment.first_seq - 1
+        bucket = ending[key]
+        if len(bucket) > 1 and key not in sorted_keys:  # candidates in visiting order (ties: the first)
+            bucket.sort(key=order)
+            sorted_keys.add(key)
         start = fragment.events[0].timestamp
+        user_id = fragment.user_id
         candidates = [
-            p for p in ending.get((first - 1, fragment.user_id), ())
-            if p.session_id != fragment.session_id and p.successor is None
+            p for p in bucket
+            if p.user_id == user_id and p.session_id != fragment.session_id and p.successor is None
             and p.events[-1].timestamp <= start + CHAIN_SKEW_US
             and start - p.events[-1].timestamp <= CHAIN_WINDOW_US
         ]
@@ -283,6 +333,10 @@ def _chain(fragments: list[Fragment]) -> None:
             predecessor = max(candidates, key=lambda p: (p.events[-1].timestamp, p.session_id))
             predecessor.successor = fragment
             fragment.predecessor = predecessor
+
+
+def _chain_order(fragment: Fragment) -> tuple[int, str, int]:
+    return (fragment.first_ts, fragment.session_id, fragment.first_seq or 0)
 
 
 def _is_placeholder(session_events: Iterable[Event], fragments: list[Fragment]) -> bool:
@@ -303,7 +357,8 @@ def layout(events: list[Event]) -> Layout:
     fragments: dict[str, list[Fragment]] = {}
     for session_id in sorted(sequenced_of.keys() | loose_of.keys()):
         fragments[session_id] = _split_session(sequenced_of.get(session_id, []))
-    _chain([f for frags in fragments.values() for f in frags])
+    if len(fragments) > 1:  # a chain links two session ids
+        _chain([f for frags in fragments.values() for f in frags])
 
     # Fold start-up placeholders (--continue) into the session they hand over to.
     absorbed: dict[str, str] = {}
@@ -418,9 +473,11 @@ def bridge_run_id(fragment: Fragment) -> str:
 
 
 def _assign_runs(fragments: list[Fragment]) -> list[CliRun]:
-    """Union fragments into CLI runs (sequence chains and shared bridge run ids)."""
-    parent: dict[int, int] = {id(f): id(f) for f in fragments}
-    by_id = {id(f): f for f in fragments}
+    """Union fragments into CLI runs (sequence chains and shared bridge run ids).
+
+    By position in ``fragments``, in lists: most fragments are a run of their own (a
+    100k-fragment session is mostly that), and dicts keyed by object id cost more there."""
+    parent = list(range(len(fragments)))
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -433,22 +490,28 @@ def _assign_runs(fragments: list[Fragment]) -> list[CliRun]:
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
 
-    run_ids = {id(f): bridge_run_id(f) for f in fragments}  # each a pass over the fragment's records
+    successors = {id(f.successor) for f in fragments if f.successor is not None}
+    position = {id(f): i for i, f in enumerate(fragments) if id(f) in successors} if successors else {}
+    # each a pass over the fragment's records (none: no bridge run id)
+    run_ids = [bridge_run_id(f) if f.attached else "" for f in fragments]
     first_with_run_id: dict[str, int] = {}
-    for fragment in fragments:
-        if fragment.successor is not None and id(fragment.successor) in parent:
-            union(id(fragment), id(fragment.successor))
-        run_id = run_ids[id(fragment)]
+    for i, fragment in enumerate(fragments):
+        if fragment.successor is not None:
+            successor = position.get(id(fragment.successor))
+            if successor is not None:
+                union(i, successor)
+        run_id = run_ids[i]
         if run_id:
-            union(first_with_run_id.setdefault(run_id, id(fragment)), id(fragment))
-    groups: dict[int, list[Fragment]] = defaultdict(list)
-    for fragment in fragments:
-        groups[find(id(fragment))].append(by_id[id(fragment)])
+            union(first_with_run_id.setdefault(run_id, i), i)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(fragments)):
+        groups[find(i)].append(i)
 
     runs: list[CliRun] = []
-    for members in groups.values():
+    for positions in groups.values():
+        members = [fragments[i] for i in positions]
         members.sort(key=lambda f: (f.first_ts, f.session_id))
-        bridge_ids = sorted({run_ids[id(f)] for f in members if run_ids[id(f)]})
+        bridge_ids = sorted({run_ids[i] for i in positions if run_ids[i]})
         # each fragment's all_events() is in time order: its first is its earliest, its last its latest
         first = min((f.all_events()[0] for f in members), key=Event.sort_key)
         if bridge_ids:
@@ -590,6 +653,6 @@ def session_segments(org_id: str, session_id: str, fragments: list[Fragment]) ->
             ))
     segments.sort(key=lambda s: (s.started_at, s.source != "compact", s.cli_run_id))
     return [
-        Segment(**{**segment.__dict__, "segment_index": index})
+        replace(segment, segment_index=index)
         for index, segment in enumerate(segments)
     ]
