@@ -53,6 +53,14 @@ RAW_TABLES = {"logs": "otel_logs", "traces": "otel_traces", "metrics": "otel_met
 # the data
 
 
+def _header(benchmark: str, label: str) -> dict[str, Any]:
+    """The fields every results file of this module starts with."""
+    return {"benchmark": benchmark, "label": label, "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "git_commit": git_commit(),
+            "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model(), "python": platform.python_version(),
+                        "platform": platform.platform()}}
+
+
 def build_data(path: Path, seed: int, orgs: int, users: int, sessions: int, days: int, batch_size: int) -> dict[str, Any]:
     """Encode the fleet once and keep it on disk: [(signal, bytes, records)] + ground truth."""
     from loomline.fleet import Fleet, FleetSpec, record_count
@@ -524,12 +532,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
     verified = all(stored.get(RAW_TABLES[s]) == acked[s] for s in SERVICES) and (
         bool(duration) or acked == dataset["records"])
     results: dict[str, Any] = {
-        "benchmark": "ingest",
-        "label": label,
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        **_header("ingest", label),
         "params": {"sessions": sessions, "users": users, "orgs": orgs, "days": days, "seed": seed,
                    "batch_size": batch_size, "concurrency": concurrency, "transport": transport,
                    "duration_s": duration, "enrichment": "on (default timers)" if enrich else "off",
@@ -618,12 +621,7 @@ def run_latency_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, d
     acked = {s: closed["acked"][s] + paced["acked"][s] for s in SERVICES}
     paced_records = sum(paced["acked"].values())
     results: dict[str, Any] = {
-        "benchmark": "ingest-latency",
-        "label": label,
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        **_header("ingest-latency", label),
         "params": {"sessions": sessions, "users": users, "orgs": orgs, "days": days, "seed": seed,
                    "batch_size": batch_size, "concurrency": concurrency, "transport": transport,
                    "enrichment": "on (default timers)" if enrich else "off", "fraction": fraction,
