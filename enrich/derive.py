@@ -23,7 +23,6 @@ from enrich.model import (
     API_REQUEST,
     BRIDGE_POST_COMPACT,
     BRIDGE_PRE_COMPACT,
-    BRIDGE_PREFIX,
     BRIDGE_SESSION_START,
     BRIDGE_USER_PROMPT_SUBMIT,
     CLEARED_FROM,
@@ -56,17 +55,12 @@ ACTIVE_GAP_US = 120 * 1_000_000
 _agent_id = attrgetter("agent_id")
 
 
-def usage_of(events: Iterable[Event], price: Callable[[Event], Price] = computed_cost) -> Usage:
-    """Token and cost totals over the api_request events. Sums of floats use math.fsum, so
-    the result does not depend on the order of the events; absurd stored values (inf, NaN,
-    1.7e308, negative) count as 0 instead of overflowing (enrich/bounds.py). ``price``:
-    computed_cost, or a memo of it (derive prices each request once for its session and its
-    thread)."""
-    return requests_usage([e for e in events if e.event_name == API_REQUEST], price)
-
-
 def requests_usage(requests: list[Event], price: Callable[[Event], Price] = computed_cost) -> Usage:
-    """usage_of() the api_request events themselves (a session's bucket of them)."""
+    """Token and cost totals over api_request events (a session's bucket of them, or a
+    thread's). Sums of floats use math.fsum, so the result does not depend on the order of
+    the events; absurd stored values (inf, NaN, 1.7e308, negative) count as 0 instead of
+    overflowing (enrich/bounds.py). ``price``: computed_cost, or a memo of it (derive prices
+    each request once for its session and its thread)."""
     prices = list(map(price, requests))
     return Usage(
         input_tokens=token_sum(map(attrgetter("input_tokens"), requests)),
@@ -84,13 +78,11 @@ def requests_usage(requests: list[Event], price: Callable[[Event], Price] = comp
     )
 
 
-def session_compactions(org_id: str, session_id: str, thread_id: str,
-                        events: list[Event] | SessionEvents) -> list[Compaction]:
+def session_compactions(org_id: str, session_id: str, thread_id: str, session: SessionEvents) -> list[Compaction]:
     """One row per compaction attempt: Claude Code's ``compaction`` events, plus the bridge's
     PreCompact records that no compaction event matches (same prompt id and trigger, or
     within a short window). A PreCompact without a PostCompact (or SessionStart compact)
-    after it failed. ``events``: the session's, in time order (or bucketed by name)."""
-    session = events if isinstance(events, SessionEvents) else SessionEvents(events)
+    after it failed. ``session``: the session's events, bucketed by name."""
     rows: list[Compaction] = []
     native = session.named(COMPACTION)
     for event in native:
@@ -300,8 +292,7 @@ def _derive(prepared: Prepared, now_us: int, idle_timeout_us: int) -> Derived:
             active_time_seconds=_active_seconds(frags),
             first_prompt=_first(e.prompt for e in prompts if not e.command_name),
             event_count=len(evs),
-            has_hook_evidence=any(not e.imported for name, bucket in view.by_name.items()
-                                  if name.startswith(BRIDGE_PREFIX) for e in bucket),
+            has_hook_evidence=any(not e.imported for _, bucket in view.bridge_buckets() for e in bucket),
             title=session_title(_first(e.prompt for e in prompts if not e.command_name), project_name,
                                 cwd, git_branch,
                                 _first_of(tools, "tool_name"), evs[0].timestamp),

@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from enrich.model import (
-    BRIDGE_PREFIX,
     BRIDGE_SESSION_END,
     BRIDGE_SESSION_START,
     CLEARED_FROM,
@@ -55,9 +54,7 @@ def session_bridge_links(sessions: Iterable[SessionEvents]) -> list[Link]:
     naming: list[Event] = []
     ends: list[Event] = []
     for session in sessions:
-        for name, bucket in session.by_name.items():
-            if not name.startswith(BRIDGE_PREFIX):
-                continue
+        for name, bucket in session.bridge_buckets():
             if name == BRIDGE_SESSION_START:
                 starts += bucket
             elif name == BRIDGE_SESSION_END:

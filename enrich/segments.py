@@ -32,7 +32,6 @@ from operator import attrgetter
 from enrich.model import (
     ACTIVITY_EVENTS,
     BRIDGE_POST_COMPACT,
-    BRIDGE_PREFIX,
     BRIDGE_SESSION_START,
     COMPACTION,
     EVIDENCE_HOOK,
@@ -222,7 +221,7 @@ def _split_session(events: list[Event]) -> list[Fragment]:
     number their fill-in range [first - MAX_SEQUENCE_GAP, last) covers. A range grows by
     at most MAX_SEQUENCE_GAP per event, so the index stays linear in the events."""
     fragments: list[Fragment] = []
-    by_last: dict[int, list[Fragment]] = {}  # last seq -> fragments
+    by_last: dict[int, list[Fragment]] = defaultdict(list)  # last seq -> fragments
     # number -> the fragments whose fill-in range covers it: one fragment as itself, more in a
     # list (a list per number was most of the memory of a session of one-event fragments)
     covering: dict[int, Fragment | list[Fragment]] = {}
@@ -284,11 +283,7 @@ def _split_session(events: list[Event]) -> list[Fragment]:
                 ending.remove(chosen)
                 if not ending:  # a growing process would otherwise leave one empty list per event
                     del by_last[before]
-            ending = by_last.get(seq)
-            if ending is None:
-                by_last[seq] = [chosen]
-            else:
-                ending.append(chosen)
+            by_last[seq].append(chosen)
         if before != chosen.last_seq or below != chosen.first_seq:
             index(chosen)
     return fragments
@@ -301,14 +296,10 @@ def _chain(fragments: list[Fragment]) -> None:
     looked up among the fragments of the same user ending at n - 1 (an index, not a scan).
     Only the fragments that have someone ending at n - 1 are sorted and visited: the others
     cannot link, and sorting every fragment of a 100k-fragment session was most of the cost."""
-    ending: dict[int, list[Fragment]] = {}  # last seq -> fragments, in ``fragments`` order
+    ending: dict[int, list[Fragment]] = defaultdict(list)  # last seq -> fragments, in ``fragments`` order
     for fragment in fragments:
         if fragment.last_seq is not None:
-            bucket = ending.get(fragment.last_seq)
-            if bucket is None:
-                ending[fragment.last_seq] = [fragment]
-            else:
-                bucket.append(fragment)
+            ending[fragment.last_seq].append(fragment)
     visits = [f for f in fragments if f.first_seq and f.first_seq - 1 in ending]
     if not visits:
         return
@@ -534,7 +525,7 @@ def _assign_runs(fragments: list[Fragment]) -> list[CliRun]:
             session_ids=tuple(sessions),
             host=next(filter(None, map(_host, chain.from_iterable(f.all_events() for f in members))), ""),
             app_version=next((e.app_version for f in members for e in f.all_events()
-                              if e.app_version and not e.event_name.startswith(BRIDGE_PREFIX)), ""),
+                              if e.app_version and not e.is_bridge), ""),
             evidence=evidence,
         ))
     runs.sort(key=lambda r: (r.started_at, r.cli_run_id))
@@ -596,10 +587,10 @@ def _compact_markers(events: SessionEvents) -> list[tuple[int, str, str]]:
     return sorted(markers)
 
 
-def compact_starts(events: list[Event] | SessionEvents) -> list[tuple[int, str]]:
+def compact_starts(events: SessionEvents) -> list[tuple[int, str]]:
     """Start times (and evidence) of the compact segments in one fragment's events."""
     groups: list[list[tuple[int, str, str]]] = []
-    for marker in _compact_markers(events if isinstance(events, SessionEvents) else SessionEvents(events)):
+    for marker in _compact_markers(events):
         if groups:
             head = groups[-1][0]
             same_prompt = bool(marker[1]) and any(m[1] == marker[1] for m in groups[-1])

@@ -102,7 +102,7 @@ class Enricher:
 
     def __init__(self, storage: Storage, idle_timeout_minutes: float = 30.0, lookback_hours: float = 24.0,
                  metrics: Metrics | None = None, clock: Callable[[], float] = time.monotonic,
-                 membership: Membership | None = None) -> None:
+                 membership: Membership | None = None, cache_max_events: int = CACHE_MAX_EVENTS) -> None:
         self.storage = storage
         # With several enrichers over one database each derives only the groups it owns.
         self.membership = membership
@@ -112,7 +112,7 @@ class Enricher:
         # session -> its events (by EventKey) and the newest IngestedAt among them (ms)
         self._cache: OrderedDict[SessionKey, tuple[dict[int, Event], int]] = OrderedDict()
         self._cached_events = 0
-        self.cache_max_events = CACHE_MAX_EVENTS
+        self.cache_max_events = cache_max_events
         self._marks_applied: dict[SessionKey, int] = {}  # rederive mark (ms) the cache was last re-read for
         self._derived_at: dict[SessionKey, tuple[float, float]] = {}  # session -> (monotonic end, seconds)
         # (events, their number, their Prepared): the layout _sequence_neighbours made for _expand's

@@ -49,9 +49,9 @@ class SessionEvents:
             return buckets[0] if buckets else _EMPTY
         return sorted(chain.from_iterable(buckets), key=Event.sort_key)
 
-    def bridge(self) -> list[Event]:
-        """The hook bridge's records (``loomline.*`` names), in order."""
-        return self.named_any(*(name for name in self.by_name if name.startswith(BRIDGE_PREFIX)))
+    def bridge_buckets(self) -> list[tuple[str, list[Event]]]:
+        """(name, bucket) of the hook bridge's record names (``loomline.*``; do not modify)."""
+        return [(name, bucket) for name, bucket in self.by_name.items() if name.startswith(BRIDGE_PREFIX)]
 
     def has_bridge(self) -> bool:
         return any(name.startswith(BRIDGE_PREFIX) for name in self.by_name)
@@ -60,7 +60,7 @@ class SessionEvents:
         """The events that are not the bridge's, in order (``events`` itself if there are none)."""
         if not self.has_bridge():
             return self.events
-        return [e for e in self.events if not e.event_name.startswith(BRIDGE_PREFIX)]
+        return [e for e in self.events if not e.is_bridge]
 
     def times(self) -> list[int]:
         """The events' timestamps, in order (sorted; cached)."""

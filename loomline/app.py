@@ -86,9 +86,8 @@ class Loomline:
                 membership = Membership(self.storage)
             self.enricher = enrich_service.Enricher(
                 self.storage, idle_timeout_minutes=s.idle_timeout_minutes, membership=membership,
-                metrics=self.metrics,
+                metrics=self.metrics, cache_max_events=s.enrich_cache_events,
             )
-            self.enricher.cache_max_events = s.enrich_cache_events
         if "receiver" in runs:
             self._start_receivers()
         if self.enricher is not None:
