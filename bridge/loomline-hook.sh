@@ -43,11 +43,14 @@ fi
 
 # The sender first: a hook killed from here on (Claude Code's time limit) still has its
 # spooled payload delivered. It waits for this process to exit, then sends the spool.
-run=
-command -v nice >/dev/null 2>&1 && run="nice -n 10"
-command -v setsid >/dev/null 2>&1 && run="$run setsid"
+# setsid(1) first, so the sender leaves this process group (a kill of the whole group takes
+# everything in it) after one exec, not three.
+run= detach=
+command -v setsid >/dev/null 2>&1 && run="setsid" detach=1
+command -v nice >/dev/null 2>&1 && run="$run nice -n 10"
 (cd / && exec $run "$py" -P -c 'from bridge.send import after_shell_hook; after_shell_hook()' "$$" "$@") \
     </dev/null >/dev/null 2>&1 &
+sender=$!
 
 payload=$(cat)
 case $payload in  # a compaction without prompt_id (older Claude Code) is matched to its
@@ -73,6 +76,28 @@ ancestry() {  # /proc/PID/stat of $1 and its ancestors, 4 in all ("" where unrea
         p=${2:-0} n=$((n + 1))
     done
 }
+session_of() {  # the session id of process $1 (field 6 of /proc/PID/stat), "" if gone
+    sid=
+    IFS= read -r line 2>/dev/null </proc/"$1"/stat || return 0
+    set -f
+    # shellcheck disable=SC2086
+    set -- ${line##*) }
+    set +f
+    sid=${4-}
+}
+# Until the sender has left this session, a kill of this hook's group takes it too and the
+# entry would wait for the next hook's sender. On a loaded machine its setsid may not have
+# run yet: wait for it before the entry is written, at most ~1 s (normally it has run, and
+# this is two reads).
+if [ -n "$detach" ]; then
+    session_of $$
+    own=$sid n=0
+    while [ "$n" -lt 100 ]; do
+        session_of "$sender"
+        [ -n "$sid" ] && [ "$sid" = "$own" ] || break
+        if sleep 0.01 2>/dev/null; then n=$((n + 1)); else sleep 1; n=100; fi
+    done
+fi
 name=$spool/0$now-$$-raw  # 20 digits of ns, as the Python hook names its records
 { [ -d "$spool" ] || mkdir -p "$spool" 2>/dev/null; } &&
     { printf '%s\0' "loomline-raw-hook 1" "$now" "$PPID" &&

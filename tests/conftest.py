@@ -124,6 +124,7 @@ def app_factory(chdb_dsn: str, database_name: str) -> Iterator:
 
 
 @pytest.fixture
-def app(app_factory, storage: Storage) -> Loomline:
-    """One running loomline (receivers, enrichment, API) over the test's database."""
+def app(storage: Storage, app_factory) -> Loomline:
+    """One running loomline (receivers, enrichment, API) over the test's database. (Storage
+    first: torn down in reverse, the app stops before its database is dropped.)"""
     return app_factory(storage=storage)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -885,10 +886,30 @@ def test_hook_killed_right_after_the_spool_write_still_delivers(app: Any, storag
     whole process group) right after the spool write, the record still reaches loomline:
     the detached sender was started before the write and sends it at the hook's death.
     (The shell hook's kill takes its `sleep` child too: the whole group, as Claude Code.)"""
+    _kill_after_the_spool_write(app, storage, tmp_path, hook, {}, f"killed-session-end-{hook}")
+
+
+def test_shell_hook_killed_before_its_sender_left_the_group_still_delivers(app: Any, storage: Any,
+                                                                            tmp_path: Path) -> None:
+    """On a loaded machine the shell hook can reach its spool write before the sender it
+    started has run setsid (seen in CI: the group kill took the sender, the record waited
+    for the next hook). A setsid that takes 0.4 s to start stands in for the load: the hook
+    waits for the sender to leave its session before it writes, so the kill misses it."""
+    slow = tmp_path / "slow-bin"
+    slow.mkdir()
+    setsid = slow / "setsid"
+    setsid.write_text(f"#!/bin/sh\nsleep 0.4\nexec {shutil.which('setsid')} \"$@\"\n")
+    setsid.chmod(0o755)
+    env = {"PATH": f"{slow}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    _kill_after_the_spool_write(app, storage, tmp_path, "sh", env, "killed-before-setsid")
+
+
+def _kill_after_the_spool_write(app: Any, storage: Any, home: Path, hook: str, extra_env: dict[str, str],
+                                session_id: str) -> None:
     endpoint = f"http://127.0.0.1:{app.ports['otlp_grpc']}"
     payload = dict(next(p for p in fixture_payloads("interactive_clear_exit") if p["hook_event_name"] == "SessionEnd"),
-                   session_id=f"killed-session-end-{hook}")
-    env = {**hook_env(tmp_path), "LOOMLINE_HOOK_TEST_STALL_AFTER_SPOOL": "60"}
+                   session_id=session_id)
+    env = {**hook_env(home), **extra_env, "LOOMLINE_HOOK_TEST_STALL_AFTER_SPOOL": "60"}
     proc = subprocess.Popen([*HOOKS[hook], "--endpoint", endpoint, "--timeout", "30"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env, start_new_session=True)
@@ -896,7 +917,7 @@ def test_hook_killed_right_after_the_spool_write_still_delivers(app: Any, storag
     proc.stdin.write(json.dumps(payload).encode())
     proc.stdin.close()
     try:
-        wait_for(lambda: len(spooled(tmp_path)) == 1, "the hook's spool write")
+        wait_for(lambda: len(spooled(home)) == 1, "the hook's spool write")
         os.killpg(proc.pid, 9)
         assert proc.wait(timeout=10) == -9
     finally:
@@ -909,7 +930,7 @@ def test_hook_killed_right_after_the_spool_write_still_delivers(app: Any, storag
 
     wait_for(lambda: bool(stored()), "the killed hook's record in loomline", timeout=60)
     assert stored() == [("loomline.session_end", payload["reason"])]
-    wait_for(lambda: not spooled(tmp_path), "the spool to empty")
+    wait_for(lambda: not spooled(home), "the spool to empty")
 
 
 # --------------------------------------------------------------------------- compaction tokens

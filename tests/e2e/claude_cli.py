@@ -36,6 +36,12 @@ CACHE_ROOT = Path(os.environ.get("LOOMLINE_E2E_CACHE", Path.home() / ".cache" / 
 API_KEY = "sk-ant-test"
 NPM_TIMEOUT_S = 600
 RUN_TIMEOUT_S = 120
+# The screens a fresh HOME shows before the input box: (name, text that shows it, option to
+# choose). The folder-trust list selects "No, exit" first; its second option trusts.
+FIRST_RUN_SCREENS = (
+    ("trust", "Yes, I trust this folder", "Yes, I trust this folder"),
+    ("api_key", "Do you want to use this API key", "Yes"),
+)
 
 
 class CliUnavailable(RuntimeError):
@@ -407,28 +413,31 @@ class InteractiveSession:
         """Answer the screens a fresh HOME shows before the input box (folder trust, API
         key confirmation); returns what it answered, in order. ``seed_config`` skips them."""
         answered: list[str] = []
+        still_showing: str | None = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             screen = self.screen()
-            if "Yes, I trust this folder" in screen:
-                # "❯ No, exit" is selected first; the second option trusts.
-                self._choose(screen, "Yes, I trust this folder")
-                answered.append("trust")
-            elif "Do you want to use this API key" in screen:
-                self._choose(screen, "Yes")
-                answered.append("api_key")
-            elif _looks_ready(screen):
-                return answered
-            elif self.pane_dead():
-                raise RuntimeError(f"interactive CLI exited during start-up; screen:\n{screen}")
+            for name, marker, option in FIRST_RUN_SCREENS:
+                if marker in screen:
+                    gone = self._choose(screen, option, until_gone=marker)
+                    if still_showing != name:  # an Enter sent again (dropped) answers it once
+                        answered.append(name)
+                    still_showing = None if gone else name
+                    break
+            else:
+                if _looks_ready(screen):
+                    return answered
+                if self.pane_dead():
+                    raise RuntimeError(f"interactive CLI exited during start-up; screen:\n{screen}")
             time.sleep(0.5)
         raise TimeoutError(f"interactive CLI not ready after {timeout}s; screen:\n{self.screen()}")
 
-    def _choose(self, screen: str, option: str) -> None:
+    def _choose(self, screen: str, option: str, until_gone: str | None = None) -> bool:
         """Move the ``❯`` cursor of a select list to the line starting with ``option``, check
-        that it is there, then Enter (and wait for the screen to change). One key at a time,
-        re-reading the screen: on a loaded machine the TUI may drop or delay a key, and an
-        Enter on the wrong line (``No, exit``) ends the CLI."""
+        that it is there, then Enter (and wait for the screen to change; with ``until_gone``,
+        for that text to leave it: a loaded TUI repaints before it moves on). One key at a
+        time, re-reading the screen: on a loaded machine the TUI may drop or delay a key, and
+        an Enter on the wrong line (``No, exit``) ends the CLI. True once the screen moved on."""
         original = screen
         deadline = time.monotonic() + 20
         while True:
@@ -446,8 +455,12 @@ class InteractiveSession:
             screen = self.screen()
         self.send_keys("Enter")
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.screen() in (screen, original):
+        while time.monotonic() < deadline:
+            now = self.screen()
+            if now not in (screen, original) and (until_gone is None or until_gone not in now):
+                return True
             time.sleep(0.2)
+        return False
 
     def close(self) -> None:
         if self.started:
@@ -502,7 +515,7 @@ def recording_hook_settings(settings: Mapping[str, Any], log_path: Path) -> dict
     command = f"cat >> {log_path} && echo >> {log_path}"
     hooks = {k: list(v) for k, v in (settings.get("hooks") or {}).items()}
     for event in HOOK_EVENTS:
-        entry = {"hooks": [{"type": "command", "command": command}]}
+        entry: dict[str, Any] = {"hooks": [{"type": "command", "command": command}]}
         if event in ("PreToolUse", "PostToolUse"):
             entry["matcher"] = "*"
         hooks.setdefault(event, []).append(entry)
