@@ -718,10 +718,6 @@ def rss_profile(samples: list[tuple[float, int]]) -> dict[str, Any]:
     return out
 
 
-
-
-
-
 def summary_text(r: dict[str, Any]) -> str:
     lo, c = r["loomline"], r["ceilings"]
     return "\n".join([

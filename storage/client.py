@@ -43,22 +43,9 @@ RAW_TABLE_TTL_COLUMNS = {
 }
 
 
-# Server settings of the embedded engine (chDB), passed when it starts. ClickHouse sizes its
-# defaults for a machine of its own (5 GiB mark, index-mark and primary-index caches each, up
-# to four merges at once with memory up to half the RAM); embedded, it shares one process
-# with the receivers and enrichment, which loomline keeps under 1 GiB resident
-# (docs/benchmarks.md, "Memory"). A ClickHouse server is configured on its own side.
-EMBEDDED_ENGINE_SETTINGS: dict[str, int] = {
-    "mark_cache_size": 64 * 1024 * 1024,
-    "index_mark_cache_size": 16 * 1024 * 1024,
-    "primary_index_cache_size": 16 * 1024 * 1024,
-    "query_condition_cache_size": 16 * 1024 * 1024,
-    "compiled_expression_cache_size": 32 * 1024 * 1024,
-    # Two merges at once (chDB's pool has two threads; the default ratio 2 lets four run), and
-    # no new merge while merges already hold this much: merge buffers were the transient peaks.
-    "background_merges_mutations_concurrency_ratio": 1,
-    "merges_mutations_memory_usage_soft_limit": 256 * 1024 * 1024,
-}
+# The embedded engine's (chDB's) configuration: small caches, few merges at once, vertical
+# merges; the file says why. A ClickHouse server is configured on its own side.
+EMBEDDED_ENGINE_CONFIG = Path(__file__).with_name("embedded_engine.xml")
 
 
 class StorageError(RuntimeError):
@@ -159,7 +146,7 @@ class Storage:
         if self.info.kind == "http":
             kwargs = {"dsn": self.dsn}
         else:  # every client of the one engine passes the same settings; the first starts it
-            kwargs = {"interface": "chdb", "path": self.info.path, "chdb_options": dict(EMBEDDED_ENGINE_SETTINGS)}
+            kwargs = {"interface": "chdb", "path": self.info.path, "chdb_options": {"config-file": str(EMBEDDED_ENGINE_CONFIG)}}
         if database:
             kwargs["database"] = database
         try:

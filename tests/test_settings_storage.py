@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from xml.etree import ElementTree
 
 import pytest
 
 from loomline.cli import build_parser
 from settings import Settings, SettingsError
-from storage.client import EMBEDDED_ENGINE_SETTINGS, StorageError, open_storage, parse_dsn
+from storage.client import EMBEDDED_ENGINE_CONFIG, StorageError, open_storage, parse_dsn
 from tests.serve_process import ServeProcess
 
 
@@ -84,13 +85,21 @@ def test_migrations_are_idempotent_and_safe_concurrently(chdb_dsn, database_name
 
 
 def test_the_embedded_engine_runs_with_loomline_memory_settings(storage):
-    """chDB starts with the caches and merge limits of EMBEDDED_ENGINE_SETTINGS, not
-    ClickHouse's defaults for a machine of its own (5 GiB per cache)."""
-    rows = dict(storage.query_rows(
-        "SELECT name, value FROM system.server_settings WHERE name IN {names:Array(String)}",
-        {"names": list(EMBEDDED_ENGINE_SETTINGS)},
-    ))
-    assert {name: int(value) for name, value in rows.items()} == EMBEDDED_ENGINE_SETTINGS
+    """chDB starts with the caches, merge limits and MergeTree settings of
+    storage/embedded_engine.xml, not ClickHouse's defaults for a machine of its own (5 GiB
+    per cache, horizontal merges below 131,072 rows)."""
+    root = ElementTree.parse(EMBEDDED_ENGINE_CONFIG).getroot()
+    server = {e.tag: int(e.text or "") for e in root if e.tag != "merge_tree"}
+    section = root.find("merge_tree")
+    assert section is not None
+    merge_tree = {e.tag: int(e.text or "") for e in section}
+    assert "mark_cache_size" in server and "vertical_merge_algorithm_min_rows_to_activate" in merge_tree
+    for table, wanted in (("server_settings", server), ("merge_tree_settings", merge_tree)):
+        rows = dict(storage.query_rows(
+            f"SELECT name, value FROM system.{table} WHERE name IN {{names:Array(String)}}",
+            {"names": list(wanted)},
+        ))
+        assert {name: int(value) for name, value in rows.items()} == wanted
 
 
 def test_session_id_is_materialized_and_indexed(storage):
