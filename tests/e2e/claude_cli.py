@@ -73,7 +73,11 @@ def find_binary(prefix: Path) -> Path | None:
 
 
 def cli_version(binary: Path) -> str:
-    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60)
+    """The version ``binary --version`` reports; "" when it cannot run (half written, say)."""
+    try:
+        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
     return out.stdout.strip().split()[0] if out.returncode == 0 and out.stdout.strip() else ""
 
 
@@ -92,22 +96,28 @@ def ensure_cli(version: str = CLAUDE_CODE_VERSION) -> Path:
     if npm is None:
         raise CliUnavailable("npm is not installed (needed to install @anthropic-ai/claude-code)")
     prefix.mkdir(parents=True, exist_ok=True)
-    # A lock file keeps two test processes from installing into one prefix at once.
+    # A lock file keeps two test processes from installing into one prefix at once. A waiter
+    # never runs the binary while the lock is held: npm may be writing it (ETXTBSY); once it
+    # holds the lock itself it looks again, and installs only if the other one did not.
     lock = prefix / ".install.lock"
     deadline = time.monotonic() + NPM_TIMEOUT_S
     while True:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.write(fd, str(os.getpid()).encode())
             os.close(fd)
             break
         except FileExistsError:
+            if _holder_gone(lock):  # a run killed mid-install left its lock behind
+                lock.unlink(missing_ok=True)
+                continue
             if time.monotonic() > deadline:
                 raise CliUnavailable(f"timed out waiting for another install ({lock})") from None
             time.sleep(1)
-            binary = find_binary(prefix)
-            if binary is not None and cli_version(binary) == version:
-                return binary
     try:
+        binary = find_binary(prefix)
+        if binary is not None and cli_version(binary) == version:
+            return binary
         command = [
             npm, "install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error",
             "--prefix", str(prefix), f"@anthropic-ai/claude-code@{version}",
@@ -128,6 +138,23 @@ def ensure_cli(version: str = CLAUDE_CODE_VERSION) -> Path:
     if found != version:
         raise CliUnavailable(f"installed claude reports version {found!r}, wanted {version}")
     return binary
+
+
+def _holder_gone(lock: Path) -> bool:
+    """True when the process that wrote ``lock`` no longer exists."""
+    try:
+        pid = int(lock.read_text().strip() or "0")
+    except (OSError, ValueError):
+        return False  # just created, not yet written: give it time
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @dataclass
