@@ -108,6 +108,8 @@ class ReceiverCore:
         self._decoding_lock = threading.Lock()
         for lane in self._decode_lanes:
             self.metrics.gauges[f"decoding_requests_{lane}"] = self._gauge(lane)
+        self._arriving = 0
+        pipeline.arriving_from(self.arriving)
 
     def _gauge(self, lane: str) -> Callable[[], float]:
         return lambda: float(self._decoding[lane])
@@ -149,6 +151,43 @@ class ReceiverCore:
         except Unauthenticated as exc:
             self.metrics.inc("requests_total", outcome="unauthenticated", **labels)
             return Outcome(Status.UNAUTHENTICATED, str(exc))
+        # From here until the batch is queued the request is on its way to the writer, which
+        # lingers for more rows only while some are (IngestPipeline.arriving).
+        self._arrived(1)
+        try:
+            decoded = self._decode(signal, body, encoding, grant, labels, phases)
+            if isinstance(decoded, Outcome):
+                return decoded
+            batch = decoded
+            self.metrics.inc("records_received_total", batch.accepted + batch.rejected, signal=signal)
+            if batch.rejected:
+                self.metrics.inc("records_rejected_total", batch.rejected, signal=signal)
+            future = None
+            if batch.accepted:
+                try:
+                    future = self.pipeline.submit(batch)
+                except Backpressure as exc:
+                    self.metrics.inc("requests_total", outcome="backpressure", **labels)
+                    return Outcome(Status.UNAVAILABLE, f"receiver busy, retry later: {exc}", retry_after_seconds=1)
+        finally:
+            self._arrived(-1)
+        if future is not None:
+            mark = time.monotonic()
+            try:
+                future.result(timeout=self.store_timeout)
+            except (StorageError, FutureTimeout) as exc:
+                self.metrics.inc("requests_total", outcome="storage_unavailable", **labels)
+                return Outcome(Status.UNAVAILABLE, f"storage unavailable, retry later: {exc}", retry_after_seconds=2)
+            finally:
+                phases["store"] = time.monotonic() - mark
+        self.metrics.inc("requests_total", outcome="ok", **labels)
+        return Outcome(Status.OK, response=_response(signal, batch))
+
+    def _decode(
+        self, signal: str, body: bytes, encoding: str, grant: Grant, labels: dict[str, str],
+        phases: dict[str, float],
+    ) -> DecodedBatch | Outcome:
+        """Size-check and decode ``body`` in its decode lane: the batch, or the answer."""
         if len(body) > self.max_request_bytes:
             self.metrics.inc("requests_total", outcome="too_large", **labels)
             return Outcome(Status.TOO_LARGE, f"request of {len(body)} bytes exceeds the limit of {self.max_request_bytes} bytes")
@@ -171,7 +210,6 @@ class ReceiverCore:
                     if isinstance(decoded, str):
                         self.metrics.inc("requests_total", outcome="too_large", **labels)
                         return Outcome(Status.TOO_LARGE, decoded)
-                    batch = decoded
                 finally:
                     with self._decoding_lock:
                         self._decoding[lane] -= 1
@@ -182,23 +220,14 @@ class ReceiverCore:
             log.exception("unexpected decode failure")
             self.metrics.inc("requests_total", outcome="invalid", **labels)
             return Outcome(Status.INVALID, f"cannot decode request: {type(exc).__name__}: {exc}")
-        now = time.monotonic()
-        phases["decode"], mark = now - mark, now
-        self.metrics.inc("records_received_total", batch.accepted + batch.rejected, signal=signal)
-        if batch.rejected:
-            self.metrics.inc("records_rejected_total", batch.rejected, signal=signal)
-        if batch.accepted:
-            try:
-                future = self.pipeline.submit(batch)
-            except Backpressure as exc:
-                self.metrics.inc("requests_total", outcome="backpressure", **labels)
-                return Outcome(Status.UNAVAILABLE, f"receiver busy, retry later: {exc}", retry_after_seconds=1)
-            try:
-                future.result(timeout=self.store_timeout)
-            except (StorageError, FutureTimeout) as exc:
-                self.metrics.inc("requests_total", outcome="storage_unavailable", **labels)
-                return Outcome(Status.UNAVAILABLE, f"storage unavailable, retry later: {exc}", retry_after_seconds=2)
-            finally:
-                phases["store"] = time.monotonic() - mark
-        self.metrics.inc("requests_total", outcome="ok", **labels)
-        return Outcome(Status.OK, response=_response(signal, batch))
+        phases["decode"] = time.monotonic() - mark
+        return decoded
+
+    def _arrived(self, change: int) -> None:
+        with self._decoding_lock:
+            self._arriving += change
+
+    def arriving(self) -> int:
+        """Requests past authentication whose batch is not queued yet (decoding, or waiting
+        for a decode slot)."""
+        return self._arriving

@@ -32,6 +32,8 @@ from storage.client import Storage, StorageError
 log = logging.getLogger("loomline.receiver")
 
 MAX_COALESCED_ROWS = 100_000
+# While it lingers, how often the writer looks whether requests are still on their way.
+ARRIVAL_POLL_SECONDS = 0.005
 # Tables whose rows from several requests go into one insert: idempotent by their own key,
 # so they need no per-request dedup token.
 MERGED_TABLES = frozenset({"events"})
@@ -74,12 +76,22 @@ class IngestPipeline:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._arrivals: list[Callable[[], int]] = []
         self.metrics.gauges["queue_depth_batches"] = lambda: float(self._queue.qsize())
         self.metrics.gauges["queue_depth_records"] = lambda: float(self._pending_records)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="loomline-writer", daemon=True)
         self._thread.start()
+
+    def arriving_from(self, count: Callable[[], int]) -> None:
+        """Register a source of requests on their way to ``submit`` (a ReceiverCore: decoding
+        or waiting to decode). Once any is registered the writer lingers for a bigger block
+        only while some request is on its way; with none, for the whole linger time."""
+        self._arrivals.append(count)
+
+    def _on_the_way(self) -> bool:
+        return not self._arrivals or any(count() > 0 for count in self._arrivals)
 
     def submit(self, batch: DecodedBatch) -> Future[int]:
         """Queue a batch for storage. Raises Backpressure when full or stopping."""
@@ -130,7 +142,9 @@ class IngestPipeline:
         """``first`` plus whatever else is queued, up to MAX_COALESCED_ROWS. Under load
         (``linger`` > 0) wait up to that long for the block to reach ``min_block_rows``:
         every insert makes a part per partition that ClickHouse merges again later, so a
-        few large inserts cost far less CPU than many small ones. Returns (items, stop)."""
+        few large inserts cost far less CPU than many small ones. It stops waiting once no
+        request is on its way (``arriving_from``): waiting then only adds latency.
+        Returns (items, stop)."""
         items = [first]
         rows = first.rows
         deadline = time.monotonic() + linger
@@ -139,12 +153,12 @@ class IngestPipeline:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 wait = deadline - time.monotonic()
-                if rows >= self.min_block_rows or wait <= 0:
+                if rows >= self.min_block_rows or wait <= 0 or not self._on_the_way():
                     break
                 try:
-                    item = self._queue.get(timeout=wait)
+                    item = self._queue.get(timeout=min(wait, ARRIVAL_POLL_SECONDS) if self._arrivals else wait)
                 except queue.Empty:
-                    break
+                    continue
             if item is None:
                 return items, True
             items.append(item)

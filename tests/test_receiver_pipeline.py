@@ -5,6 +5,7 @@ while a lone request on an idle receiver is written at once."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -118,3 +119,63 @@ def test_stop_flushes_a_block_held_open(storage) -> None:
     pipeline.stop(timeout=60)  # must not wait out the linger, nor drop the held request
     assert future.result(timeout=1)
     assert _stored_logs(storage) == sum(x.row_count("otel_logs") for x in (first, second, held))
+
+
+@pytest.mark.skipif(not SCENARIOS, reason="fixtures not found")
+def test_the_writer_lingers_only_while_requests_are_on_the_way(storage) -> None:
+    """Holding a block open for rows nobody is sending only adds latency: once a receiver
+    says no request is on its way, the held block is written (here long before its linger)."""
+    on_the_way = [0]
+    pipeline = IngestPipeline(storage, linger_seconds=600.0, min_block_rows=10**9)
+    pipeline.arriving_from(lambda: on_the_way[0])
+    first, second, late = _log_batches(3)
+    busy = [pipeline.submit(first), pipeline.submit(second)]
+    on_the_way[0] = 1  # another request is decoding: the writer waits for it
+    pipeline.start()
+    try:
+        for future in busy:
+            future.result(timeout=30)
+        held = pipeline.submit(late)
+        with pytest.raises(TimeoutError):
+            held.result(timeout=0.5)
+        on_the_way[0] = 0  # it was refused, say: nothing more is coming
+        held.result(timeout=60)
+    finally:
+        pipeline.stop()
+    assert _stored_logs(storage) == sum(x.row_count("otel_logs") for x in (first, second, late))
+
+
+@pytest.mark.skipif(not SCENARIOS, reason="fixtures not found")
+def test_the_receiver_counts_requests_on_their_way_to_the_writer(storage) -> None:
+    """From authentication until its batch is queued (waiting for a decode slot, decoding),
+    whatever the request's fate; not once it waits for storage, nor when refused at the door."""
+    from receiver.core import ReceiverCore, Status
+
+    pipeline = IngestPipeline(storage, linger_seconds=0.0)
+    core = ReceiverCore(pipeline, Limits(), tokens={"good": "org-a"}, store_timeout=60)
+    body = next(req for name in SCENARIOS for signal, req in otlp_requests(name) if signal == "logs").SerializeToString()
+    pipeline.start()
+    try:
+        assert core.export("logs", body, "protobuf", "Bearer wrong", "grpc").status is Status.UNAUTHENTICATED
+        assert core.arriving() == 0
+        lane = core._decode_lanes[core.lane_for(len(body))]
+        outcomes = []
+        lane.acquire()  # every decode slot taken: the request waits for one
+        try:
+            worker = threading.Thread(
+                target=lambda: outcomes.append(core.export("logs", body, "protobuf", "Bearer good", "grpc")))
+            worker.start()
+            for _ in range(600):
+                if core.arriving() == 1:
+                    break
+                time.sleep(0.05)
+            assert core.arriving() == 1
+        finally:
+            lane.release()
+        worker.join(60)
+        assert [o.status for o in outcomes] == [Status.OK]
+        assert core.arriving() == 0
+        assert core.export("logs", b"\xff\x00 not protobuf", "protobuf", "Bearer good", "grpc").status is Status.INVALID
+        assert core.arriving() == 0
+    finally:
+        pipeline.stop()
