@@ -48,6 +48,9 @@ SEED_BATCH = 50  # dirty sessions expanded together (fewer queries); split again
 QUARANTINE_FIRST_RETRY_S = 5.0  # a group that failed is retried after this, doubling each time
 QUARANTINE_MAX_RETRY_S = 900.0
 MAX_EXPANSION_ROUNDS = 8
+# A pass writes the rows of the groups it derived together, one insert per table, once
+# this many are waiting and at its end: every insert is a part per partition to merge.
+FLUSH_ROWS = 20_000
 WATERMARK_OVERLAP_MS = 5_000  # check this much before the watermark (out-of-order commits)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 CACHE_MAX_EVENTS = 200_000  # events kept in memory between passes (least recently used go first)
@@ -72,6 +75,19 @@ class Quarantined:
     error: str
     failures: int
     retry_at: float  # Enricher.clock() (time.monotonic)
+
+
+@dataclass
+class _Derived:
+    """One group's derived rows and tombstones, waiting for the pass's next write."""
+
+    org: str
+    group: set[str]
+    tables: dict[str, dict[str, list[Any]]]
+    tombstones: dict[str, set[tuple[Any, ...]]]
+    tomb_version: int
+    rows: int
+    seconds: float = 0.0  # what deriving it took (debouncing adds its share of the write)
 
 
 class Metrics(Protocol):
@@ -135,6 +151,7 @@ class Enricher:
         self._marks_seen: dict[SessionKey, int] = {}  # session -> newest rederive mark seen (ms)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._unwritten: list[_Derived] = []  # groups derived in this pass, rows not yet inserted
 
     # -- triggers ------------------------------------------------------------------------
     def mark_dirty(self, sessions: Iterable[SessionKey]) -> None:
@@ -328,6 +345,11 @@ class Enricher:
         return self.clock() < finished + min(seconds * self.debounce_factor, self.max_staleness_s)
 
     def _derived(self, org: str, group: set[str], seconds: float) -> None:
+        if self._unwritten and self._unwritten[-1].group is group:
+            self._unwritten[-1].seconds = seconds  # its rows wait for the write: it adds its share
+        self._record_derived(org, group, seconds)
+
+    def _record_derived(self, org: str, group: set[str], seconds: float) -> None:
         finished = self.clock()
         for session in group:
             self._derived_at[(org, session)] = (finished, seconds)
@@ -392,6 +414,14 @@ class Enricher:
                 stats["quarantined_skipped"] += 1
                 continue
             by_org[org].add(session)
+        try:
+            self._derive_by_org(by_org, now_us, stats)
+        finally:
+            self._write_derived(stats)
+        stats["dirty_sessions"] = len(sessions)
+        return dict(stats)
+
+    def _derive_by_org(self, by_org: dict[str, set[str]], now_us: int, stats: dict[str, int]) -> None:
         for org, org_sessions in sorted(by_org.items()):
             pending = set(org_sessions)
             while pending:
@@ -424,8 +454,8 @@ class Enricher:
                 self._derived(org, group, time.perf_counter() - started)
                 for key, value in result.items():
                     stats[key] += value
-        stats["dirty_sessions"] = len(sessions)
-        return dict(stats)
+                if sum(entry.rows for entry in self._unwritten) >= FLUSH_ROWS:
+                    self._write_derived(stats)
 
     def _derive_one(self, org: str, seed: str, now_us: int, stats: dict[str, int]) -> set[str]:
         """Derive one seed's group; returns the sessions it covered (quarantined on failure)."""
@@ -599,16 +629,65 @@ class Enricher:
                     into[name].extend(values)
             stats["sessions"] += len(component.sessions)
             stats["threads"] += len(component.threads)
-        for table, columns in tables.items():  # one insert per table for the whole group
-            self.storage.insert_columns(table, columns)
         tombstones = _tombstones(derived, existing)
         newest_mark = max(marks.values(), default=0)
         tomb_version = version_of(events)
         if newest_mark:
             tomb_version = max(tomb_version, (newest_mark << VERSION_COUNT_BITS) | ((1 << VERSION_COUNT_BITS) - 1))
-        self._write_tombstones(org, tombstones, tomb_version)
+        rows = sum(len(next(iter(columns.values()), ())) for columns in tables.values())
+        # Written with the pass's other groups (_write_derived): one insert per table.
+        self._unwritten.append(_Derived(org, group, tables, tombstones, tomb_version, rows))
         stats["tombstones"] += sum(len(keys) for keys in tombstones.values())
         return dict(stats)
+
+    def _write_derived(self, stats: dict[str, int]) -> None:
+        """Insert the rows of the groups derived since the last write: one insert per table
+        for all of them, then each group's tombstones. When that fails, each group is written
+        alone, so only a group whose own rows cannot be stored is quarantined."""
+        entries, self._unwritten = self._unwritten, []
+        if not entries:
+            return
+        started = time.perf_counter()
+        if len(entries) > 1 and self._insert_together(entries):
+            entries = [entry for entry in entries if self._stored(entry, stats, rows=False)]
+        else:
+            entries = [entry for entry in entries if self._stored(entry, stats, rows=True)]
+        # Debouncing counts a group's share of the write as part of deriving it.
+        seconds = time.perf_counter() - started
+        total = sum(entry.rows for entry in entries) or 1
+        for entry in entries:
+            self._record_derived(entry.org, entry.group, entry.seconds + seconds * entry.rows / total)
+
+    def _insert_together(self, entries: list[_Derived]) -> bool:
+        """One insert per table of every entry's rows; False (nothing to report yet: each is
+        written alone next) when one fails."""
+        merged: dict[str, dict[str, list[Any]]] = {}
+        for entry in entries:
+            for table, columns in entry.tables.items():
+                into = merged.setdefault(table, defaultdict(list))
+                for name, values in columns.items():
+                    into[name].extend(values)
+        try:
+            for table, columns in merged.items():
+                self.storage.insert_columns(table, columns)
+        except Exception as exc:  # noqa: BLE001 - one group's rows may be what failed
+            log.debug("writing %d groups together failed, writing each alone: %s", len(entries), exc)
+            return False
+        return True
+
+    def _stored(self, entry: _Derived, stats: dict[str, int], rows: bool) -> bool:
+        """Write ``entry``'s tombstones (and with ``rows`` its rows first); on failure
+        quarantine its group (only it) and return False."""
+        try:
+            if rows:
+                for table, columns in entry.tables.items():
+                    self.storage.insert_columns(table, columns)
+            self._write_tombstones(entry.org, entry.tombstones, entry.tomb_version)
+        except Exception as error:  # noqa: BLE001 - isolate: any failure of one group
+            self._fail(entry.org, entry.group, error)
+            stats["failed_groups"] += 1
+            return False
+        return True
 
     def _rederive_marks(self, org: str, sessions: set[str]) -> dict[str, int]:
         """Sessions whose conversation lost a session to a delete (storage/management.py):

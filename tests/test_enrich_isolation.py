@@ -19,7 +19,7 @@ import pytest
 from enrich.service import Enricher
 from loomline.app import Loomline
 from receiver.selfmetrics import ReceiverMetrics
-from storage.client import Storage
+from storage.client import Storage, StorageError
 from tests.conftest import running_app
 from tests.test_api_endpoints import scenario_requests
 from tests.test_receiver_grpc import STUBS, channel_for
@@ -170,3 +170,41 @@ def test_failing_group_is_quarantined_counted_and_retried(server: Loomline, capl
     assert healed.get("failed_groups", 0) == 0 and not enricher.quarantined(), healed
     assert storage.query_rows("SELECT count() FROM llm_sessions FINAL WHERE org_id = 'org-a'")[0][0] >= 1
     assert "loomline_enrich_quarantined_sessions 0" in metrics.render()
+
+
+def test_a_pass_writes_its_groups_together_and_a_group_that_cannot_be_stored_alone_fails(
+        server: Loomline, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The groups a pass derives go into storage together, one insert per table (every
+    insert is a part to merge); when that insert fails, each group is written alone and only
+    the one whose rows storage refuses is quarantined."""
+    storage = server.storage
+    assert storage is not None
+    send(server, scenario_requests("fresh_tool", prefix="a-"), "recv-a")
+    send(server, scenario_requests("compact_manual", prefix="b-"), "recv-b")
+    now = storage.query_rows("SELECT max(Timestamp) FROM events")[0][0].replace(tzinfo=UTC) + timedelta(minutes=1)
+
+    inserts: list[tuple[str, frozenset[str]]] = []
+    real_insert = storage.insert_columns
+
+    def insert_columns(table: str, columns: Any, dedup_token: str | None = None) -> int:
+        orgs = frozenset(columns.get("org_id", ()))
+        inserts.append((table, orgs))
+        if refuse and refuse in orgs:
+            raise StorageError(f"insert into {table} failed: refused for the test")
+        return real_insert(table, columns, dedup_token)
+
+    refuse = ""
+    monkeypatch.setattr(storage, "insert_columns", insert_columns)
+    first = Enricher(storage).run_once(now=now)
+    assert first.get("failed_groups", 0) == 0, first
+    session_inserts = [orgs for table, orgs in inserts if table == "llm_sessions"]
+    assert session_inserts == [frozenset({"org-a", "org-b"})]  # both orgs' groups, one insert
+
+    inserts.clear()
+    refuse = "org-a"
+    enricher = Enricher(storage)
+    enricher.derive_all(now=now)
+    assert {org for org, _ in enricher.quarantined()} == {"org-a"}
+    session_inserts = [orgs for table, orgs in inserts if table == "llm_sessions"]
+    assert session_inserts == [frozenset({"org-a", "org-b"}), frozenset({"org-a"}), frozenset({"org-b"})]
+    assert storage.query_rows("SELECT count() FROM llm_sessions FINAL WHERE org_id = 'org-b'")[0][0] >= 1
