@@ -209,7 +209,7 @@ class Settings:
     )
     write_linger_ms: int = _opt(
         100, "--write-linger-ms",
-        "under load, how long the writer waits to grow an insert block (0: never; idle requests never wait)", int,
+        "under load, the longest the writer waits to grow an insert block, only while more requests are on their way (0: never; idle requests never wait)", int,
     )
     retention_days: int = _opt(
         0, "--retention-days", "drop raw telemetry older than this many days (0: keep forever)", int,
