@@ -61,39 +61,34 @@ now=$(date +%s%N 2>/dev/null)
 case $now in
     *[!0-9]* | "") printf '%s' "$payload" | fallback "$@"; exit 0 ;;
 esac
+stat_of() {  # /proc/PID/stat of $1 in $line ("" if unreadable), its parent in $ppid, session in $sid
+    line=
+    if [ "$1" -gt 1 ] 2>/dev/null; then
+        IFS= read -r line 2>/dev/null </proc/"$1"/stat || line=
+    fi
+    set -f
+    # shellcheck disable=SC2086
+    set -- ${line##*) }  # the fields after the command name (which may hold spaces and ")")
+    set +f
+    ppid=${2:-0} sid=${4-}
+}
 ancestry() {  # /proc/PID/stat of $1 and its ancestors, 4 in all ("" where unreadable)
     p=$1 n=0
     while [ "$n" -lt 4 ]; do
-        line=
-        if [ "$p" -gt 1 ] 2>/dev/null; then
-            IFS= read -r line 2>/dev/null </proc/"$p"/stat || line=
-        fi
+        stat_of "$p"
         printf '%s\0' "$line"
-        set -f
-        # shellcheck disable=SC2086
-        set -- ${line##*) }
-        set +f
-        p=${2:-0} n=$((n + 1))
+        p=$ppid n=$((n + 1))
     done
-}
-session_of() {  # the session id of process $1 (field 6 of /proc/PID/stat), "" if gone
-    sid=
-    IFS= read -r line 2>/dev/null </proc/"$1"/stat || return 0
-    set -f
-    # shellcheck disable=SC2086
-    set -- ${line##*) }
-    set +f
-    sid=${4-}
 }
 # Until the sender has left this session, a kill of this hook's group takes it too and the
 # entry would wait for the next hook's sender. On a loaded machine its setsid may not have
 # run yet: wait for it before the entry is written, at most ~1 s (normally it has run, and
 # this is two reads).
 if [ -n "$detach" ]; then
-    session_of $$
+    stat_of $$
     own=$sid n=0
     while [ "$n" -lt 100 ]; do
-        session_of "$sender"
+        stat_of "$sender"
         [ -n "$sid" ] && [ "$sid" = "$own" ] || break
         if sleep 0.01 2>/dev/null; then n=$((n + 1)); else sleep 1; n=100; fi
     done
