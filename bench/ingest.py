@@ -583,8 +583,9 @@ def run_latency_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, d
                           batch_size: int = 512, concurrency: int = 16, results_dir: Path | None = RESULTS_DIR,
                           label: str = "latency", transport: str = "grpc", enrich: bool = False,
                           fraction: float = 0.5, paced_seconds: float = 60.0, senders: int = 64,
-                          settle_seconds: float = 10.0) -> dict[str, Any]:
-    """Export-call latency at a fraction of the maximum rate, on one server: first the
+                          settle_seconds: float = 10.0, paced_rate: float = 0.0) -> dict[str, Any]:
+    """Export-call latency at a fraction of the maximum rate (or at ``paced_rate`` requests/s,
+    the same for runs whose maximum differs), on one server: first the
     fleet once with ``concurrency`` calls in flight (the maximum rate, as run_benchmark
     measures it), then ``settle_seconds`` idle (the maximum run's merges and enrichment
     backlog), then the open-loop paced client (role_paced) at ``fraction`` of that
@@ -602,7 +603,7 @@ def run_latency_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, d
             cpu1 = server.cpu_seconds()
             time.sleep(settle_seconds)
             request_rate = dataset["requests"] / closed["seconds"]
-            interval = 1.0 / (fraction * request_rate)
+            interval = 1.0 / (paced_rate if paced_rate > 0 else fraction * request_rate)
             loads["paced_start"] = load_average()
             cpu2 = server.cpu_seconds()
             paced = _run_role(["paced", str(data), server.endpoint, str(interval), str(paced_seconds), "1",
@@ -626,6 +627,7 @@ def run_latency_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, d
                    "batch_size": batch_size, "concurrency": concurrency, "transport": transport,
                    "enrichment": "on (default timers)" if enrich else "off", "fraction": fraction,
                    "paced_seconds": paced_seconds, "senders": senders, "settle_seconds": settle_seconds,
+                   "paced_rate": paced_rate,
                    "storage": "chdb (embedded)"},
         "dataset": {k: v for k, v in dataset.items() if k != "fleet"},
         "load_average": loads,
@@ -672,7 +674,9 @@ def latency_summary_text(r: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in r["load_average"].items()) + f" ({r['machine']['cpus']} CPUs)",
         f"maximum rate ({r['params']['concurrency']} in flight): {m['records_per_s']:,} records/s, "
         f"{m['requests_per_s']} requests/s; latency p50 {m['latency_ms']['p50']} / p99 {m['latency_ms']['p99']} ms",
-        f"paced at {r['params']['fraction']:.0%}: {p['target_requests_per_s']} requests/s scheduled for "
+        (f"paced at {r['params']['paced_rate']:g} requests/s (fixed): " if r["params"].get("paced_rate")
+         else f"paced at {r['params']['fraction']:.0%}: ")
+        + f"{p['target_requests_per_s']} requests/s scheduled for "
         f"{p['scheduled_seconds']} s, achieved {p['achieved_requests_per_s']} requests/s, "
         f"{p['achieved_records_per_s']:,} records/s; errors {p['errors']}, retries {p['retries']}",
         f"  export latency from the scheduled time: p50 {p['latency_ms']['p50']} / p90 {p['latency_ms']['p90']} / "
@@ -781,6 +785,9 @@ def main(argv: list[str] | None = None) -> int:
                              " --fraction of it (run_latency_benchmark)")
     parser.add_argument("--fraction", type=float, default=0.5, help="--latency: share of the maximum request rate")
     parser.add_argument("--paced-seconds", type=float, default=60.0, help="--latency: how long to send paced")
+    parser.add_argument("--paced-rate", type=float, default=0.0,
+                        help="--latency: send paced at this many requests/s instead of --fraction of the maximum"
+                             " (compares runs whose maximum moved with the machine's load)")
     parser.add_argument("--senders", type=int, default=64,
                         help="--latency: sending threads of the paced client (requests due while all are busy wait,"
                              " and that wait counts)")
@@ -793,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
             sessions=args.sessions, users=args.users, orgs=args.orgs, days=args.days, seed=args.seed,
             batch_size=args.batch_size, concurrency=args.concurrency, transport=args.transport, enrich=args.enrich,
             results_dir=results_dir, label=args.label or "latency", fraction=args.fraction,
-            paced_seconds=args.paced_seconds, senders=args.senders)
+            paced_seconds=args.paced_seconds, senders=args.senders, paced_rate=args.paced_rate)
         print(latency_summary_text(latency))
         if "path" in latency:
             print(f"results: {latency['path']}")
