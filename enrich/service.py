@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -87,7 +87,6 @@ class _Derived:
     tombstones: dict[str, set[tuple[Any, ...]]]
     tomb_version: int
     rows: int
-    seconds: float = 0.0  # what deriving it took (debouncing adds its share of the write)
 
 
 class Metrics(Protocol):
@@ -345,11 +344,6 @@ class Enricher:
         return self.clock() < finished + min(seconds * self.debounce_factor, self.max_staleness_s)
 
     def _derived(self, org: str, group: set[str], seconds: float) -> None:
-        if self._unwritten and self._unwritten[-1].group is group:
-            self._unwritten[-1].seconds = seconds  # its rows wait for the write: it adds its share
-        self._record_derived(org, group, seconds)
-
-    def _record_derived(self, org: str, group: set[str], seconds: float) -> None:
         finished = self.clock()
         for session in group:
             self._derived_at[(org, session)] = (finished, seconds)
@@ -623,10 +617,7 @@ class Enricher:
             marked = max((marks.get(s.session_id, 0) for s in component.sessions), default=0)
             if marked:  # a delete left this component with fewer events than before
                 version = max(version, (marked << VERSION_COUNT_BITS) | min(len(component_events), (1 << VERSION_COUNT_BITS) - 1))
-            for table, columns in rows_for(component, version).items():
-                into = tables.setdefault(table, defaultdict(list))
-                for name, values in columns.items():
-                    into[name].extend(values)
+            _extend_tables(tables, rows_for(component, version))
             stats["sessions"] += len(component.sessions)
             stats["threads"] += len(component.threads)
         tombstones = _tombstones(derived, existing)
@@ -652,21 +643,20 @@ class Enricher:
             entries = [entry for entry in entries if self._stored(entry, stats, rows=False)]
         else:
             entries = [entry for entry in entries if self._stored(entry, stats, rows=True)]
-        # Debouncing counts a group's share of the write as part of deriving it.
+        # Debouncing counts a group's share of the write as part of deriving it (_derived
+        # recorded what deriving it took, a moment ago).
         seconds = time.perf_counter() - started
         total = sum(entry.rows for entry in entries) or 1
         for entry in entries:
-            self._record_derived(entry.org, entry.group, entry.seconds + seconds * entry.rows / total)
+            took = self._derived_at.get((entry.org, min(entry.group)), (0.0, 0.0))[1]
+            self._derived(entry.org, entry.group, took + seconds * entry.rows / total)
 
     def _insert_together(self, entries: list[_Derived]) -> bool:
         """One insert per table of every entry's rows; False (nothing to report yet: each is
         written alone next) when one fails."""
         merged: dict[str, dict[str, list[Any]]] = {}
         for entry in entries:
-            for table, columns in entry.tables.items():
-                into = merged.setdefault(table, defaultdict(list))
-                for name, values in columns.items():
-                    into[name].extend(values)
+            _extend_tables(merged, entry.tables)
         try:
             for table, columns in merged.items():
                 self.storage.insert_columns(table, columns)
@@ -705,6 +695,14 @@ class Enricher:
     # -- writing -------------------------------------------------------------------------
     def _write_tombstones(self, org: str, tombstones: dict[str, set[tuple[Any, ...]]], version: int) -> None:
         write_tombstones(self.storage, org, tombstones, version)
+
+
+def _extend_tables(into: dict[str, dict[str, list[Any]]], tables: Mapping[str, Mapping[str, Sequence[Any]]]) -> None:
+    """Append ``tables``' columns (table -> column -> values) to those of ``into``."""
+    for table, columns in tables.items():
+        target = into.setdefault(table, defaultdict(list))
+        for name, values in columns.items():
+            target[name].extend(values)
 
 
 def layout_paused(events: list[Event]) -> Layout:
