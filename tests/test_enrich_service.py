@@ -4,6 +4,7 @@ tables see after the captures are stored."""
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from receiver.attributes import Limits
 from receiver.batch import DecodeContext
 from receiver.decode import decode_request
 from receiver.store import store_batch
-from storage.client import Storage
+from storage.client import Storage, open_storage
 from tests.fixtures import SCENARIOS
 from tests.test_enrich_replay import scenario_batches, scenario_events
 
@@ -174,3 +175,49 @@ def test_background_thread_picks_up_marked_sessions(storage: Storage) -> None:
             pytest.fail("the background enrichment thread derived nothing")
     finally:
         enricher.stop()
+
+
+def test_events_stored_before_the_attribute_columns_are_read_the_same(chdb_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0012 adds the attributes enrichment reads as MATERIALIZED columns. Rows stored before
+    it have no such columns on disk: they are computed from the maps when read, and written
+    when the parts merge. Either way enrichment reads what it reads from rows stored after."""
+    import storage.client as storage_client
+
+    earlier = [m for m in storage_client.migration_files() if m[0] < 12]
+    names = [f"t_{uuid.uuid4().hex[:16]}" for _ in range(2)]
+    monkeypatch.setattr(storage_client, "migration_files", lambda: earlier)
+    before = open_storage(chdb_dsn, names[0])
+    monkeypatch.undo()
+    after = open_storage(chdb_dsn, names[1])
+    try:
+        for handle in (before, after):
+            for scenario in SCENARIOS:
+                for batch in scenario_batches(scenario, with_hooks=True):
+                    store_batch(handle, batch)
+            store_batch(handle, _bridge_record("s-attributes", 1_700_000_000_000_000, **{
+                "vcs.repository.url.full": "https://github.com/acme/app", "vcs.owner.name": "acme",
+                "vcs.repository.name": "app", "vcs.provider.name": "github", "is_async": "true",
+                "prompt_cache_likely_expired": "true", "loomline.evidence": "transcript"}))
+        assert before.migrate() == ["0012_events_enrichment_columns.sql"]
+        on_disk = before.query_rows("SELECT count() FROM system.parts_columns WHERE database = {d:String}"
+                                    " AND table = 'events' AND active AND column = 'AttrHost'", {"d": names[0]})
+        assert on_disk == [(0,)]  # the old parts really lack them
+
+        def loaded(handle: Storage) -> list[Any]:
+            events = []
+            for org, session in sorted(handle.query_rows("SELECT DISTINCT OrgId, SessionId FROM events")):
+                events += Enricher(handle)._query_events(org, {session}, datetime.fromtimestamp(0, UTC))
+            return sorted((e.session_id, e.event_key, e.project_id, e.project_name, e.host, e.speed, e.agent_id,
+                           e.vcs_url, e.vcs_owner, e.vcs_repository, e.vcs_provider,
+                           e.seconds_since_last_response, e.context_tokens, e.cache_likely_expired,
+                           e.estimated_cache_write_usd, e.is_async, e.evidence) for e in events)
+
+        expected = loaded(after)
+        assert all(any(row[i] not in (None, "", False) for row in expected) for i in range(2, 17))  # every one read
+        assert loaded(before) == expected
+        before.command("OPTIMIZE TABLE events FINAL")
+        assert loaded(before) == expected
+    finally:
+        for name, handle in zip(names, (before, after), strict=True):
+            handle.command(f"DROP DATABASE IF EXISTS `{name}`")
+            handle.close()

@@ -1415,3 +1415,74 @@ SELECT
 FROM events FINAL
 WHERE EventName IN ('loomline.pre_model_switch', 'loomline.post_model_switch')
   AND (OrgId, SessionId) NOT IN (SELECT org_id, session_id FROM deleted_sessions);
+
+-- 0012_events_enrichment_columns.sql
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrProjectId String MATERIALIZED ResourceAttributes['project.id'];
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrProjectId String MATERIALIZED ResourceAttributes['project.id'];
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrProjectName String MATERIALIZED
+    if(Attributes['loomline.project.name'] != '', Attributes['loomline.project.name'], ResourceAttributes['project.name']);
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrProjectName String MATERIALIZED
+    if(Attributes['loomline.project.name'] != '', Attributes['loomline.project.name'], ResourceAttributes['project.name']);
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrHost String MATERIALIZED ResourceAttributes['host.name'];
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrHost String MATERIALIZED ResourceAttributes['host.name'];
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrSpeed String MATERIALIZED Attributes['speed'];
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrSpeed String MATERIALIZED Attributes['speed'];
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrAgentId String MATERIALIZED Attributes['agent_id'];
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrAgentId String MATERIALIZED Attributes['agent_id'];
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrVcsUrl String MATERIALIZED
+    if(Attributes['vcs.repository.url.full'] != '', Attributes['vcs.repository.url.full'], ResourceAttributes['vcs.repository.url.full']);
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrVcsUrl String MATERIALIZED
+    if(Attributes['vcs.repository.url.full'] != '', Attributes['vcs.repository.url.full'], ResourceAttributes['vcs.repository.url.full']);
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrVcsOwner String MATERIALIZED
+    if(Attributes['vcs.owner.name'] != '', Attributes['vcs.owner.name'], ResourceAttributes['vcs.owner.name']);
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrVcsOwner String MATERIALIZED
+    if(Attributes['vcs.owner.name'] != '', Attributes['vcs.owner.name'], ResourceAttributes['vcs.owner.name']);
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrVcsRepository String MATERIALIZED
+    if(Attributes['vcs.repository.name'] != '', Attributes['vcs.repository.name'], ResourceAttributes['vcs.repository.name']);
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrVcsRepository String MATERIALIZED
+    if(Attributes['vcs.repository.name'] != '', Attributes['vcs.repository.name'], ResourceAttributes['vcs.repository.name']);
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrVcsProvider String MATERIALIZED
+    if(Attributes['vcs.provider.name'] != '', Attributes['vcs.provider.name'], ResourceAttributes['vcs.provider.name']);
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrVcsProvider String MATERIALIZED
+    if(Attributes['vcs.provider.name'] != '', Attributes['vcs.provider.name'], ResourceAttributes['vcs.provider.name']);
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrSecondsSinceLastResponse String MATERIALIZED Attributes['seconds_since_last_response'];
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrSecondsSinceLastResponse String MATERIALIZED Attributes['seconds_since_last_response'];
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrContextTokens String MATERIALIZED Attributes['context_tokens'];
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrContextTokens String MATERIALIZED Attributes['context_tokens'];
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrCacheLikelyExpired String MATERIALIZED Attributes['prompt_cache_likely_expired'];
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrCacheLikelyExpired String MATERIALIZED Attributes['prompt_cache_likely_expired'];
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrEstimatedCacheWriteUsd String MATERIALIZED Attributes['estimated_cache_write_usd'];
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrEstimatedCacheWriteUsd String MATERIALIZED Attributes['estimated_cache_write_usd'];
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrIsAsync String MATERIALIZED Attributes['is_async'];
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrIsAsync String MATERIALIZED Attributes['is_async'];
+
+ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrEvidence String MATERIALIZED Attributes['loomline.evidence'];
+
+ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrEvidence String MATERIALIZED Attributes['loomline.evidence'];
