@@ -21,9 +21,15 @@ Two parts, both printed with the machine's load average and written to bench/res
   Enricher's CPU per ingested record (process CPU time of the passes: Python plus the
   in-process ClickHouse threads serving its queries and inserts), overall and per tenth of
   the run (flat = the cost of a pass does not grow with the session).
+* **fleet pass** (``--fleet-conversations N``): a fleet of N conversations (loomline/fleet.py,
+  real session shapes and attributes, 20 orgs) decoded by the receiver and stored, then
+  derived whole once (``derive_all``, the cache empty: every event read from storage).
+  Reports the CPU per stored event and where it went, by query file and insert (process
+  CPU time of each call: Python plus the engine's threads), the rest being derivation.
 
     python -m bench.enrich                   # 1k, 10k, 100k; e2e 20k records
     python -m bench.enrich --quick           # small sizes (tests/test_bench_enrich_smoke.py)
+    python -m bench.enrich --sizes 1000 --shapes fleet --rounds 1 --e2e-records 0 --fleet-conversations 1000
 """
 
 from __future__ import annotations
@@ -329,6 +335,59 @@ def bench_e2e(records: int, sessions: int, batch: int, mode: str) -> dict[str, A
     return result
 
 
+def bench_fleet_pass(conversations: int) -> dict[str, Any]:
+    """One whole derivation of a stored fleet, its CPU split by query and insert."""
+    from bench.query_load import BaseSpec, load_base
+    from enrich.service import Enricher
+    from storage.client import open_storage
+    from storage.sql_files import SQL_DIR, load_query
+
+    global _data_dir
+    _data_dir = _data_dir or tempfile.mkdtemp(prefix="loomline-bench-enrich-")
+    storage = open_storage(f"chdb://{_data_dir}", f"bench_fleet_{os.getpid()}")
+    names = {load_query(path.stem): path.stem for path in (SQL_DIR / "queries").glob("*.sql")}
+    spent: dict[str, list[float]] = {}
+
+    def timed(name: str | Callable[[tuple[Any, ...]], str], call: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                entry = spent.setdefault(name(args) if callable(name) else name, [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.process_time() - start
+        return run
+
+    class TimedEnricher(Enricher):
+        _query_events = timed("enrich_load_events (+ building Events)", Enricher._query_events)
+
+    try:
+        load_base(storage, BaseSpec(conversations=conversations), lambda line: print(line, flush=True))
+        events = int(storage.query_rows("SELECT count() FROM events")[0][0])
+        storage.query_rows = timed(lambda a: names.get(a[0], "other queries"), storage.query_rows)  # type: ignore[method-assign]
+        storage.insert_columns = timed(lambda a: f"insert {a[0]}", storage.insert_columns)  # type: ignore[method-assign]
+        enricher = TimedEnricher(storage)
+        start = time.process_time()
+        stats = enricher.derive_all()
+        total = time.process_time() - start
+    finally:
+        storage.command(f"DROP DATABASE IF EXISTS `{storage.info.database}`")
+        storage.close()
+    parts = {name: {"calls": calls, "cpu_seconds": round(cpu, 3), "us_per_event": round(cpu / events * 1e6, 1)}
+             for name, (calls, cpu) in sorted(spent.items(), key=lambda item: -item[1][1])}
+    rest = total - sum(cpu for _, cpu in spent.values())
+    result = {"conversations": conversations, "events": events, "sessions": stats.get("sessions", 0),
+              "cpu_seconds": round(total, 3), "us_per_event": round(total / events * 1e6, 1),
+              "parts": parts, "rest_us_per_event": round(rest / events * 1e6, 1), "load": load()}
+    print(f"fleet pass: {conversations} conversations, {events} events, {result['sessions']} sessions derived"
+          f" whole: {total:.2f} s CPU, {result['us_per_event']} µs per event; load {result['load']}", flush=True)
+    for name, part in parts.items():
+        print(f"  {name:45} {part['calls']:5} calls {part['us_per_event']:7.1f} µs/event", flush=True)
+    print(f"  {'derivation and the rest (Python)':45} {'':11} {result['rest_us_per_event']:7.1f} µs/event", flush=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
@@ -338,28 +397,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--e2e-sessions", type=int, default=4)
     parser.add_argument("--e2e-batch", type=int, default=500)
     parser.add_argument("--e2e-modes", default="every-batch,loop")
+    parser.add_argument("--fleet-conversations", type=int, default=0,
+                        help="fleet pass: derive a stored fleet of this many conversations whole (0: skip)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for the smoke test")
     parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.e2e_records, args.e2e_batch, args.rounds = "200,800", 600, 100, 2
+        args.fleet_conversations = min(args.fleet_conversations, 20)
     results = run(
         [int(s) for s in args.sizes.split(",")], args.shapes.split(","),
         args.e2e_records, args.e2e_sessions, args.e2e_batch, args.e2e_modes.split(","), args.results_dir,
-        args.rounds,
+        args.rounds, args.fleet_conversations,
     )
     print(f"results: {results['path']}")
     return 0
 
 
 def run(sizes: list[int], shapes: list[str], e2e_records: int, e2e_sessions: int, e2e_batch: int,
-        modes: list[str], results_dir: Path, rounds: int = 5) -> dict[str, Any]:
+        modes: list[str], results_dir: Path, rounds: int = 5, fleet_conversations: int = 0) -> dict[str, Any]:
     """Run both parts; returns (and writes) the results."""
     print(f"loomline enrichment benchmark: {cpu_model()}, {os.cpu_count()} CPUs, load {load()}", flush=True)
     results: dict[str, Any] = {
         "commit": git_commit(), "cpu": cpu_model(), "cpus": os.cpu_count(), "load_start": load(),
         "derive": bench_derive(sizes, shapes, rounds),
         "e2e": [bench_e2e(e2e_records, e2e_sessions, e2e_batch, mode) for mode in modes if e2e_records],
+        "fleet_pass": bench_fleet_pass(fleet_conversations) if fleet_conversations else None,
         "load_end": load(),
     }
     results_dir.mkdir(parents=True, exist_ok=True)

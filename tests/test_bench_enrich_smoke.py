@@ -50,3 +50,14 @@ def test_issue_shape_is_one_fragment_per_event() -> None:
 def test_quick_cli(tmp_path: Path) -> None:
     out, _ = _bench("--quick", "--shapes", "issue", "--e2e-modes", "loop", "--results-dir", str(tmp_path))
     assert "µs/event" in out and "µs CPU/record" in out and "load" in out
+
+
+def test_fleet_pass(tmp_path: Path) -> None:
+    out, results = _bench("--sizes", "100", "--shapes", "hot", "--rounds", "1", "--e2e-records", "0",
+                          "--fleet-conversations", "10", "--results-dir", str(tmp_path))
+    fleet = results["fleet_pass"]
+    assert fleet["events"] > 0 and fleet["sessions"] >= 10 and fleet["us_per_event"] > 0
+    # every session was read from storage and every derived table written once
+    assert fleet["parts"]["enrich_load_events (+ building Events)"]["calls"] >= 1
+    assert fleet["parts"]["insert llm_sessions"]["calls"] == 1
+    assert "fleet pass: 10 conversations" in out
