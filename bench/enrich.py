@@ -273,17 +273,29 @@ def hot_requests(records: int, sessions: int, batch: int, org: str = "bench") ->
 _data_dir = ""
 
 
+def _scratch_storage(database: str) -> Any:
+    """A new migrated database in this process's chDB directory (chDB opens one directory
+    per process, so every part of a run shares it); drop it with _drop."""
+    from storage.client import open_storage
+
+    global _data_dir
+    _data_dir = _data_dir or tempfile.mkdtemp(prefix="loomline-bench-enrich-")
+    return open_storage(f"chdb://{_data_dir}", f"{database}_{os.getpid()}")
+
+
+def _drop(storage: Any) -> None:
+    storage.command(f"DROP DATABASE IF EXISTS `{storage.info.database}`")
+    storage.close()
+
+
 def bench_e2e(records: int, sessions: int, batch: int, mode: str) -> dict[str, Any]:
     from enrich.service import Enricher
     from receiver.attributes import Limits
     from receiver.batch import DecodeContext
     from receiver.decode import decode_request
     from receiver.pipeline import IngestPipeline
-    from storage.client import open_storage
 
-    global _data_dir
-    _data_dir = _data_dir or tempfile.mkdtemp(prefix="loomline-bench-enrich-")  # chDB: one directory per process
-    storage = open_storage(f"chdb://{_data_dir}", f"bench_{mode.replace('-', '_')}_{os.getpid()}")
+    storage = _scratch_storage(f"bench_{mode.replace('-', '_')}")
     enricher = Enricher(storage)
     pipeline = IngestPipeline(storage, on_stored=enricher.mark_dirty, linger_seconds=0.0)
     pipeline.start()
@@ -315,8 +327,7 @@ def bench_e2e(records: int, sessions: int, batch: int, mode: str) -> dict[str, A
         derived = storage.query_rows("SELECT count(), sum(event_count) FROM llm_sessions FINAL")[0]
     finally:
         pipeline.stop()
-        storage.command(f"DROP DATABASE IF EXISTS `{storage.info.database}`")
-        storage.close()
+        _drop(storage)
     tenth = max(1, len(per_batch) // 10)
     deciles = [round(sum(per_batch[i:i + tenth]) / len(per_batch[i:i + tenth]), 1)
                for i in range(0, len(per_batch), tenth)][:10]
@@ -339,12 +350,9 @@ def bench_fleet_pass(conversations: int) -> dict[str, Any]:
     """One whole derivation of a stored fleet, its CPU split by query and insert."""
     from bench.query_load import BaseSpec, load_base
     from enrich.service import Enricher
-    from storage.client import open_storage
     from storage.sql_files import SQL_DIR, load_query
 
-    global _data_dir
-    _data_dir = _data_dir or tempfile.mkdtemp(prefix="loomline-bench-enrich-")
-    storage = open_storage(f"chdb://{_data_dir}", f"bench_fleet_{os.getpid()}")
+    storage = _scratch_storage("bench_fleet")
     names = {load_query(path.stem): path.stem for path in (SQL_DIR / "queries").glob("*.sql")}
     spent: dict[str, list[float]] = {}
 
@@ -372,8 +380,7 @@ def bench_fleet_pass(conversations: int) -> dict[str, Any]:
         stats = enricher.derive_all()
         total = time.process_time() - start
     finally:
-        storage.command(f"DROP DATABASE IF EXISTS `{storage.info.database}`")
-        storage.close()
+        _drop(storage)
     parts = {name: {"calls": calls, "cpu_seconds": round(cpu, 3), "us_per_event": round(cpu / events * 1e6, 1)}
              for name, (calls, cpu) in sorted(spent.items(), key=lambda item: -item[1][1])}
     rest = total - sum(cpu for _, cpu in spent.values())
