@@ -585,8 +585,7 @@ class Enricher:
             "sessions": sorted(group),
             "low": _dt(min(p[2] for p in probes)),
             "high": _dt(max(p[3] for p in probes)),
-            "seqs": sorted({p[0] for p in probes}),
-            "users": sorted({p[1] for p in probes}),
+            "pairs": sorted(windows),
         }
         found: set[str] = set()
         for session, seq, user, ts in self.storage.query_rows(load_query("enrich_sequence_neighbours"), params):

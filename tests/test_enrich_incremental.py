@@ -114,3 +114,31 @@ def test_watermark_finds_commits_that_arrive_out_of_order(storage: Storage) -> N
         storage.query_rows("SELECT uniqExact(EventKey) FROM events")[0][0]
     Enricher(storage).derive_all(now=now)
     assert snapshot(storage) == incremental
+
+
+def test_a_process_split_over_sessions_is_found_from_any_one_under_a_hostile_user_id(storage: Storage) -> None:
+    """`/clear` continues one process's sequence in a new session. Seeded with one session
+    at a time, with no run id to go by, the (sequence, user) pairs probed for must find the
+    others, with the user id bound as data: quotes, backslashes and SQL in it change nothing."""
+    rows = _event_rows(("interactive_clear_exit",))
+    hostile = "o'brien\\\"), ('1', 'x')) OR 1=1; DROP TABLE events; --"
+    for row in rows:
+        row["UserId"] = hostile
+        row["CliRunId"] = ""  # only the sequence numbers tie the sessions together
+    sessions = sorted({(row["OrgId"], row["SessionId"]) for row in rows})
+    assert len(sessions) > 1
+    last = max(row["Timestamp"] for row in rows)
+    now = (last if isinstance(last, datetime) else datetime.fromtimestamp(last / 1e9, UTC)) + timedelta(minutes=1)
+    _insert(storage, rows)
+    Enricher(storage).derive_all(now=now)
+    whole = snapshot(storage)
+    assert len(whole["llm_sessions"]) == len(sessions)
+    for seed in sessions:
+        enricher = Enricher(storage)
+        enricher.run_once(now=now)  # past the watermark: from here on only marked sessions
+        enricher.clear_cache()
+        for table in TABLES:
+            storage.command(f"TRUNCATE TABLE {table}")
+        enricher.mark_dirty({seed})
+        enricher.run_once(now=now)
+        assert snapshot(storage) == whole, seed
