@@ -26,10 +26,18 @@ Two parts, both printed with the machine's load average and written to bench/res
   derived whole once (``derive_all``, the cache empty: every event read from storage).
   Reports the CPU per stored event and where it went, by query file and insert (process
   CPU time of each call: Python plus the engine's threads), the rest being derivation.
+* **fleet loop** (``--fleet-loop-conversations N``): the same fleet's log records stored in
+  order of arrival through the ingest pipeline, and a background pass
+  (``run_background_pass``) each time a second's worth of records has arrived at
+  ``--fleet-loop-rate`` records/s (the Enricher's clock is that arrival time, so its
+  debouncing sees the rate); a final pass flushes. Reports the Enricher's CPU per record,
+  split as in the fleet pass: a live receiver's enrichment, many orgs with a few dirty
+  sessions each per pass.
 
     python -m bench.enrich                   # 1k, 10k, 100k; e2e 20k records
     python -m bench.enrich --quick           # small sizes (tests/test_bench_enrich_smoke.py)
     python -m bench.enrich --sizes 1000 --shapes fleet --rounds 1 --e2e-records 0 --fleet-conversations 1000
+    python -m bench.enrich --sizes 1000 --shapes fleet --rounds 1 --e2e-records 0 --fleet-loop-conversations 1000
 """
 
 from __future__ import annotations
@@ -346,52 +354,145 @@ def bench_e2e(records: int, sessions: int, batch: int, mode: str) -> dict[str, A
     return result
 
 
-def bench_fleet_pass(conversations: int) -> dict[str, Any]:
-    """One whole derivation of a stored fleet, its CPU split by query and insert."""
-    from bench.query_load import BaseSpec, load_base
-    from enrich.service import Enricher
-    from storage.sql_files import SQL_DIR, load_query
+class _CpuByCall:
+    """Process CPU of the calls it wraps, by name (query file, insert table, ...)."""
 
-    storage = _scratch_storage("bench_fleet")
-    names = {load_query(path.stem): path.stem for path in (SQL_DIR / "queries").glob("*.sql")}
-    spent: dict[str, list[float]] = {}
+    def __init__(self) -> None:
+        from storage.sql_files import SQL_DIR, load_query
 
-    def timed(name: str | Callable[[tuple[Any, ...]], str], call: Callable[..., Any]) -> Callable[..., Any]:
+        self.names = {load_query(path.stem): path.stem for path in (SQL_DIR / "queries").glob("*.sql")}
+        self.spent: dict[str, list[float]] = {}
+
+    def wrap(self, name: str | Callable[[tuple[Any, ...]], str], call: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
             start = time.process_time()
             try:
                 return call(*args, **kwargs)
             finally:
-                entry = spent.setdefault(name(args) if callable(name) else name, [0, 0.0])
+                entry = self.spent.setdefault(name(args) if callable(name) else name, [0, 0.0])
                 entry[0] += 1
                 entry[1] += time.process_time() - start
         return run
 
-    class TimedEnricher(Enricher):
-        _query_events = timed("enrich_load_events (+ building Events)", Enricher._query_events)
+    def storage(self, storage: Any) -> None:
+        """Time the storage's queries by file and its inserts by table."""
+        storage.query_rows = self.wrap(lambda a: self.names.get(a[0], "other queries"), storage.query_rows)
+        storage.insert_columns = self.wrap(lambda a: f"insert {a[0]}", storage.insert_columns)
 
+    def enricher(self) -> Any:
+        """An Enricher class whose event reads (storage.client.query) are timed too."""
+        from enrich.service import Enricher
+
+        wrap = self.wrap
+
+        class TimedEnricher(Enricher):
+            _query_events = wrap("enrich_load_events (+ building Events)", Enricher._query_events)
+        return TimedEnricher
+
+    def parts(self, per: int, unit: str) -> dict[str, dict[str, Any]]:
+        return {name: {"calls": calls, "cpu_seconds": round(cpu, 3), f"us_per_{unit}": round(cpu / per * 1e6, 1)}
+                for name, (calls, cpu) in sorted(self.spent.items(), key=lambda item: -item[1][1])}
+
+    def total(self) -> float:
+        return sum(cpu for _, cpu in self.spent.values())
+
+
+def _print_parts(parts: dict[str, dict[str, Any]], unit: str, rest: float) -> None:
+    for name, part in parts.items():
+        print(f"  {name:45} {part['calls']:5} calls {part[f'us_per_{unit}']:7.1f} µs/{unit}", flush=True)
+    print(f"  {'derivation and the rest (Python)':45} {'':11} {rest:7.1f} µs/{unit}", flush=True)
+
+
+def bench_fleet_pass(conversations: int) -> dict[str, Any]:
+    """One whole derivation of a stored fleet, its CPU split by query and insert."""
+    from bench.query_load import BaseSpec, load_base
+
+    storage = _scratch_storage("bench_fleet")
+    timer = _CpuByCall()
     try:
         load_base(storage, BaseSpec(conversations=conversations), lambda line: print(line, flush=True))
         events = int(storage.query_rows("SELECT count() FROM events")[0][0])
-        storage.query_rows = timed(lambda a: names.get(a[0], "other queries"), storage.query_rows)  # type: ignore[method-assign]
-        storage.insert_columns = timed(lambda a: f"insert {a[0]}", storage.insert_columns)  # type: ignore[method-assign]
-        enricher = TimedEnricher(storage)
+        timer.storage(storage)
+        enricher = timer.enricher()(storage)
         start = time.process_time()
         stats = enricher.derive_all()
         total = time.process_time() - start
     finally:
         _drop(storage)
-    parts = {name: {"calls": calls, "cpu_seconds": round(cpu, 3), "us_per_event": round(cpu / events * 1e6, 1)}
-             for name, (calls, cpu) in sorted(spent.items(), key=lambda item: -item[1][1])}
-    rest = total - sum(cpu for _, cpu in spent.values())
+    parts = timer.parts(events, "event")
+    rest = total - timer.total()
     result = {"conversations": conversations, "events": events, "sessions": stats.get("sessions", 0),
               "cpu_seconds": round(total, 3), "us_per_event": round(total / events * 1e6, 1),
               "parts": parts, "rest_us_per_event": round(rest / events * 1e6, 1), "load": load()}
     print(f"fleet pass: {conversations} conversations, {events} events, {result['sessions']} sessions derived"
           f" whole: {total:.2f} s CPU, {result['us_per_event']} µs per event; load {result['load']}", flush=True)
-    for name, part in parts.items():
-        print(f"  {name:45} {part['calls']:5} calls {part['us_per_event']:7.1f} µs/event", flush=True)
-    print(f"  {'derivation and the rest (Python)':45} {'':11} {result['rest_us_per_event']:7.1f} µs/event", flush=True)
+    _print_parts(parts, "event", result["rest_us_per_event"])
+    return result
+
+
+def bench_fleet_loop(conversations: int, rate: int) -> dict[str, Any]:
+    """A live fleet: its log records stored in order of arrival, background passes as the
+    enrichment loop runs them once a second while ``rate`` records/s arrive (the
+    Enricher's clock is the records' arrival time, so debouncing sees that rate)."""
+    from bench.query_load import BaseSpec, _per_org
+    from loomline.fleet import Fleet
+    from receiver.attributes import Limits
+    from receiver.batch import DecodeContext
+    from receiver.decode import decode_request
+    from receiver.pipeline import IngestPipeline
+
+    fleet = Fleet(BaseSpec(conversations=conversations).fleet_spec())
+    orgs: dict[str, str] = {}
+    for sid, truth in fleet.ground_truth.sessions.items():
+        orgs[sid] = truth.org_id
+        orgs.update(dict.fromkeys(truth.ghost_session_ids, truth.org_id))
+    batches = []
+    for signal, request in fleet.requests():
+        if signal == "logs":
+            for org, part in _per_org(signal, request, orgs):
+                batches.append(decode_request(signal, part, Limits(), DecodeContext(default_org=org or "default")))
+    storage = _scratch_storage("bench_fleet_loop")
+    timer = _CpuByCall()
+    timer.storage(storage)
+    clock = [0.0]
+    enricher = timer.enricher()(storage, clock=lambda: clock[0])
+    pipeline = IngestPipeline(storage, on_stored=enricher.mark_dirty, linger_seconds=0.0)
+    pipeline.start()
+    now = None  # the fleet's days end now
+    stored = passes = 0
+    enrich_cpu = 0.0
+    before = dict(timer.spent)
+    try:
+        for batch in batches:
+            pipeline.submit(batch).result(timeout=120)
+            stored += batch.accepted
+            if stored / rate >= clock[0] + LOOP_INTERVAL_S:
+                clock[0] = stored / rate
+                start = time.process_time()
+                enricher.run_background_pass(now=now)
+                enrich_cpu += time.process_time() - start
+                passes += 1
+        clock[0] += enricher.max_staleness_s
+        start = time.process_time()
+        enricher.run_once(now=now)  # flush: everything derived at the end
+        enrich_cpu += time.process_time() - start
+        derived = storage.query_rows("SELECT count() FROM llm_sessions FINAL")[0][0]
+    finally:
+        pipeline.stop()
+        _drop(storage)
+    # only the Enricher's calls: the pipeline's inserts of events are ingest
+    timer.spent = {k: v for k, v in timer.spent.items() if k not in before and k != "insert events"
+                   and not k.startswith("insert otel")}
+    parts = timer.parts(stored, "record")
+    rest = enrich_cpu - timer.total()
+    result = {"conversations": conversations, "rate": rate, "records": stored, "passes": passes,
+              "enrich_cpu_seconds": round(enrich_cpu, 3), "enrich_us_per_record": round(enrich_cpu / stored * 1e6, 1),
+              "derived_sessions": int(derived), "parts": parts, "rest_us_per_record": round(rest / stored * 1e6, 1),
+              "load": load()}
+    print(f"fleet loop: {conversations} conversations, {stored} log records at {rate}/s, {passes} passes:"
+          f" enrichment {result['enrich_us_per_record']} µs CPU/record, {derived} sessions; load {result['load']}",
+          flush=True)
+    _print_parts(parts, "record", result["rest_us_per_record"])
     return result
 
 
@@ -406,23 +507,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--e2e-modes", default="every-batch,loop")
     parser.add_argument("--fleet-conversations", type=int, default=0,
                         help="fleet pass: derive a stored fleet of this many conversations whole (0: skip)")
+    parser.add_argument("--fleet-loop-conversations", type=int, default=0,
+                        help="fleet loop: a fleet of this many conversations arriving live, background passes (0: skip)")
+    parser.add_argument("--fleet-loop-rate", type=int, default=3000,
+                        help="fleet loop: records per second the passes see arriving")
     parser.add_argument("--quick", action="store_true", help="small sizes, for the smoke test")
     parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.e2e_records, args.e2e_batch, args.rounds = "200,800", 600, 100, 2
         args.fleet_conversations = min(args.fleet_conversations, 20)
+        args.fleet_loop_conversations = min(args.fleet_loop_conversations, 20)
     results = run(
         [int(s) for s in args.sizes.split(",")], args.shapes.split(","),
         args.e2e_records, args.e2e_sessions, args.e2e_batch, args.e2e_modes.split(","), args.results_dir,
-        args.rounds, args.fleet_conversations,
+        args.rounds, args.fleet_conversations, args.fleet_loop_conversations, args.fleet_loop_rate,
     )
     print(f"results: {results['path']}")
     return 0
 
 
 def run(sizes: list[int], shapes: list[str], e2e_records: int, e2e_sessions: int, e2e_batch: int,
-        modes: list[str], results_dir: Path, rounds: int = 5, fleet_conversations: int = 0) -> dict[str, Any]:
+        modes: list[str], results_dir: Path, rounds: int = 5, fleet_conversations: int = 0,
+        fleet_loop_conversations: int = 0, fleet_loop_rate: int = 3000) -> dict[str, Any]:
     """Run both parts; returns (and writes) the results."""
     print(f"loomline enrichment benchmark: {cpu_model()}, {os.cpu_count()} CPUs, load {load()}", flush=True)
     results: dict[str, Any] = {
@@ -430,6 +537,7 @@ def run(sizes: list[int], shapes: list[str], e2e_records: int, e2e_sessions: int
         "derive": bench_derive(sizes, shapes, rounds),
         "e2e": [bench_e2e(e2e_records, e2e_sessions, e2e_batch, mode) for mode in modes if e2e_records],
         "fleet_pass": bench_fleet_pass(fleet_conversations) if fleet_conversations else None,
+        "fleet_loop": bench_fleet_loop(fleet_loop_conversations, fleet_loop_rate) if fleet_loop_conversations else None,
         "load_end": load(),
     }
     results_dir.mkdir(parents=True, exist_ok=True)

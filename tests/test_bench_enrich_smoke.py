@@ -61,3 +61,14 @@ def test_fleet_pass(tmp_path: Path) -> None:
     assert fleet["parts"]["enrich_load_events (+ building Events)"]["calls"] >= 1
     assert fleet["parts"]["insert llm_sessions"]["calls"] == 1
     assert "fleet pass: 10 conversations" in out
+
+
+def test_fleet_loop(tmp_path: Path) -> None:
+    out, results = _bench("--sizes", "100", "--shapes", "hot", "--rounds", "1", "--e2e-records", "0",
+                          "--fleet-loop-conversations", "10", "--fleet-loop-rate", "100", "--results-dir", str(tmp_path))
+    loop = results["fleet_loop"]
+    assert loop["records"] > 0 and loop["passes"] >= 2 and loop["enrich_us_per_record"] > 0
+    # every session derived by the end; only the Enricher's own calls are counted
+    assert loop["derived_sessions"] >= 10
+    assert "insert events" not in loop["parts"] and loop["parts"]["insert llm_sessions"]["calls"] >= 2
+    assert "fleet loop: 10 conversations" in out
