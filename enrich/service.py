@@ -130,9 +130,9 @@ class Enricher:
         self.cache_max_events = cache_max_events
         self._marks_applied: dict[SessionKey, int] = {}  # rederive mark (ms) the cache was last re-read for
         self._derived_at: dict[SessionKey, tuple[float, float]] = {}  # session -> (monotonic end, seconds)
-        # (events, their number, their Prepared): the layout _sequence_neighbours made for _expand's
-        # last round, which _derive_group derives from when it gets that same list
-        self._prepared: tuple[list[Event], int, Prepared] | None = None
+        # org -> (events, their number, their Prepared): the layout _sequence_neighbours made for
+        # _expand's last round, which _derive_group derives from when it gets that same list
+        self._prepared: dict[str, tuple[list[Event], int, Prepared]] = {}
         self.debounce_factor, self.max_staleness_s = DEBOUNCE_FACTOR, MAX_STALENESS_S
         self.idle_check_interval_s = IDLE_CHECK_INTERVAL_S
         self._idle_checked_at = float("-inf")
@@ -280,7 +280,7 @@ class Enricher:
                     dirty -= held
                     self.mark_dirty(held)
                 stats = self._derive_sessions(dirty, now_us)
-                self._prepared = None
+                self._prepared.clear()
                 if held:
                     stats["debounced"] = len(held)
                 return stats
@@ -416,40 +416,89 @@ class Enricher:
         return dict(stats)
 
     def _derive_by_org(self, by_org: dict[str, set[str]], now_us: int, stats: dict[str, int]) -> None:
-        for org, org_sessions in sorted(by_org.items()):
-            pending = set(org_sessions)
-            while pending:
-                seed = min(pending)
-                # Batched seeds make one group of unrelated sessions; enrichers sharing the
-                # work must each see a group as its own closure, whichever seed it came from.
-                batch = set() if self.membership is not None else set(sorted(pending)[:SEED_BATCH])
-                seeds = {seed} | batch
+        """Derive the dirty sessions in batches of SEED_BATCH seeds, across orgs: one query of
+        each kind serves a batch's groups of every org (a query's cost is mostly fixed, and a
+        pass of a busy receiver has a few dirty sessions in each of many orgs); each org's
+        group is then derived and written alone. When the batch's queries fail, its orgs
+        are derived one by one (_derive_org), and split again down to single seeds."""
+        if self.membership is not None:
+            for org, org_sessions in sorted(by_org.items()):
+                self._derive_org(org, set(org_sessions), now_us, stats)
+            return
+        pending = {(org, session) for org, org_sessions in by_org.items() for session in org_sessions}
+        while pending:
+            seeds = set(sorted(pending)[:SEED_BATCH])
+            started = time.perf_counter()
+            try:
+                groups = self._expand_keys(seeds)
+                keys = {(org, session) for org, (group, _) in groups.items() for session in group}
+                marks = self._rederive_marks(keys)
+                existing = self._existing_keys(keys)
+            except Exception:  # noqa: BLE001 - isolate: fall back to one org at a time
+                for org in sorted({org for org, _ in seeds}):
+                    org_seeds = {session for seed_org, session in seeds if seed_org == org}
+                    pending -= {(org, session) for session in org_seeds}
+                    self._derive_org(org, org_seeds, now_us, stats)
+                continue
+            shared = time.perf_counter() - started
+            total_events = sum(len(events) for _, events in groups.values()) or 1
+            for org, (group, events) in sorted(groups.items()):
                 started = time.perf_counter()
                 try:
-                    group, events = self._expand(org, seeds)
-                    result = self._derive_group(org, group, events, now_us)
-                except Exception as error:  # noqa: BLE001 - isolate: any failure of one group
-                    if len(seeds) > 1:
-                        # Seeds batched for fewer queries may be unrelated: derive them one
-                        # by one so only the group that fails is quarantined.
-                        done: set[str] = set()
-                        for single in sorted(seeds):
-                            pending.discard(single)
-                            if single not in done:
-                                done |= self._derive_one(org, single, now_us, stats)
-                        pending -= done
-                        continue
-                    pending -= seeds
-                    self._fail(org, seeds, error)
-                    stats["failed_groups"] += 1
+                    result = self._derive_group(org, group, events, now_us, marks.get(org, {}), existing.get(org, {}))
+                except Exception:  # noqa: BLE001 - isolate: this org's seeds one by one
+                    org_seeds = {session for seed_org, session in seeds if seed_org == org}
+                    done: set[str] = set()
+                    for single in sorted(org_seeds):
+                        if single not in done:
+                            done |= self._derive_one(org, single, now_us, stats)
+                    pending -= {(org, session) for session in done | org_seeds}
                     continue
-                pending -= group
+                pending -= {(org, session) for session in group}
                 self._recovered(org, group)
-                self._derived(org, group, time.perf_counter() - started)
+                # the group's time: its derivation and its share of the batch's queries
+                self._derived(org, group, time.perf_counter() - started + shared * len(events) / total_events)
                 for key, value in result.items():
                     stats[key] += value
-                if sum(entry.rows for entry in self._unwritten) >= FLUSH_ROWS:
-                    self._write_derived(stats)
+            pending -= seeds
+            if sum(entry.rows for entry in self._unwritten) >= FLUSH_ROWS:
+                self._write_derived(stats)
+
+    def _derive_org(self, org: str, org_sessions: set[str], now_us: int, stats: dict[str, int]) -> None:
+        """Derive one org's dirty sessions, batched seeds of this org alone."""
+        pending = set(org_sessions)
+        while pending:
+            seed = min(pending)
+            # Batched seeds make one group of unrelated sessions; enrichers sharing the
+            # work must each see a group as its own closure, whichever seed it came from.
+            batch = set() if self.membership is not None else set(sorted(pending)[:SEED_BATCH])
+            seeds = {seed} | batch
+            started = time.perf_counter()
+            try:
+                group, events = self._expand(org, seeds)
+                result = self._derive_group(org, group, events, now_us)
+            except Exception as error:  # noqa: BLE001 - isolate: any failure of one group
+                if len(seeds) > 1:
+                    # Seeds batched for fewer queries may be unrelated: derive them one
+                    # by one so only the group that fails is quarantined.
+                    done: set[str] = set()
+                    for single in sorted(seeds):
+                        pending.discard(single)
+                        if single not in done:
+                            done |= self._derive_one(org, single, now_us, stats)
+                    pending -= done
+                    continue
+                pending -= seeds
+                self._fail(org, seeds, error)
+                stats["failed_groups"] += 1
+                continue
+            pending -= group
+            self._recovered(org, group)
+            self._derived(org, group, time.perf_counter() - started)
+            for key, value in result.items():
+                stats[key] += value
+            if sum(entry.rows for entry in self._unwritten) >= FLUSH_ROWS:
+                self._write_derived(stats)
 
     def _derive_one(self, org: str, seed: str, now_us: int, stats: dict[str, int]) -> set[str]:
         """Derive one seed's group; returns the sessions it covered (quarantined on failure)."""
@@ -469,41 +518,44 @@ class Enricher:
         return group
 
     def _load(self, org: str, sessions: set[str]) -> list[Event]:
+        """Every stored event of one org's sessions (_load_keys)."""
+        return self._load_keys({(org, session) for session in sessions})
+
+    def _load_keys(self, keys: set[SessionKey]) -> list[Event]:
         """Every stored event of the sessions. Sessions cached from an earlier pass read only
         the rows stored after the newest they hold (IngestedAt; a commit out of order that the
         watermark finds moves that point back, _stored_at) and merge them by EventKey, keeping
         the later-stored copy as FINAL does."""
-        if not sessions:
+        if not keys:
             return []
-        cached = {s for s in sessions if (org, s) in self._cache}
-        fresh = sessions - cached
+        cached = {key for key in keys if key in self._cache}
+        fresh = keys - cached
         events: list[Event] = []
         if fresh:
-            by_session: dict[str, dict[int, Event]] = defaultdict(dict)
-            for event in self._query_events(org, fresh, EPOCH):
-                _keep_later(by_session[event.session_id], event)
-            for session in sorted(fresh):
-                known = by_session.get(session, {})
-                self._remember((org, session), known)
+            by_session: dict[SessionKey, dict[int, Event]] = defaultdict(dict)
+            for event in self._query_events(fresh, EPOCH):
+                _keep_later(by_session[(event.org_id, event.session_id)], event)
+            for key in sorted(fresh):
+                known = by_session.get(key, {})
+                self._remember(key, known)
                 events.extend(known.values())
         if cached:
-            entries = {s: self._cache.pop((org, s)) for s in sorted(cached)}
-            held = {s: known for s, (known, _) in entries.items()}
+            entries = {key: self._cache.pop(key) for key in sorted(cached)}
+            held = {key: known for key, (known, _) in entries.items()}
             self._cached_events -= sum(len(known) for known in held.values())
             since_ms = min(newest for _, newest in entries.values())
-            newer: dict[str, list[Event]] = defaultdict(list)
-            for event in self._query_events(org, cached, _dt((since_ms + 1) * 1000)):
-                newer[event.session_id].append(event)
-            for session, known in held.items():
-                for event in newer.get(session, ()):
+            newer: dict[SessionKey, list[Event]] = defaultdict(list)
+            for event in self._query_events(cached, _dt((since_ms + 1) * 1000)):
+                newer[(event.org_id, event.session_id)].append(event)
+            for key, known in held.items():
+                for event in newer.get(key, ()):
                     _keep_later(known, event)
-                self._remember((org, session), known)
+                self._remember(key, known)
                 events.extend(known.values())
         return events
 
-    def _query_events(self, org: str, sessions: set[str], since: datetime) -> list[Event]:
-        result = self.storage.client.query(load_query("enrich_load_events"),
-                                           parameters={"org": org, "sessions": sorted(sessions), "since": since})
+    def _query_events(self, keys: set[SessionKey], since: datetime) -> list[Event]:
+        result = self.storage.client.query(load_query("enrich_load_events"), parameters={**_keys(keys), "since": since})
         return events_from_columns(result.column_names, result.result_columns)
 
     def _remember(self, key: SessionKey, events: dict[int, Event]) -> None:
@@ -526,89 +578,109 @@ class Enricher:
 
     def _expand(self, org: str, seeds: set[str]) -> tuple[set[str], list[Event]]:
         """The seeds plus every session that may be derived differently with them."""
-        group: set[str] = set()
-        events: list[Event] = []
+        return self._expand_keys({(org, seed) for seed in seeds})[org]
+
+    def _expand_keys(self, seeds: set[SessionKey]) -> dict[str, tuple[set[str], list[Event]]]:
+        """Each org's group: its seeds plus every session of the org that may be derived
+        differently with them, and their events. One query of each kind per round serves
+        every org; a group never reaches into another org (every pair names its org)."""
+        group: set[SessionKey] = set()
+        events: dict[str, list[Event]] = {org: [] for org, _ in seeds}
         frontier = set(seeds)
         for _ in range(MAX_EXPANSION_ROUNDS):
             if not frontier or len(group) >= MAX_GROUP_SESSIONS:
                 break
             group |= frontier
-            new_events = self._load(org, frontier)
-            events.extend(new_events)
-            found: set[str] = set()
-            found |= {e.parent_session_id for e in new_events if e.parent_session_id}
-            runs = sorted({e.cli_run_id for e in new_events if e.cli_run_id})
-            params: dict[str, Any] = {"org": org, "sessions": sorted(group), "runs": runs}
-            found |= {row[0] for row in self.storage.query_rows(load_query("enrich_related_sessions"), params)}
-            found |= self._sequence_neighbours(org, group, events)
-            found |= {row[0] for row in self.storage.query_rows(load_query("enrich_thread_members"),
-                                                                {"org": org, "sessions": sorted(frontier)})}
-            frontier = found - group
-        return group, events
+            new_events = self._load_keys(frontier)
+            grown: set[str] = set()
+            for event in new_events:
+                events[event.org_id].append(event)
+                grown.add(event.org_id)
+            found: set[SessionKey] = {(e.org_id, e.parent_session_id) for e in new_events if e.parent_session_id}
+            runs = sorted({(e.org_id, e.cli_run_id) for e in new_events if e.cli_run_id})
+            found |= {(org, session) for org, session in
+                      self.storage.query_rows(load_query("enrich_related_sessions"), {**_keys(group), "runs": runs})}
+            found |= self._sequence_neighbours(group, {org: events[org] for org in sorted(grown)})
+            found |= {(org, session) for org, session in
+                      self.storage.query_rows(load_query("enrich_thread_members"), _keys(frontier))}
+            frontier = {key for key in found if key[0] in events} - group
+        by_org: dict[str, tuple[set[str], list[Event]]] = {org: (set(), org_events) for org, org_events in events.items()}
+        for org, session in group:
+            by_org[org][0].add(session)
+        return by_org
 
-    def _sequence_neighbours(self, org: str, group: set[str], events: list[Event]) -> set[str]:
-        """Sessions with an event continuing a process boundary of the group's sessions.
+    def _sequence_neighbours(self, group: set[SessionKey], events: dict[str, list[Event]]) -> set[SessionKey]:
+        """Sessions with an event continuing a process boundary of the group's sessions, for
+        the orgs whose events are given (those that grew this round).
 
-        The boundaries come from the layout of the deduplicated events. When no imported
-        record is superseded (nearly always), that is the layout the derivation starts
-        from: it is kept (``_prepared``) for _derive_group, so a group is laid out once."""
-        unique = dedupe(events)
-        kept = without_superseded(unique)
-        if len(kept) == len(unique):
-            prepared = Prepared(kept, layout_paused(kept))
-            self._prepared = (events, len(events), prepared)
-            probe_layout = prepared.layout
-        else:
-            self._prepared = None
-            probe_layout = layout_paused(unique)
-        probes: list[tuple[int, str, int, int]] = []
-        for fragments in probe_layout.fragments.values():
-            for fragment in fragments:
-                if not fragment.events:
-                    continue
-                first, last = fragment.events[0], fragment.events[-1]
-                if fragment.predecessor is None and fragment.first_seq:
-                    probes.append((fragment.first_seq - 1, fragment.user_id,
-                                   first.timestamp - CHAIN_WINDOW_US, first.timestamp + CHAIN_SKEW_US))
-                if fragment.successor is None and fragment.last_seq is not None:
-                    probes.append((fragment.last_seq + 1, fragment.user_id,
-                                   last.timestamp - CHAIN_SKEW_US, last.timestamp + CHAIN_WINDOW_US))
+        The boundaries come from the layout of each org's deduplicated events. When no
+        imported record is superseded (nearly always), that is the layout the derivation
+        starts from: it is kept (``_prepared``) for _derive_group, so a group is laid out once."""
+        probes: list[tuple[str, int, str, int, int]] = []
+        for org, org_events in events.items():
+            unique = dedupe(org_events)
+            kept = without_superseded(unique)
+            if len(kept) == len(unique):
+                prepared = Prepared(kept, layout_paused(kept))
+                self._prepared[org] = (org_events, len(org_events), prepared)
+                probe_layout = prepared.layout
+            else:
+                self._prepared.pop(org, None)
+                probe_layout = layout_paused(unique)
+            for fragments in probe_layout.fragments.values():
+                for fragment in fragments:
+                    if not fragment.events:
+                        continue
+                    first, last = fragment.events[0], fragment.events[-1]
+                    if fragment.predecessor is None and fragment.first_seq:
+                        probes.append((org, fragment.first_seq - 1, fragment.user_id,
+                                       first.timestamp - CHAIN_WINDOW_US, first.timestamp + CHAIN_SKEW_US))
+                    if fragment.successor is None and fragment.last_seq is not None:
+                        probes.append((org, fragment.last_seq + 1, fragment.user_id,
+                                       last.timestamp - CHAIN_SKEW_US, last.timestamp + CHAIN_WINDOW_US))
         # A hostile sequence number at the edge of Int64 has no neighbour to probe for.
-        probes = [p for p in probes if INT64_MIN <= p[0] <= INT64_MAX]
+        probes = [p for p in probes if INT64_MIN <= p[1] <= INT64_MAX]
         if not probes:
             return set()
-        windows: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
-        for seq, user, low, high in probes:
-            windows[(seq, user)].append((low, high))
+        windows: dict[tuple[str, int, str], list[tuple[int, int]]] = defaultdict(list)
+        for org, seq, user, low, high in probes:
+            windows[(org, seq, user)].append((low, high))
         params = {
-            "org": org,
-            "sessions": sorted(group),
-            "low": _dt(min(p[2] for p in probes)),
-            "high": _dt(max(p[3] for p in probes)),
-            "pairs": sorted(windows),
+            **_keys(group),
+            "low": _dt(min(p[3] for p in probes)),
+            "high": _dt(max(p[4] for p in probes)),
+            "probes": sorted(windows),
         }
-        found: set[str] = set()
-        for session, seq, user, ts in self.storage.query_rows(load_query("enrich_sequence_neighbours"), params):
-            if session not in found and any(low <= int(ts) <= high for low, high in windows.get((int(seq), user), ())):
-                found.add(session)
+        found: set[SessionKey] = set()
+        for org, session, seq, user, ts in self.storage.query_rows(load_query("enrich_sequence_neighbours"), params):
+            if (org, session) not in found and \
+                    any(low <= int(ts) <= high for low, high in windows.get((org, int(seq), user), ())):
+                found.add((org, session))
         return found
 
-    def _derive_group(self, org: str, group: set[str], events: list[Event], now_us: int) -> dict[str, int]:
+    def _derive_group(self, org: str, group: set[str], events: list[Event], now_us: int,
+                      marks: dict[str, int] | None = None,
+                      existing: dict[str, set[tuple[Any, ...]]] | None = None) -> dict[str, int]:
+        """Derive one org's group and queue its rows; ``marks`` and ``existing`` are its
+        rederive marks and last-written keys when a batch read them for several groups."""
         if self.membership is not None and not self.membership.owns(org, group):
             return {"groups_of_other_enrichers": 1}
-        marks = self._rederive_marks(org, group)
+        keys = {(org, session) for session in group}
+        if marks is None:
+            marks = self._rederive_marks(keys).get(org, {})
         if any(ms > self._marks_applied.get((org, session), 0) for session, ms in marks.items()):
             # A delete purged events the cache may still hold: read the group whole again.
             for session in group:
                 self._forget((org, session))
             events = self._load(org, group)
             self._marks_applied.update({(org, session): ms for session, ms in marks.items()})
-        prepared, self._prepared = self._prepared, None
+        prepared = self._prepared.pop(org, None)
         if prepared is not None and prepared[0] is events and prepared[1] == len(events):
             derived = derive_prepared(prepared[2], now_us, self.idle_timeout_us)  # _expand's last layout
         else:
             derived = derive(events, now_us, self.idle_timeout_us)
-        existing = self._existing_keys(org, group)
+        if existing is None:
+            existing = self._existing_keys(keys).get(org, {})
         stats: dict[str, int] = defaultdict(int)
         tables: dict[str, dict[str, list[Any]]] = {}
         for component, component_events in _components(derived, events):
@@ -678,22 +750,30 @@ class Enricher:
             return False
         return True
 
-    def _rederive_marks(self, org: str, sessions: set[str]) -> dict[str, int]:
+    def _rederive_marks(self, keys: set[SessionKey]) -> dict[str, dict[str, int]]:
         """Sessions whose conversation lost a session to a delete (storage/management.py):
-        the ms of the newest mark, which their rows' version must reach."""
-        rows = self.storage.query_rows(load_query("enrich_rederive_marks"), {"org": org, "sessions": sorted(sessions)})
-        return {session: int(ms) for session, ms in rows}
+        org -> session -> the ms of the newest mark, which their rows' version must reach."""
+        marks: dict[str, dict[str, int]] = defaultdict(dict)
+        for org, session, ms in self.storage.query_rows(load_query("enrich_rederive_marks"), _keys(keys)):
+            marks[org][session] = int(ms)
+        return marks
 
-    def _existing_keys(self, org: str, sessions: set[str]) -> dict[str, set[tuple[Any, ...]]]:
-        rows = self.storage.query_rows(load_query("enrich_existing_keys"), {"org": org, "sessions": sorted(sessions)})
-        keys: dict[str, set[tuple[Any, ...]]] = defaultdict(set)
-        for kind, k1, k2, k3, idx in rows:
-            keys[kind].add(derived_key(kind, k1, k2, k3, idx))
-        return keys
+    def _existing_keys(self, keys: set[SessionKey]) -> dict[str, dict[str, set[tuple[Any, ...]]]]:
+        """org -> table -> the keys the last derivation wrote for the sessions."""
+        existing: dict[str, dict[str, set[tuple[Any, ...]]]] = defaultdict(lambda: defaultdict(set))
+        for org, kind, k1, k2, k3, idx in self.storage.query_rows(load_query("enrich_existing_keys"), _keys(keys)):
+            existing[org][kind].add(derived_key(kind, k1, k2, k3, idx))
+        return existing
 
     # -- writing -------------------------------------------------------------------------
     def _write_tombstones(self, org: str, tombstones: dict[str, set[tuple[Any, ...]]], version: int) -> None:
         write_tombstones(self.storage, org, tombstones, version)
+
+
+def _keys(keys: Iterable[SessionKey]) -> dict[str, Any]:
+    """The parameters naming (org, session) pairs in the enrich_*.sql queries."""
+    pairs = sorted(set(keys))
+    return {"keys": pairs, "orgs": sorted({org for org, _ in pairs})}
 
 
 def _extend_tables(into: dict[str, dict[str, list[Any]]], tables: Mapping[str, Mapping[str, Sequence[Any]]]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from enrich.service import Enricher
 from receiver.store import store_batch
-from storage.client import Storage
+from storage.client import Storage, open_storage
 from tests.test_enrich_replay import scenario_batches, scenario_events
 
 # placeholder folding + resumes, /clear in one process, a fork, compactions: batch by batch
@@ -142,3 +142,52 @@ def test_a_process_split_over_sessions_is_found_from_any_one_under_a_hostile_use
         enricher.mark_dirty({seed})
         enricher.run_once(now=now)
         assert snapshot(storage) == whole, seed
+
+
+def test_one_pass_over_many_orgs_derives_each_as_alone(storage: Storage, chdb_dsn: str) -> None:
+    """A pass reads the groups of several orgs with one query of each kind. Two orgs here
+    share session ids, user ids and a CLI run id, and differ in what they hold: each is
+    derived exactly as in a database of its own, also when a batch's queries fail and the
+    pass falls back to one org at a time."""
+    alone = {"org-a": ("interactive_clear_exit", "fork"), "org-b": ("interactive_clear_exit",)}
+    rows = {org: [{**row, "OrgId": org} for row in _event_rows(scenarios)] for org, scenarios in alone.items()}
+    last = max(row["Timestamp"] for org_rows in rows.values() for row in org_rows)
+    now = (last if isinstance(last, datetime) else datetime.fromtimestamp(last / 1e9, UTC)) + timedelta(minutes=1)
+    stored_ms = int(datetime.now(UTC).timestamp() * 1000)
+    expected: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
+    for org, org_rows in rows.items():
+        own = open_storage(chdb_dsn, f"{storage.info.database}_{org.replace('-', '_')}")
+        try:
+            _insert(own, org_rows, ingested_ms=stored_ms)  # the same IngestedAt: the same versions
+            Enricher(own).run_once(now=now)
+            for table, table_rows in snapshot(own).items():
+                expected[table] += table_rows
+        finally:
+            own.command(f"DROP DATABASE IF EXISTS `{own.info.database}`")
+            own.close()
+    expected = {table: sorted(table_rows, key=repr) for table, table_rows in expected.items()}
+    assert {row[0] for row in expected["llm_sessions"]} == {"org-a", "org-b"}
+    for org_rows in rows.values():
+        _insert(storage, org_rows, ingested_ms=stored_ms)
+    batched = Enricher(storage)
+    queried: list[set[str]] = []
+    original = batched._existing_keys
+
+    def existing_keys(keys: set[tuple[str, str]]) -> Any:
+        queried.append({org for org, _ in keys})
+        return original(keys)
+    batched._existing_keys = existing_keys  # type: ignore[method-assign]
+    batched.run_once(now=now)
+    assert queried == [{"org-a", "org-b"}]  # one query for both orgs' groups
+    assert snapshot(storage) == expected
+
+    class OneOrgPerQuery(Enricher):
+        def _existing_keys(self, keys: set[tuple[str, str]]) -> Any:
+            if len({org for org, _ in keys}) > 1:
+                raise RuntimeError("a query over several orgs failed")
+            return super()._existing_keys(keys)
+
+    for table in TABLES:
+        storage.command(f"TRUNCATE TABLE {table}")
+    OneOrgPerQuery(storage).run_once(now=now)
+    assert snapshot(storage) == expected

@@ -120,10 +120,11 @@ class FaultyOrgEnricher(Enricher):
 
     broken_org = "org-a"
 
-    def _derive_group(self, org: str, group: set[str], events: list[Any], now_us: int) -> dict[str, int]:
+    def _derive_group(self, org: str, group: set[str], events: list[Any], now_us: int,
+                      *args: Any, **kwargs: Any) -> dict[str, int]:
         if org == self.broken_org:
             raise ValueError("cannot derive this group")
-        return super()._derive_group(org, group, events, now_us)
+        return super()._derive_group(org, group, events, now_us, *args, **kwargs)
 
 
 def test_failing_group_is_quarantined_counted_and_retried(server: Loomline, caplog: pytest.LogCaptureFixture) -> None:

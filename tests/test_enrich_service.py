@@ -206,7 +206,7 @@ def test_events_stored_before_the_attribute_columns_are_read_the_same(chdb_dsn: 
         def loaded(handle: Storage) -> list[Any]:
             enricher, events = Enricher(handle), []
             for org, session in sorted(handle.query_rows("SELECT DISTINCT OrgId, SessionId FROM events")):
-                events += enricher._query_events(org, {session}, datetime.fromtimestamp(0, UTC))
+                events += enricher._query_events({(org, session)}, datetime.fromtimestamp(0, UTC))
             return sorted((e.session_id, e.event_key, e.project_id, e.project_name, e.host, e.speed, e.agent_id,
                            e.vcs_url, e.vcs_owner, e.vcs_repository, e.vcs_provider,
                            e.seconds_since_last_response, e.context_tokens, e.cache_likely_expired,

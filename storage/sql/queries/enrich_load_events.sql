@@ -1,4 +1,6 @@
--- Every event of some sessions of one tenant, as enrichment reads them. The columns are
+-- Every event of some sessions, as enrichment reads them: {keys} are (org, session) pairs,
+-- so one read serves several tenants, each session named with its own org ({orgs}: the
+-- pairs' orgs, for the primary key). The columns are
 -- enrich/model.py LOAD_COLUMN_ORDER: Event's typed fields in order (events_from_rows builds
 -- each Event from its row positionally: no dict per row), the raw attributes as text
 -- (attr_<field>, ATTRIBUTE_FIELDS), then ingested_at.
@@ -33,8 +35,8 @@ SELECT
     AttrEvidence AS attr_evidence,
     toUnixTimestamp64Milli(IngestedAt) AS ingested_at
 FROM events
-WHERE OrgId = {org:String} AND SessionId IN {sessions:Array(String)}
+WHERE OrgId IN {orgs:Array(String)} AND (OrgId, SessionId) IN {keys:Array(Tuple(String, String))}
   AND IngestedAt >= {since:DateTime64(3)}
   -- a deleted session is never derived again, whatever arrives for it later (0005)
-  AND SessionId NOT IN (SELECT session_id FROM deleted_sessions WHERE org_id = {org:String})
-ORDER BY SessionId, Timestamp, EventKey
+  AND (OrgId, SessionId) NOT IN (SELECT org_id, session_id FROM deleted_sessions WHERE org_id IN {orgs:Array(String)})
+ORDER BY OrgId, SessionId, Timestamp, EventKey

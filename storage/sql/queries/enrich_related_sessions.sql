@@ -1,7 +1,10 @@
 -- Sessions that may have to be derived together with the given ones: they name one of
 -- them as parent (hook bridge fork / resume records), or share a hook-bridge CLI run id.
-SELECT DISTINCT SessionId
+-- {keys}: the (org, session) pairs of the groups, {runs}: their (org, CLI run id) pairs;
+-- a match is always within the pair's org.
+SELECT DISTINCT OrgId, SessionId
 FROM events
-WHERE OrgId = {org:String}
-  AND SessionId NOT IN {sessions:Array(String)}
-  AND (ParentSessionId IN {sessions:Array(String)} OR (CliRunId != '' AND CliRunId IN {runs:Array(String)}))
+WHERE OrgId IN {orgs:Array(String)}
+  AND (OrgId, SessionId) NOT IN {keys:Array(Tuple(String, String))}
+  AND ((OrgId, ParentSessionId) IN {keys:Array(Tuple(String, String))}
+       OR (CliRunId != '' AND (OrgId, CliRunId) IN {runs:Array(Tuple(String, String))}))

@@ -1,9 +1,10 @@
--- The sessions that shared a thread with the given ones in the last derivation, so a
--- thread is always re-derived whole (and a re-rooted thread gets its tombstone).
-SELECT DISTINCT session_id
+-- The sessions that shared a thread with the given (org, session) pairs in the last
+-- derivation, so a thread is always re-derived whole (and a re-rooted thread gets its
+-- tombstone).
+SELECT DISTINCT org_id, session_id
 FROM llm_sessions FINAL
-WHERE org_id = {org:String}
-  AND thread_id IN (
-      SELECT thread_id FROM llm_sessions FINAL
-      WHERE org_id = {org:String} AND session_id IN {sessions:Array(String)}
+WHERE org_id IN {orgs:Array(String)}
+  AND (org_id, thread_id) IN (
+      SELECT org_id, thread_id FROM llm_sessions FINAL
+      WHERE org_id IN {orgs:Array(String)} AND (org_id, session_id) IN {keys:Array(Tuple(String, String))}
   )
