@@ -40,6 +40,12 @@ _FAMILY = re.compile(r"claude-(?:[\d-]+-)?([a-z]+)")
 
 
 STANDARD_SPEEDS = frozenset({"", "normal", "standard", "default"})
+# Prices are remembered per distinct request (a re-derivation prices a session's requests
+# again; the first pricing of one is ~90 µs, a remembered one ~3 µs) and per model name,
+# both bounded: ~490 bytes a request, and a long-running server sees a new request with
+# every api_request, a hostile client a new model name with every record.
+PRICE_CACHE_SIZE = 65_536
+MODEL_CACHE_SIZE = 1_024
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ def _known_models() -> tuple[str, ...]:
     return tuple(model.id for model in provider.models) if provider else ()
 
 
-@functools.cache
+@functools.lru_cache(maxsize=MODEL_CACHE_SIZE)
 def resolve_model(model: str) -> str:
     """The genai-prices model ref to price ``model`` with ('' if none)."""
     if not model:
@@ -100,7 +106,7 @@ def tier_variants(ref: str) -> frozenset[tuple[str, str]]:
     return frozenset(found)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=PRICE_CACHE_SIZE)
 def _price(model: str, day: str, input_tokens: int, output_tokens: int, cache_read: int,
            cache_write: int, cache_write_1h: int, speed: str = "") -> Price:
     ref = resolve_model(model)

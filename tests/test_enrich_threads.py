@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from enrich.close_reasons import close_session
-from enrich.cost import computed_cost, resolve_model
+from enrich.cost import MODEL_CACHE_SIZE, PRICE_CACHE_SIZE, _price, computed_cost, resolve_model
 from enrich.derive import derive
 from enrich.model import CLEARED_FROM, FORKED_FROM, RESUMED_AS, Event, Link
 from enrich.threads import assign_threads
@@ -108,6 +108,21 @@ def test_unknown_models_fall_back_by_family_or_are_flagged() -> None:
     unknown = computed_cost(ev("api_request", 1, model="gpt-banana", input_tokens=10))
     assert (unknown.priced, unknown.usd) == (False, 0.0)
     assert computed_cost(ev("api_request", 1, model="", input_tokens=10)).priced is False
+
+
+def test_remembered_prices_are_bounded_and_the_same_when_priced_again() -> None:
+    """A long-running server prices a new request with every api_request, and a hostile
+    client can name a new model with every record: what is remembered stays bounded, and a
+    price forgotten and computed again is the same."""
+    requests = [ev("api_request", i, model="claude-sonnet-4-5", input_tokens=i, output_tokens=7) for i in range(1, 301)]
+    first = [computed_cost(e) for e in requests]
+    for i in range(MODEL_CACHE_SIZE + 50):
+        computed_cost(ev("api_request", 1, model=f"claude-made-up-{i}", input_tokens=1))
+    assert resolve_model.cache_info().maxsize == MODEL_CACHE_SIZE >= resolve_model.cache_info().currsize
+    assert _price.cache_info().maxsize == PRICE_CACHE_SIZE >= _price.cache_info().currsize
+    _price.cache_clear()
+    assert [computed_cost(e) for e in requests] == first
+    assert len({p.usd for p in first}) == len(first)  # every request its own price
 
 
 def test_sequence_restarts_split_processes_and_clear_hands_over() -> None:
