@@ -358,9 +358,10 @@ class _CpuByCall:
     """Process CPU of the calls it wraps, by name (query file, insert table, ...)."""
 
     def __init__(self) -> None:
-        from storage.sql_files import SQL_DIR, load_query
+        from storage.sql_files import SQL_DIR, load_query, load_query_compact
 
-        self.names = {load_query(path.stem): path.stem for path in (SQL_DIR / "queries").glob("*.sql")}
+        self.names = {read(path.stem): path.stem for path in (SQL_DIR / "queries").glob("*.sql")
+                      for read in (load_query, load_query_compact)}
         self.spent: dict[str, list[float]] = {}
 
     def wrap(self, name: str | Callable[[tuple[Any, ...]], str], call: Callable[..., Any]) -> Callable[..., Any]:

@@ -37,7 +37,7 @@ from enrich.membership import Membership
 from enrich.model import Derived, Event, events_from_columns
 from enrich.segments import CHAIN_SKEW_US, CHAIN_WINDOW_US, Layout, dedupe, layout
 from storage.client import Storage
-from storage.sql_files import load_query
+from storage.sql_files import load_query_compact
 from storage.tombstones import derived_key, write_tombstones
 
 log = logging.getLogger("loomline.enrich")
@@ -177,7 +177,7 @@ class Enricher:
             self._watermark_ms = (int(time.time() * 1_000_000) - self.lookback_us) // 1000
         watermark = self._watermark_ms
         since = watermark - WATERMARK_OVERLAP_MS
-        rows = self.storage.query_rows(load_query("enrich_ingested_since"),
+        rows = self.storage.query_rows(load_query_compact("enrich_ingested_since"),
                                        {"watermark": _dt(watermark * 1000), "since": _dt(since * 1000)})
         found: set[SessionKey] = set()
         new_blocks: dict[int, int] = {}
@@ -209,7 +209,7 @@ class Enricher:
     def _ingested_late(self, changed: list[int]) -> set[SessionKey]:
         """The sessions of the overlap's milliseconds whose rows changed; what is seen of
         them now becomes what the next pass compares with."""
-        rows = self.storage.query_rows(load_query("enrich_ingested_late"), {
+        rows = self.storage.query_rows(load_query_compact("enrich_ingested_late"), {
             "low": _dt(changed[0] * 1000), "high": _dt(changed[-1] * 1000), "ms": changed})
         found: set[SessionKey] = set()
         seen: dict[int, int] = {}
@@ -247,7 +247,7 @@ class Enricher:
         self._marks_seen.clear()
 
     def _idle_open_sessions(self, now_us: int) -> set[SessionKey]:
-        rows = self.storage.query_rows(load_query("enrich_idle_open_sessions"), {"before": _dt(now_us - self.idle_timeout_us)})
+        rows = self.storage.query_rows(load_query_compact("enrich_idle_open_sessions"), {"before": _dt(now_us - self.idle_timeout_us)})
         return {(org, session) for org, session in rows}
 
     # -- passes --------------------------------------------------------------------------
@@ -294,7 +294,7 @@ class Enricher:
         with self._run_lock:
             self._beat()
             self.clear_cache()  # read everything whole: repairs what an incremental read missed
-            rows = self.storage.query_rows(load_query("enrich_reconcile_sessions"), {"since": _dt(now_us - self.lookback_us)})
+            rows = self.storage.query_rows(load_query_compact("enrich_reconcile_sessions"), {"since": _dt(now_us - self.lookback_us)})
             return self._derive_sessions({(org, session) for org, session in rows}, now_us)
 
     def derive_all(self, now: datetime | None = None) -> dict[str, int]:
@@ -555,7 +555,7 @@ class Enricher:
         return events
 
     def _query_events(self, keys: set[SessionKey], since: datetime) -> list[Event]:
-        result = self.storage.client.query(load_query("enrich_load_events"), parameters={**_keys(keys), "since": since})
+        result = self.storage.client.query(load_query_compact("enrich_load_events"), parameters={**_keys(keys), "since": since})
         return events_from_columns(result.column_names, result.result_columns)
 
     def _remember(self, key: SessionKey, events: dict[int, Event]) -> None:
@@ -599,10 +599,10 @@ class Enricher:
             found: set[SessionKey] = {(e.org_id, e.parent_session_id) for e in new_events if e.parent_session_id}
             runs = sorted({(e.org_id, e.cli_run_id) for e in new_events if e.cli_run_id})
             found |= {(org, session) for org, session in
-                      self.storage.query_rows(load_query("enrich_related_sessions"), {**_keys(group), "runs": runs})}
+                      self.storage.query_rows(load_query_compact("enrich_related_sessions"), {**_keys(group), "runs": runs})}
             found |= self._sequence_neighbours(group, {org: events[org] for org in sorted(grown)})
             found |= {(org, session) for org, session in
-                      self.storage.query_rows(load_query("enrich_thread_members"), _keys(frontier))}
+                      self.storage.query_rows(load_query_compact("enrich_thread_members"), _keys(frontier))}
             frontier = {key for key in found if key[0] in events} - group
         by_org: dict[str, tuple[set[str], list[Event]]] = {org: (set(), org_events) for org, org_events in events.items()}
         for org, session in group:
@@ -652,7 +652,7 @@ class Enricher:
             "probes": sorted(windows),
         }
         found: set[SessionKey] = set()
-        for org, session, seq, user, ts in self.storage.query_rows(load_query("enrich_sequence_neighbours"), params):
+        for org, session, seq, user, ts in self.storage.query_rows(load_query_compact("enrich_sequence_neighbours"), params):
             if (org, session) not in found and \
                     any(low <= int(ts) <= high for low, high in windows.get((org, int(seq), user), ())):
                 found.add((org, session))
@@ -754,14 +754,14 @@ class Enricher:
         """Sessions whose conversation lost a session to a delete (storage/management.py):
         org -> session -> the ms of the newest mark, which their rows' version must reach."""
         marks: dict[str, dict[str, int]] = defaultdict(dict)
-        for org, session, ms in self.storage.query_rows(load_query("enrich_rederive_marks"), _keys(keys)):
+        for org, session, ms in self.storage.query_rows(load_query_compact("enrich_rederive_marks"), _keys(keys)):
             marks[org][session] = int(ms)
         return marks
 
     def _existing_keys(self, keys: set[SessionKey]) -> dict[str, dict[str, set[tuple[Any, ...]]]]:
         """org -> table -> the keys the last derivation wrote for the sessions."""
         existing: dict[str, dict[str, set[tuple[Any, ...]]]] = defaultdict(lambda: defaultdict(set))
-        for org, kind, k1, k2, k3, idx in self.storage.query_rows(load_query("enrich_existing_keys"), _keys(keys)):
+        for org, kind, k1, k2, k3, idx in self.storage.query_rows(load_query_compact("enrich_existing_keys"), _keys(keys)):
             existing[org][kind].add(derived_key(kind, k1, k2, k3, idx))
         return existing
 

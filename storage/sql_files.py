@@ -18,6 +18,15 @@ def load_query(name: str) -> str:
     return path.read_text()
 
 
+@functools.cache
+def load_query_compact(name: str) -> str:
+    """load_query without its comment lines (lines starting with ``--``), for queries run
+    many times a second: clickhouse-connect scans a query's text in Python on every call
+    (binding, read-only check), ~0.45 µs a character; the enrichment load query's comments
+    were two thirds of that."""
+    return "\n".join(line for line in load_query(name).splitlines() if not line.lstrip().startswith("--"))
+
+
 def split_statements(sql: str) -> list[str]:
     """Split a migration file into statements at semicolons that end a line.
 
