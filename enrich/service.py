@@ -598,8 +598,10 @@ class Enricher:
                 grown.add(event.org_id)
             found: set[SessionKey] = {(e.org_id, e.parent_session_id) for e in new_events if e.parent_session_id}
             runs = sorted({(e.org_id, e.cli_run_id) for e in new_events if e.cli_run_id})
+            related = {**_keys(group), "runs": runs, "parent_ids": sorted({session for _, session in group}),
+                       "run_ids": sorted({run for _, run in runs})}
             found |= {(org, session) for org, session in
-                      self.storage.query_rows(load_query_compact("enrich_related_sessions"), {**_keys(group), "runs": runs})}
+                      self.storage.query_rows(load_query_compact("enrich_related_sessions"), related)}
             found |= self._sequence_neighbours(group, {org: events[org] for org in sorted(grown)})
             found |= {(org, session) for org, session in
                       self.storage.query_rows(load_query_compact("enrich_thread_members"), _keys(frontier))}

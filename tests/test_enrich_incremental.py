@@ -116,15 +116,10 @@ def test_watermark_finds_commits_that_arrive_out_of_order(storage: Storage) -> N
     assert snapshot(storage) == incremental
 
 
-def test_a_process_split_over_sessions_is_found_from_any_one_under_a_hostile_user_id(storage: Storage) -> None:
-    """`/clear` continues one process's sequence in a new session. Seeded with one session
-    at a time, with no run id to go by, the (sequence, user) pairs probed for must find the
-    others, with the user id bound as data: quotes, backslashes and SQL in it change nothing."""
-    rows = _event_rows(("interactive_clear_exit",))
-    hostile = "o'brien\\\"), ('1', 'x')) OR 1=1; DROP TABLE events; --"
-    for row in rows:
-        row["UserId"] = hostile
-        row["CliRunId"] = ""  # only the sequence numbers tie the sessions together
+def _each_session_alone_derives_as_all(storage: Storage, rows: list[dict[str, Any]]) -> None:
+    """Seeded with one session at a time (past the watermark, the cache and the derived
+    tables empty), a pass must find the sessions derived with it and write what a whole
+    derivation writes."""
     sessions = sorted({(row["OrgId"], row["SessionId"]) for row in rows})
     assert len(sessions) > 1
     last = max(row["Timestamp"] for row in rows)
@@ -142,6 +137,41 @@ def test_a_process_split_over_sessions_is_found_from_any_one_under_a_hostile_use
         enricher.mark_dirty({seed})
         enricher.run_once(now=now)
         assert snapshot(storage) == whole, seed
+
+
+def test_a_process_split_over_sessions_is_found_from_any_one_under_a_hostile_user_id(storage: Storage) -> None:
+    """`/clear` continues one process's sequence in a new session. With no run id to go by,
+    the (sequence, user) pairs probed for must find the others, with the user id bound as
+    data: quotes, backslashes and SQL in it change nothing."""
+    rows = _event_rows(("interactive_clear_exit",))
+    hostile = "o'brien\\\"), ('1', 'x')) OR 1=1; DROP TABLE events; --"
+    for row in rows:
+        row["UserId"] = hostile
+        row["CliRunId"] = ""  # only the sequence numbers tie the sessions together
+    _each_session_alone_derives_as_all(storage, rows)
+
+
+def test_a_fork_is_found_from_its_parent_by_the_parent_id(storage: Storage) -> None:
+    """A fork's hook-bridge start record names its parent session; the parent's own events
+    do not name the fork. Seeded with the parent alone, the related-sessions query must find
+    the fork (its CLI run ids cleared: the parent id is the only tie)."""
+    rows = _event_rows(("fork",))
+    for row in rows:
+        row["CliRunId"] = ""
+    assert any(row["ParentSessionId"] for row in rows)
+    _each_session_alone_derives_as_all(storage, rows)
+
+
+def test_sessions_of_one_cli_run_are_found_from_either(storage: Storage) -> None:
+    """/clear in one process: both sessions carry its hook-bridge CLI run id. With the
+    sequence numbers and parent ids cleared, the run id is the only tie the related-sessions
+    query must follow."""
+    rows = _event_rows(("interactive_clear_exit",))
+    for row in rows:
+        row["Sequence"], row["ParentSessionId"] = None, ""
+    runs = {row["CliRunId"] for row in rows if row["CliRunId"]}
+    assert len(runs) == 1 and len({row["SessionId"] for row in rows if row["CliRunId"]}) > 1
+    _each_session_alone_derives_as_all(storage, rows)
 
 
 def test_one_pass_over_many_orgs_derives_each_as_alone(storage: Storage, chdb_dsn: str) -> None:

@@ -198,7 +198,7 @@ def test_events_stored_before_the_attribute_columns_are_read_the_same(chdb_dsn: 
                 "vcs.repository.url.full": "https://github.com/acme/app", "vcs.owner.name": "acme",
                 "vcs.repository.name": "app", "vcs.provider.name": "github", "is_async": "true",
                 "prompt_cache_likely_expired": "true", "loomline.evidence": "transcript"}))
-        assert before.migrate() == ["0012_events_enrichment_columns.sql"]
+        assert before.migrate()[0] == "0012_events_enrichment_columns.sql"  # and any later ones
         on_disk = before.query_rows("SELECT count() FROM system.parts_columns WHERE database = {d:String}"
                                     " AND table = 'events' AND active AND column = 'AttrHost'", {"d": names[0]})
         assert on_disk == [(0,)]  # the old parts really lack them

@@ -1,10 +1,13 @@
 -- Sessions that may have to be derived together with the given ones: they name one of
 -- them as parent (hook bridge fork / resume records), or share a hook-bridge CLI run id.
 -- {keys}: the (org, session) pairs of the groups, {runs}: their (org, CLI run id) pairs;
--- a match is always within the pair's org.
+-- a match is always within the pair's org. {parent_ids} / {run_ids} are the same ids
+-- without their orgs, for the bloom-filter indexes (0013_events_relation_indexes.sql),
+-- which a tuple IN cannot use.
 SELECT DISTINCT OrgId, SessionId
 FROM events
 WHERE OrgId IN {orgs:Array(String)}
+  AND (ParentSessionId IN {parent_ids:Array(String)} OR CliRunId IN {run_ids:Array(String)})
   AND (OrgId, SessionId) NOT IN {keys:Array(Tuple(String, String))}
   AND ((OrgId, ParentSessionId) IN {keys:Array(Tuple(String, String))}
        OR (CliRunId != '' AND (OrgId, CliRunId) IN {runs:Array(Tuple(String, String))}))
