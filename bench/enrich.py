@@ -33,6 +33,9 @@ Two parts, both printed with the machine's load average and written to bench/res
   debouncing sees the rate); a final pass flushes. Reports the Enricher's CPU per record,
   split as in the fleet pass: a live receiver's enrichment, many orgs with a few dirty
   sessions each per pass.
+* **query scale** (``--query-scale-conversations N --query-scale-copies 1,10``): the
+  queries of a pass timed per call (batches of SEED_BATCH sessions) as the stored fleet is
+  copied under renamed ids: whether a query's cost grows with the table.
 
     python -m bench.enrich                   # 1k, 10k, 100k; e2e 20k records
     python -m bench.enrich --quick           # small sizes (tests/test_bench_enrich_smoke.py)
@@ -486,7 +489,7 @@ def bench_fleet_loop(conversations: int, rate: int) -> dict[str, Any]:
                    and not k.startswith("insert otel")}
     parts = timer.parts(stored, "record")
     rest = enrich_cpu - timer.total()
-    result = {"conversations": conversations, "rate": rate, "records": stored, "passes": passes,
+    result: dict[str, Any] = {"conversations": conversations, "rate": rate, "records": stored, "passes": passes,
               "enrich_cpu_seconds": round(enrich_cpu, 3), "enrich_us_per_record": round(enrich_cpu / stored * 1e6, 1),
               "derived_sessions": int(derived), "parts": parts, "rest_us_per_record": round(rest / stored * 1e6, 1),
               "load": load()}
@@ -495,6 +498,81 @@ def bench_fleet_loop(conversations: int, rate: int) -> dict[str, Any]:
           flush=True)
     _print_parts(parts, "record", result["rest_us_per_record"])
     return result
+
+
+def bench_query_scale(conversations: int, copies: list[int], batches: int = 10) -> dict[str, Any]:
+    """The group-finding and load queries of a pass, per call, as the events table grows:
+    a stored fleet, then copies of it under renamed session, parent and CLI run ids (the
+    same shapes, more rows), each query timed over the same batches of SEED_BATCH sessions
+    of the original fleet. Flat: a query's cost does not grow with the table."""
+    from bench.query_load import BaseSpec, load_base
+    from enrich.service import EPOCH, SEED_BATCH, Enricher, _keys
+    from storage.sql_files import load_query_compact
+
+    storage = _scratch_storage("bench_query_scale")
+    figures: list[dict[str, Any]] = []
+    try:
+        load_base(storage, BaseSpec(conversations=conversations), lambda line: print(line, flush=True))
+        keys = sorted(set(storage.query_rows("SELECT DISTINCT OrgId, SessionId FROM events")))
+        runs = sorted(set(storage.query_rows("SELECT DISTINCT OrgId, CliRunId FROM events WHERE CliRunId != ''")))
+        groups = [keys[i:i + SEED_BATCH] for i in range(0, len(keys), SEED_BATCH)][:batches]
+        columns = [row[0] for row in storage.query_rows(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'events'"
+            " AND default_kind != 'MATERIALIZED' AND name != 'IngestedAt' ORDER BY position")]
+        renamed = {"SessionId": "concat(SessionId, {suffix:String})",
+                   "ParentSessionId": "if(ParentSessionId != '', concat(ParentSessionId, {suffix:String}), '')",
+                   "CliRunId": "if(CliRunId != '', concat(CliRunId, {suffix:String}), '')"}
+        copy = (f"INSERT INTO events ({', '.join(columns)}) SELECT {', '.join(renamed.get(c, c) for c in columns)}"
+                " FROM events WHERE SessionId NOT LIKE '%~copy%'")
+
+        def params(group: list[tuple[str, str]]) -> dict[str, Any]:
+            orgs = {org for org, _ in group}
+            group_runs = [run for run in runs if run[0] in orgs][:SEED_BATCH]
+            return {**_keys(group), "runs": group_runs, "parent_ids": sorted({s for _, s in group}),
+                    "run_ids": sorted({r for _, r in group_runs}), "since": EPOCH,
+                    "low": datetime(2000, 1, 1, tzinfo=UTC), "high": datetime(2100, 1, 1, tzinfo=UTC),
+                    "probes": [(org, 1, "") for org, _ in group[:1]]}
+
+        made = 1
+        for target in copies:
+            if made < target:
+                while made < target:
+                    storage.command(copy, {"suffix": f"~copy{made}"})
+                    made += 1
+                storage.command("OPTIMIZE TABLE events FINAL")
+                Enricher(storage).derive_all()  # the derived tables grow with the events
+            rows = int(storage.query_rows("SELECT count() FROM events")[0][0])
+            per_call: dict[str, float] = {}
+            for name in ("enrich_load_events", "enrich_related_sessions", "enrich_sequence_neighbours",
+                         "enrich_thread_members", "enrich_existing_keys", "enrich_rederive_marks"):
+                sql = load_query_compact(name)
+                storage.query_rows(sql, params(groups[0]))  # untimed: caches warm
+                start = time.process_time()
+                for group in groups:
+                    storage.query_rows(sql, params(group))
+                per_call[name] = round((time.process_time() - start) / len(groups) * 1e3, 2)
+            figures.append({"copies": target, "events": rows, "ms_per_call": per_call, "load": load()})
+            print(f"query scale: {rows:>9} events (x{target}): " +
+                  ", ".join(f"{n.removeprefix('enrich_')} {ms}" for n, ms in per_call.items()) +
+                  f" ms CPU a call; load {load()}", flush=True)
+        # the same query on the largest table without migration 0013's indexes
+        for index in ("idx_parent_session", "idx_cli_run"):
+            storage.command(f"ALTER TABLE events DROP INDEX IF EXISTS {index}")
+        sql = load_query_compact("enrich_related_sessions")
+        storage.query_rows(sql, params(groups[0]))
+        start = time.process_time()
+        for group in groups:
+            storage.query_rows(sql, params(group))
+        unindexed = round((time.process_time() - start) / len(groups) * 1e3, 2)
+        print(f"query scale: related_sessions without the 0013 indexes, {figures[-1]['events']} events:"
+              f" {unindexed} ms CPU a call; load {load()}", flush=True)
+    finally:
+        _drop(storage)
+    first = figures[0]["ms_per_call"]
+    for figure in figures:
+        figure["ratio_to_first"] = {n: round(ms / first[n], 2) if first[n] else None for n, ms in figure["ms_per_call"].items()}
+    return {"conversations": conversations, "batches": len(groups), "sizes": figures,
+            "related_sessions_without_indexes_ms": unindexed}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -512,6 +590,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="fleet loop: a fleet of this many conversations arriving live, background passes (0: skip)")
     parser.add_argument("--fleet-loop-rate", type=int, default=3000,
                         help="fleet loop: records per second the passes see arriving")
+    parser.add_argument("--query-scale-conversations", type=int, default=0,
+                        help="query scale: time a pass's queries as a stored fleet of this many conversations is copied (0: skip)")
+    parser.add_argument("--query-scale-copies", default="1,10", help="query scale: table sizes, in copies of the fleet")
     parser.add_argument("--quick", action="store_true", help="small sizes, for the smoke test")
     parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args(argv)
@@ -519,10 +600,12 @@ def main(argv: list[str] | None = None) -> int:
         args.sizes, args.e2e_records, args.e2e_batch, args.rounds = "200,800", 600, 100, 2
         args.fleet_conversations = min(args.fleet_conversations, 20)
         args.fleet_loop_conversations = min(args.fleet_loop_conversations, 20)
+        args.query_scale_conversations = min(args.query_scale_conversations, 20)
     results = run(
         [int(s) for s in args.sizes.split(",")], args.shapes.split(","),
         args.e2e_records, args.e2e_sessions, args.e2e_batch, args.e2e_modes.split(","), args.results_dir,
         args.rounds, args.fleet_conversations, args.fleet_loop_conversations, args.fleet_loop_rate,
+        args.query_scale_conversations, [int(c) for c in args.query_scale_copies.split(",")],
     )
     print(f"results: {results['path']}")
     return 0
@@ -530,7 +613,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(sizes: list[int], shapes: list[str], e2e_records: int, e2e_sessions: int, e2e_batch: int,
         modes: list[str], results_dir: Path, rounds: int = 5, fleet_conversations: int = 0,
-        fleet_loop_conversations: int = 0, fleet_loop_rate: int = 3000) -> dict[str, Any]:
+        fleet_loop_conversations: int = 0, fleet_loop_rate: int = 3000,
+        query_scale_conversations: int = 0, query_scale_copies: list[int] | None = None) -> dict[str, Any]:
     """Run both parts; returns (and writes) the results."""
     print(f"loomline enrichment benchmark: {cpu_model()}, {os.cpu_count()} CPUs, load {load()}", flush=True)
     results: dict[str, Any] = {
@@ -539,6 +623,8 @@ def run(sizes: list[int], shapes: list[str], e2e_records: int, e2e_sessions: int
         "e2e": [bench_e2e(e2e_records, e2e_sessions, e2e_batch, mode) for mode in modes if e2e_records],
         "fleet_pass": bench_fleet_pass(fleet_conversations) if fleet_conversations else None,
         "fleet_loop": bench_fleet_loop(fleet_loop_conversations, fleet_loop_rate) if fleet_loop_conversations else None,
+        "query_scale": bench_query_scale(query_scale_conversations, query_scale_copies or [1, 10])
+        if query_scale_conversations else None,
         "load_end": load(),
     }
     results_dir.mkdir(parents=True, exist_ok=True)

@@ -72,3 +72,13 @@ def test_fleet_loop(tmp_path: Path) -> None:
     assert loop["derived_sessions"] >= 10
     assert "insert events" not in loop["parts"] and loop["parts"]["insert llm_sessions"]["calls"] >= 2
     assert "fleet loop: 10 conversations" in out
+
+
+def test_query_scale(tmp_path: Path) -> None:
+    out, results = _bench("--sizes", "100", "--shapes", "hot", "--rounds", "1", "--e2e-records", "0",
+                          "--query-scale-conversations", "10", "--query-scale-copies", "1,2", "--results-dir", str(tmp_path))
+    scale = results["query_scale"]
+    assert [size["copies"] for size in scale["sizes"]] == [1, 2]
+    assert scale["sizes"][1]["events"] > scale["sizes"][0]["events"] > 0
+    assert all(ms > 0 for size in scale["sizes"] for ms in size["ms_per_call"].values())
+    assert scale["related_sessions_without_indexes_ms"] > 0 and "query scale:" in out
