@@ -81,4 +81,4 @@ def test_query_scale(tmp_path: Path) -> None:
     assert [size["copies"] for size in scale["sizes"]] == [1, 2]
     assert scale["sizes"][1]["events"] > scale["sizes"][0]["events"] > 0
     assert all(ms > 0 for size in scale["sizes"] for ms in size["ms_per_call"].values())
-    assert scale["related_sessions_without_indexes_ms"] > 0 and "query scale:" in out
+    assert scale["related_sessions_without_prefilter_ms"] > 0 and "query scale:" in out

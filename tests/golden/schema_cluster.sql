@@ -1486,8 +1486,3 @@ ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrIsAsync St
 ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrEvidence String MATERIALIZED Attributes['loomline.evidence'];
 
 ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrEvidence String MATERIALIZED Attributes['loomline.evidence'];
-
--- 0013_events_relation_indexes.sql
-ALTER TABLE events_local ON CLUSTER `loomline` ADD INDEX IF NOT EXISTS idx_parent_session ParentSessionId TYPE bloom_filter(0.01) GRANULARITY 1;
-
-ALTER TABLE events_local ON CLUSTER `loomline` ADD INDEX IF NOT EXISTS idx_cli_run CliRunId TYPE bloom_filter(0.01) GRANULARITY 1;

@@ -1482,8 +1482,3 @@ ALTER TABLE events ADD COLUMN IF NOT EXISTS AttrEstimatedCacheWriteUsd String MA
 ALTER TABLE events ADD COLUMN IF NOT EXISTS AttrIsAsync String MATERIALIZED Attributes['is_async'];
 
 ALTER TABLE events ADD COLUMN IF NOT EXISTS AttrEvidence String MATERIALIZED Attributes['loomline.evidence'];
-
--- 0013_events_relation_indexes.sql
-ALTER TABLE events ADD INDEX IF NOT EXISTS idx_parent_session ParentSessionId TYPE bloom_filter(0.01) GRANULARITY 1;
-
-ALTER TABLE events ADD INDEX IF NOT EXISTS idx_cli_run CliRunId TYPE bloom_filter(0.01) GRANULARITY 1;

@@ -2,8 +2,9 @@
 -- them as parent (hook bridge fork / resume records), or share a hook-bridge CLI run id.
 -- {keys}: the (org, session) pairs of the groups, {runs}: their (org, CLI run id) pairs;
 -- a match is always within the pair's org. {parent_ids} / {run_ids} are the same ids
--- without their orgs, for the bloom-filter indexes (0013_events_relation_indexes.sql),
--- which a tuple IN cannot use.
+-- without their orgs: the engine checks them first on the two columns alone (PREWHERE)
+-- and reads the rest only for the few rows that pass (a tuple IN read every column it
+-- names for every row of the orgs: x0.5-0.6 a call; docs/benchmarks.md, "query scale").
 SELECT DISTINCT OrgId, SessionId
 FROM events
 WHERE OrgId IN {orgs:Array(String)}
