@@ -586,11 +586,17 @@ class Enricher:
         every org; a group never reaches into another org (every pair names its org)."""
         group: set[SessionKey] = set()
         events: dict[str, list[Event]] = {org: [] for org, _ in seeds}
+        sizes: dict[str, int] = dict.fromkeys(events, 0)
         frontier = set(seeds)
         for _ in range(MAX_EXPANSION_ROUNDS):
-            if not frontier or len(group) >= MAX_GROUP_SESSIONS:
+            # each org's group stops growing at MAX_GROUP_SESSIONS on its own: one tenant's
+            # runaway link graph never cuts another's expansion short
+            frontier = {key for key in frontier if sizes[key[0]] < MAX_GROUP_SESSIONS}
+            if not frontier:
                 break
             group |= frontier
+            for org, _ in frontier:
+                sizes[org] += 1
             new_events = self._load_keys(frontier)
             grown: set[str] = set()
             for event in new_events:

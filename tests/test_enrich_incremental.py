@@ -221,3 +221,32 @@ def test_one_pass_over_many_orgs_derives_each_as_alone(storage: Storage, chdb_ds
         storage.command(f"TRUNCATE TABLE {table}")
     OneOrgPerQuery(storage).run_once(now=now)
     assert snapshot(storage) == expected
+
+
+def test_one_orgs_runaway_group_does_not_cut_another_orgs_expansion_short(storage: Storage, monkeypatch: Any) -> None:
+    """The group size bound (MAX_GROUP_SESSIONS) holds per org: an org with many dirty
+    sessions in the same batch does not stop another org's group from finding the fork it
+    still has to read."""
+    import enrich.service as service
+
+    monkeypatch.setattr(service, "MAX_GROUP_SESSIONS", 5)
+    fork = _event_rows(("fork",))
+    busy = [{**row, "OrgId": "org-busy", "SessionId": f"{row['SessionId']}-{i}",
+             "ParentSessionId": f"{row['ParentSessionId']}-{i}" if row["ParentSessionId"] else "",
+             "CliRunId": f"{row['CliRunId']}-{i}" if row["CliRunId"] else ""} for i in range(8) for row in fork]
+    calm = [{**row, "OrgId": "org-calm", "CliRunId": ""} for row in fork]  # the parent id is the only tie
+    parent = next(row["ParentSessionId"] for row in calm if row["ParentSessionId"])
+    last = max(row["Timestamp"] for row in fork)
+    now = (last if isinstance(last, datetime) else datetime.fromtimestamp(last / 1e9, UTC)) + timedelta(minutes=1)
+    _insert(storage, busy + calm)
+    Enricher(storage).derive_all(now=now)
+    whole = [row for row in snapshot(storage)["llm_sessions"] if row[0] == "org-calm"]
+    assert len(whole) == 2
+    enricher = Enricher(storage)
+    enricher.run_once(now=now)  # past the watermark: from here on only marked sessions
+    enricher.clear_cache()
+    for table in TABLES:
+        storage.command(f"TRUNCATE TABLE {table}")
+    enricher.mark_dirty({("org-busy", row["SessionId"]) for row in busy} | {("org-calm", parent)})
+    enricher.run_once(now=now)
+    assert [row for row in snapshot(storage)["llm_sessions"] if row[0] == "org-calm"] == whole
