@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -448,21 +448,15 @@ class Enricher:
                     result = self._derive_group(org, group, events, now_us, marks.get(org, {}), existing.get(org, {}))
                 except Exception:  # noqa: BLE001 - isolate: this org's seeds one by one
                     org_seeds = {session for seed_org, session in seeds if seed_org == org}
-                    done: set[str] = set()
-                    for single in sorted(org_seeds):
-                        if single not in done:
-                            done |= self._derive_one(org, single, now_us, stats)
+                    done = self._derive_singly(org, org_seeds, now_us, stats)
                     pending -= {(org, session) for session in done | org_seeds}
                     continue
                 pending -= {(org, session) for session in group}
-                self._recovered(org, group)
                 # the group's time: its derivation and its share of the batch's queries
-                self._derived(org, group, time.perf_counter() - started + shared * len(events) / total_events)
-                for key, value in result.items():
-                    stats[key] += value
+                self._succeeded(org, group, time.perf_counter() - started + shared * len(events) / total_events,
+                                result, stats)
             pending -= seeds
-            if sum(entry.rows for entry in self._unwritten) >= FLUSH_ROWS:
-                self._write_derived(stats)
+            self._write_derived_when_full(stats)
 
     def _derive_org(self, org: str, org_sessions: set[str], now_us: int, stats: dict[str, int]) -> None:
         """Derive one org's dirty sessions, batched seeds of this org alone."""
@@ -479,26 +473,37 @@ class Enricher:
                 result = self._derive_group(org, group, events, now_us)
             except Exception as error:  # noqa: BLE001 - isolate: any failure of one group
                 if len(seeds) > 1:
-                    # Seeds batched for fewer queries may be unrelated: derive them one
-                    # by one so only the group that fails is quarantined.
-                    done: set[str] = set()
-                    for single in sorted(seeds):
-                        pending.discard(single)
-                        if single not in done:
-                            done |= self._derive_one(org, single, now_us, stats)
-                    pending -= done
+                    pending -= seeds | self._derive_singly(org, seeds, now_us, stats)
                     continue
                 pending -= seeds
                 self._fail(org, seeds, error)
                 stats["failed_groups"] += 1
                 continue
             pending -= group
-            self._recovered(org, group)
-            self._derived(org, group, time.perf_counter() - started)
-            for key, value in result.items():
-                stats[key] += value
-            if sum(entry.rows for entry in self._unwritten) >= FLUSH_ROWS:
-                self._write_derived(stats)
+            self._succeeded(org, group, time.perf_counter() - started, result, stats)
+            self._write_derived_when_full(stats)
+
+    def _derive_singly(self, org: str, seeds: set[str], now_us: int, stats: dict[str, int]) -> set[str]:
+        """Each seed's group on its own: seeds batched for fewer queries may be unrelated, so
+        only the group that fails is quarantined. Returns the sessions covered."""
+        done: set[str] = set()
+        for single in sorted(seeds):
+            if single not in done:
+                done |= self._derive_one(org, single, now_us, stats)
+        return done
+
+    def _succeeded(self, org: str, group: set[str], seconds: float, result: dict[str, int],
+                   stats: dict[str, int]) -> None:
+        """A group derived: out of quarantine, its derivation time kept for debouncing, its
+        counts added to the pass's."""
+        self._recovered(org, group)
+        self._derived(org, group, seconds)
+        for key, value in result.items():
+            stats[key] += value
+
+    def _write_derived_when_full(self, stats: dict[str, int]) -> None:
+        if sum(entry.rows for entry in self._unwritten) >= FLUSH_ROWS:
+            self._write_derived(stats)
 
     def _derive_one(self, org: str, seed: str, now_us: int, stats: dict[str, int]) -> set[str]:
         """Derive one seed's group; returns the sessions it covered (quarantined on failure)."""
@@ -511,10 +516,7 @@ class Enricher:
             self._fail(org, group, error)
             stats["failed_groups"] += 1
             return group
-        self._recovered(org, group)
-        self._derived(org, group, time.perf_counter() - started)
-        for key, value in result.items():
-            stats[key] += value
+        self._succeeded(org, group, time.perf_counter() - started, result, stats)
         return group
 
     def _load(self, org: str, sessions: set[str]) -> list[Event]:
@@ -586,17 +588,15 @@ class Enricher:
         every org; a group never reaches into another org (every pair names its org)."""
         group: set[SessionKey] = set()
         events: dict[str, list[Event]] = {org: [] for org, _ in seeds}
-        sizes: dict[str, int] = dict.fromkeys(events, 0)
         frontier = set(seeds)
         for _ in range(MAX_EXPANSION_ROUNDS):
             # each org's group stops growing at MAX_GROUP_SESSIONS on its own: one tenant's
             # runaway link graph never cuts another's expansion short
+            sizes = Counter(org for org, _ in group)
             frontier = {key for key in frontier if sizes[key[0]] < MAX_GROUP_SESSIONS}
             if not frontier:
                 break
             group |= frontier
-            for org, _ in frontier:
-                sizes[org] += 1
             new_events = self._load_keys(frontier)
             grown: set[str] = set()
             for event in new_events:
