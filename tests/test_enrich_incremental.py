@@ -80,6 +80,12 @@ def _event_rows(scenarios: tuple[str, ...]) -> list[dict[str, Any]]:
     return rows
 
 
+def _a_minute_after(rows: list[dict[str, Any]]) -> datetime:
+    """A minute after the newest event row's Timestamp (a datetime, or ns)."""
+    last = max(row["Timestamp"] for row in rows)
+    return (last if isinstance(last, datetime) else datetime.fromtimestamp(last / 1e9, UTC)) + timedelta(minutes=1)
+
+
 def _insert(storage: Storage, rows: list[dict[str, Any]], ingested_ms: int | None = None) -> None:
     """Insert event rows; with ``ingested_ms``, stamped with that IngestedAt (a commit that
     arrives after rows stamped later: a slow insert, another process)."""
@@ -95,8 +101,7 @@ def test_watermark_finds_commits_that_arrive_out_of_order(storage: Storage) -> N
     again from the late rows on), a new session, and a second block in an already seen ms."""
     scenarios = ("fresh_tool", "interactive_clear_exit")
     rows = _event_rows(scenarios)
-    last = max(row["Timestamp"] for row in rows)
-    now = (last if isinstance(last, datetime) else datetime.fromtimestamp(last / 1e9, UTC)) + timedelta(minutes=1)
+    now = _a_minute_after(rows)
     first = [r for r in rows if r["SessionId"] == rows[0]["SessionId"]]
     others = [r for r in rows if r["SessionId"] != rows[0]["SessionId"]]
     half = len(first) // 2
@@ -122,8 +127,7 @@ def _each_session_alone_derives_as_all(storage: Storage, rows: list[dict[str, An
     derivation writes."""
     sessions = sorted({(row["OrgId"], row["SessionId"]) for row in rows})
     assert len(sessions) > 1
-    last = max(row["Timestamp"] for row in rows)
-    now = (last if isinstance(last, datetime) else datetime.fromtimestamp(last / 1e9, UTC)) + timedelta(minutes=1)
+    now = _a_minute_after(rows)
     _insert(storage, rows)
     Enricher(storage).derive_all(now=now)
     whole = snapshot(storage)
@@ -181,8 +185,7 @@ def test_one_pass_over_many_orgs_derives_each_as_alone(storage: Storage, chdb_ds
     pass falls back to one org at a time."""
     alone = {"org-a": ("interactive_clear_exit", "fork"), "org-b": ("interactive_clear_exit",)}
     rows = {org: [{**row, "OrgId": org} for row in _event_rows(scenarios)] for org, scenarios in alone.items()}
-    last = max(row["Timestamp"] for org_rows in rows.values() for row in org_rows)
-    now = (last if isinstance(last, datetime) else datetime.fromtimestamp(last / 1e9, UTC)) + timedelta(minutes=1)
+    now = _a_minute_after([row for org_rows in rows.values() for row in org_rows])
     stored_ms = int(datetime.now(UTC).timestamp() * 1000)
     expected: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
     for org, org_rows in rows.items():
@@ -236,8 +239,7 @@ def test_one_orgs_runaway_group_does_not_cut_another_orgs_expansion_short(storag
              "CliRunId": f"{row['CliRunId']}-{i}" if row["CliRunId"] else ""} for i in range(8) for row in fork]
     calm = [{**row, "OrgId": "org-calm", "CliRunId": ""} for row in fork]  # the parent id is the only tie
     parent = next(row["ParentSessionId"] for row in calm if row["ParentSessionId"])
-    last = max(row["Timestamp"] for row in fork)
-    now = (last if isinstance(last, datetime) else datetime.fromtimestamp(last / 1e9, UTC)) + timedelta(minutes=1)
+    now = _a_minute_after(fork)
     _insert(storage, busy + calm)
     Enricher(storage).derive_all(now=now)
     whole = [row for row in snapshot(storage)["llm_sessions"] if row[0] == "org-calm"]
