@@ -20,6 +20,17 @@
   cost 0) with the reason ``speed:<speed>`` counted in ``unpriced_reasons``. genai-prices
   silently falls back to standard prices for a variant it does not know, so the variant is
   looked up first. Unpriced reasons: ``unknown_model``, ``speed:<speed>``, ``error``.
+* Speed: genai-prices takes ~70 µs to price one request (it decomposes the usage and
+  checks its units every call), and a live fleet's every api_request is a new request.
+  Within one model price (model, day, tier) a price is an affine function of the five
+  token counts, and where tiers apply (long-context prices) it is affine within each
+  range of total input tokens. So the coefficients are found once per (model, day, tier,
+  input range) by asking genai-prices for a base request and for one token more of each
+  kind, checked against genai-prices at a further request, and a request is then priced
+  from them in ``Decimal``: the same number genai-prices gives, exactly
+  (``tests/test_enrich_cost.py`` checks this over generated requests for every Anthropic
+  model). Anything outside that (a range too narrow to probe, a check that disagrees,
+  counts past ``EXACT_TOKENS_MAX``) is priced by genai-prices itself.
 """
 
 from __future__ import annotations
@@ -29,8 +40,10 @@ import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from genai_prices import Usage, calc_price
+from genai_prices.types import PriceCalculation, TieredPrices
 
 from enrich.model import Event
 
@@ -46,6 +59,10 @@ STANDARD_SPEEDS = frozenset({"", "normal", "standard", "default"})
 # every api_request, a hostile client a new model name with every record.
 PRICE_CACHE_SIZE = 65_536
 MODEL_CACHE_SIZE = 1_024
+RATES_CACHE_SIZE = 4_096  # per (model, day, tier): a few per model and day in practice
+# Token counts up to this are priced from the coefficients: their products and sums stay
+# far inside Decimal's 28 digits, so no rounding can differ from genai-prices' own order.
+EXACT_TOKENS_MAX = 10**12
 
 
 @dataclass(frozen=True)
@@ -117,22 +134,95 @@ def _price(model: str, day: str, input_tokens: int, output_tokens: int, cache_re
         if ("speed", speed) not in tier_variants(ref):
             return Price(0.0, False, ref, unpriced_reason=f"speed:{speed}")
         context = {"speed": speed}
-    usage = Usage(
-        input_tokens=input_tokens + cache_read + cache_write,
-        output_tokens=output_tokens,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-        cache_write_1h_tokens=cache_write_1h,
-    )
-    when = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    counts = (input_tokens, output_tokens, cache_read, cache_write - cache_write_1h, cache_write_1h)
+    if 0 <= min(counts) and max(counts) <= EXACT_TOKENS_MAX:
+        rates = _rates(ref, day, speed if context else "")
+        total = rates.total(counts) if rates is not None else None
+        if total is not None:
+            return Price(float(total), True, ref)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = calc_price(usage, model_ref=ref, provider_id=PROVIDER, genai_request_timestamp=when,
-                                price_context=context)
+        total = _genai_total(ref, day, context, counts)
     except (LookupError, ValueError):
         return Price(0.0, False, unpriced_reason="error")
-    return Price(float(result.total_price), True, ref)
+    return Price(float(total), True, ref)
+
+
+def _genai_total(ref: str, day: str, context: dict[str, str] | None, counts: tuple[int, ...]) -> Decimal:
+    """genai-prices' total for one request; ``counts`` are (uncached input, output, cache
+    read, 5-minute cache write, 1-hour cache write) tokens."""
+    return _genai(ref, day, context, counts).total_price
+
+
+def _genai(ref: str, day: str, context: dict[str, str] | None, counts: tuple[int, ...]) -> PriceCalculation:
+    input_tokens, output_tokens, cache_read, write_5m, write_1h = counts
+    usage = Usage(
+        input_tokens=input_tokens + cache_read + write_5m + write_1h,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=write_5m + write_1h,
+        cache_write_1h_tokens=write_1h,
+    )
+    when = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return calc_price(usage, model_ref=ref, provider_id=PROVIDER, genai_request_timestamp=when,
+                          price_context=context)
+
+
+_UNITS = ((1, 0, 0, 0, 0), (0, 1, 0, 0, 0), (0, 0, 1, 0, 0), (0, 0, 0, 1, 0), (0, 0, 0, 0, 1))
+
+
+@dataclass(frozen=True)
+class _Rates:
+    """A model price as coefficients: per range of total input tokens (the tiers' starts,
+    genai-prices' ``total_input_tokens > start``), the price of a base request there and
+    what one more token of each kind adds; None for a range that could not be probed."""
+
+    starts: tuple[int, ...]
+    ranges: tuple[tuple[tuple[int, ...], Decimal, tuple[Decimal, ...]] | None, ...]
+
+    def total(self, counts: tuple[int, ...]) -> Decimal | None:
+        total_input = counts[0] + counts[2] + counts[3] + counts[4]
+        found = self.ranges[sum(1 for start in self.starts if total_input > start)]
+        if found is None:
+            return None
+        base, price, slopes = found
+        return price + sum((slope * (count - at) for slope, count, at in zip(slopes, counts, base, strict=True)),
+                           Decimal(0))
+
+
+@functools.lru_cache(maxsize=RATES_CACHE_SIZE)
+def _rates(ref: str, day: str, speed: str) -> _Rates | None:
+    """The coefficients of ``ref``'s price on ``day`` at ``speed`` ('' standard), or None
+    (price every request with genai-prices)."""
+    context = {"speed": speed} if speed else None
+    try:
+        model_price = _genai(ref, day, context, (0, 0, 0, 0, 0)).model_price
+        starts = tuple(sorted({tier.start for value in vars(model_price).values() if isinstance(value, TieredPrices)
+                               for tier in value.tiers}))
+        ranges = []
+        for index in range(len(starts) + 1):
+            low = 0 if index == 0 else starts[index - 1] + 1  # the range's smallest total input
+            high = starts[index] if index < len(starts) else None  # its largest (None: no end)
+            if high is not None and low + 3 > high:  # too narrow for the probes and the check
+                ranges.append(None)
+                continue
+            base = (low, 0, 0, 0, 0)
+            price = _genai_total(ref, day, context, base)
+            slopes = tuple(_genai_total(ref, day, context, tuple(b + u for b, u in zip(base, unit, strict=True))) - price
+                           for unit in _UNITS)
+            ranges.append((base, price, slopes))
+        rates = _Rates(starts, tuple(ranges))
+        for index, found in enumerate(rates.ranges):  # one more request per range, priced both ways
+            if found is None:
+                continue
+            low = found[0][0]
+            check = (low + 1, 3, 0, 1, 0) if index < len(starts) else (low + 7, 11, 5, 3, 2)
+            if rates.total(check) != _genai_total(ref, day, context, check):
+                return None
+        return rates
+    except (LookupError, ValueError):
+        return None
 
 
 def computed_cost(event: Event) -> Price:
