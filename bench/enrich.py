@@ -310,7 +310,6 @@ def _settle(storage: Any, limit_s: float = 10.0) -> None:
 
 
 def bench_e2e(records: int, sessions: int, batch: int, mode: str) -> dict[str, Any]:
-    from enrich.service import Enricher
     from receiver.attributes import Limits
     from receiver.batch import DecodeContext
     from receiver.decode import decode_request
@@ -364,6 +363,8 @@ def bench_e2e(records: int, sessions: int, batch: int, mode: str) -> dict[str, A
     tenth = max(1, len(per_batch) // 10)
     deciles = [round(sum(per_batch[i:i + tenth]) / len(per_batch[i:i + tenth]), 1)
                for i in range(0, len(per_batch), tenth)][:10]
+    parts = timer.parts(stored, "record")
+    rest = round((enrich_cpu - timer.total()) / stored * 1e6, 1)
     result = {
         "mode": mode, "records": stored, "sessions": sessions, "batch": batch,
         "events_per_session": stored // sessions,
@@ -372,13 +373,13 @@ def bench_e2e(records: int, sessions: int, batch: int, mode: str) -> dict[str, A
         "us_per_record_by_tenth": deciles,
         "last_to_first_tenth": round(deciles[-1] / deciles[0], 2) if deciles and deciles[0] else None,
         "flush_us_per_record": round(flush_cpu / stored * 1e6, 1),
-        "parts": timer.parts(stored, "record"), "rest_us_per_record": round((enrich_cpu - timer.total()) / stored * 1e6, 1),
+        "parts": parts, "rest_us_per_record": rest,
         "derived_sessions": int(derived[0]), "derived_events": int(derived[1] or 0), "load": load(),
     }
     print(f"e2e {mode:12} {stored} records, {sessions} sessions of {stored // sessions}, batches of {batch}:"
           f" enrichment {result['enrich_us_per_record']} µs CPU/record (final flush {result['flush_us_per_record']};"
           f" ingest {ingest_cpu / stored * 1e6:.0f}); per tenth {deciles}; load {result['load']}", flush=True)
-    _print_parts(result["parts"], "record", result["rest_us_per_record"])
+    _print_parts(parts, "record", rest)
     return result
 
 

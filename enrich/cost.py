@@ -200,7 +200,7 @@ def _rates(ref: str, day: str, speed: str) -> _Rates | None:
         model_price = _genai(ref, day, context, (0, 0, 0, 0, 0)).model_price
         starts = tuple(sorted({tier.start for value in vars(model_price).values() if isinstance(value, TieredPrices)
                                for tier in value.tiers}))
-        ranges = []
+        ranges: list[tuple[tuple[int, ...], Decimal, tuple[Decimal, ...]] | None] = []
         for index in range(len(starts) + 1):
             low = 0 if index == 0 else starts[index - 1] + 1  # the range's smallest total input
             high = starts[index] if index < len(starts) else None  # its largest (None: no end)
