@@ -45,6 +45,14 @@ log = logging.getLogger("loomline.enrich")
 VERSION_COUNT_BITS = 22
 MAX_GROUP_SESSIONS = 2000  # stop expanding a group past this (a runaway link graph)
 SEED_BATCH = 50  # dirty sessions expanded together (fewer queries); split again if one fails
+# Across orgs a batch takes up to SEED_BATCH_MAX seeds while their events add up to at
+# most BATCH_EVENTS: a seed weighs its cached events, or for one not cached the rows the
+# watermark has seen arrive for it, or (size unknown) BATCH_EVENTS / SEED_BATCH. A live
+# pass is mostly new sessions of a few rows, and a query's cost is mostly fixed; sessions
+# of unknown size still go at most SEED_BATCH at a time.
+SEED_BATCH_MAX = 200
+BATCH_EVENTS = 100_000
+ARRIVED_MAX = 100_000  # arrival counts kept for sessions not cached yet
 QUARANTINE_FIRST_RETRY_S = 5.0  # a group that failed is retried after this, doubling each time
 QUARANTINE_MAX_RETRY_S = 900.0
 MAX_EXPANSION_ROUNDS = 8
@@ -128,6 +136,8 @@ class Enricher:
         self._cache: OrderedDict[SessionKey, tuple[dict[int, Event], int]] = OrderedDict()
         self._cached_events = 0
         self.cache_max_events = cache_max_events
+        # session not cached -> rows the watermark saw arrive for it (its size, for batching)
+        self._arrived: dict[SessionKey, int] = {}
         self._marks_applied: dict[SessionKey, int] = {}  # rederive mark (ms) the cache was last re-read for
         self._derived_at: dict[SessionKey, tuple[float, float]] = {}  # session -> (monotonic end, seconds)
         # org -> (events, their number, their Prepared): the layout _sequence_neighbours made for
@@ -188,6 +198,8 @@ class Enricher:
             if kind == "new":
                 found.add((org, session))
                 self._stored_at((org, session), ms)
+                if self.membership is None and (org, session) not in self._cache:  # only batches use it
+                    self._arrived[(org, session)] = self._arrived.get((org, session), 0) + int(count)
                 new_blocks[ms] = new_blocks.get(ms, 0) + int(count)
                 newest = max(newest, ms)
             elif kind == "block":
@@ -199,6 +211,8 @@ class Enricher:
                          if overlap.get(ms) != self._blocks.get(ms))
         if changed:
             found |= self._ingested_late(changed)
+        if len(self._arrived) > ARRIVED_MAX:  # sessions dirty for long (quarantined): sizes unknown again
+            self._arrived.clear()
         self._blocks.update(new_blocks)
         self._watermark_ms = newest
         self._blocks = {ms: block for ms, block in self._blocks.items() if ms > newest - WATERMARK_OVERLAP_MS}
@@ -427,7 +441,7 @@ class Enricher:
             return
         pending = {(org, session) for org, org_sessions in by_org.items() for session in org_sessions}
         while pending:
-            seeds = set(sorted(pending)[:SEED_BATCH])
+            seeds = self._seed_batch(pending)
             started = time.perf_counter()
             try:
                 groups = self._expand_keys(seeds)
@@ -457,6 +471,25 @@ class Enricher:
                                 result, stats)
             pending -= seeds
             self._write_derived_when_full(stats)
+
+    def _seed_batch(self, pending: set[SessionKey]) -> set[SessionKey]:
+        """The next batch of seeds, in key order: at most SEED_BATCH_MAX, their events
+        (known or guessed) at most BATCH_EVENTS; never empty."""
+        batch: set[SessionKey] = set()
+        weight = skipped = 0
+        for key in sorted(pending):
+            entry = self._cache.get(key)
+            size = len(entry[0]) if entry is not None else self._arrived.get(key, BATCH_EVENTS // SEED_BATCH)
+            if batch and weight + size > BATCH_EVENTS:
+                skipped += 1  # a smaller one further on may still fit; look a little further
+                if skipped > SEED_BATCH_MAX:
+                    break
+                continue
+            batch.add(key)
+            weight += size
+            if len(batch) == SEED_BATCH_MAX or weight >= BATCH_EVENTS:
+                break
+        return batch
 
     def _derive_org(self, org: str, org_sessions: set[str], now_us: int, stats: dict[str, int]) -> None:
         """Derive one org's dirty sessions, batched seeds of this org alone."""
@@ -561,6 +594,7 @@ class Enricher:
         return events_from_columns(result.column_names, result.result_columns)
 
     def _remember(self, key: SessionKey, events: dict[int, Event]) -> None:
+        self._arrived.pop(key, None)  # its size is the cache's now
         newest = max((e.ingested_at for e in events.values()), default=0)
         self._cache[key] = (events, newest)
         self._cached_events += len(events)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from enrich.service import Enricher
+from enrich.service import SEED_BATCH, Enricher
 from receiver.store import store_batch
 from storage.client import Storage, open_storage
 from tests.test_enrich_replay import scenario_batches, scenario_events
@@ -252,3 +252,40 @@ def test_one_orgs_runaway_group_does_not_cut_another_orgs_expansion_short(storag
     enricher.mark_dirty({("org-busy", row["SessionId"]) for row in busy} | {("org-calm", parent)})
     enricher.run_once(now=now)
     assert [row for row in snapshot(storage)["llm_sessions"] if row[0] == "org-calm"] == whole
+
+
+def test_a_pass_batches_many_small_new_sessions_and_few_of_unknown_size(storage: Storage) -> None:
+    """How many seeds a batch takes follows what they hold: 120 new sessions of a few rows
+    each (the watermark saw them arrive) are read by one load query; the same sessions
+    stored before the watermark's window (sizes unknown) go SEED_BATCH at a time. Every
+    session is derived either way."""
+    template = _event_rows(("fresh_tool",))[:3]
+    rows = [{**row, "SessionId": f"small-{i:03d}", "UserId": f"user-{i:03d}", "CliRunId": f"run-{i:03d}",
+             "ParentSessionId": "", "EventKey": (row["EventKey"] + (i + 1) * 1_000_003) % 2**64}
+            for i in range(120) for row in template]
+    now = _a_minute_after(rows)
+    keys = {(rows[0]["OrgId"], f"small-{i:03d}") for i in range(120)}
+
+    def loads(enricher: Enricher, run: Any) -> int:
+        calls = []
+        original = enricher._query_events
+
+        def query_events(batch: set[tuple[str, str]], since: datetime) -> Any:
+            calls.append(len(batch))
+            return original(batch, since)
+        enricher._query_events = query_events  # type: ignore[method-assign]
+        run()
+        assert storage.query_rows("SELECT count() FROM llm_sessions FINAL") == [(120,)]
+        return len(calls)
+
+    _insert(storage, rows)
+    fresh = Enricher(storage)
+    assert loads(fresh, lambda: fresh.run_once(now=now)) == 1
+    for table in TABLES:
+        storage.command(f"TRUNCATE TABLE {table}")
+    storage.command("TRUNCATE TABLE events")
+    two_days_ago = int((datetime.now(UTC) - timedelta(days=2)).timestamp() * 1000)
+    _insert(storage, rows, ingested_ms=two_days_ago)  # before the watermark's look-back
+    unknown = Enricher(storage)
+    unknown.mark_dirty(keys)
+    assert loads(unknown, lambda: unknown.run_once(now=now)) == -(-120 // SEED_BATCH)
