@@ -335,26 +335,15 @@ def bench_e2e(records: int, sessions: int, batch: int, mode: str) -> dict[str, A
             pipeline.submit(decoded).result(timeout=120)
             ingest_cpu += time.process_time() - start
             stored += decoded.accepted
-            due = mode == "every-batch" or time.monotonic() - last_pass >= LOOP_INTERVAL_S
-            if due:
-                _settle(storage)
-            start = time.process_time()
-            timer.counting = True
+            spent = 0.0
             if mode == "every-batch":
-                enricher.run_once(now=now)
+                spent = timer.time_pass(storage, lambda: enricher.run_once(now=now))
             elif time.monotonic() - last_pass >= LOOP_INTERVAL_S:
                 last_pass = time.monotonic()
-                enricher.run_background_pass(now=now)
-            timer.counting = False
-            spent = time.process_time() - start
+                spent = timer.time_pass(storage, lambda: enricher.run_background_pass(now=now))
             enrich_cpu += spent
             per_batch.append(spent / decoded.accepted * 1e6)
-        _settle(storage)
-        start = time.process_time()
-        timer.counting = True
-        enricher.run_once(now=now)  # flush: everything derived at the end
-        timer.counting = False
-        flush_cpu = time.process_time() - start
+        flush_cpu = timer.time_pass(storage, lambda: enricher.run_once(now=now))  # flush: everything derived
         enrich_cpu += flush_cpu
         derived = storage.query_rows("SELECT count(), sum(event_count) FROM llm_sessions FINAL")[0]
     finally:
@@ -407,6 +396,17 @@ class _CpuByCall:
                 entry[0] += 1
                 entry[1] += time.process_time() - start
         return run
+
+    def time_pass(self, storage: Any, call: Callable[[], Any]) -> float:
+        """The process CPU of one enrichment pass, its calls counted: after the engine's
+        merges of what ingest stored have finished (_settle), which are not the pass's."""
+        _settle(storage)
+        self.counting, start = True, time.process_time()
+        try:
+            call()
+        finally:
+            self.counting = False
+        return time.process_time() - start
 
     def storage(self, storage: Any) -> None:
         """Time the storage's queries by file and its inserts by table."""
@@ -496,27 +496,16 @@ def bench_fleet_loop(conversations: int, rate: int) -> dict[str, Any]:
     now = None  # the fleet's days end now
     stored = passes = 0
     enrich_cpu = 0.0
-
-    def timed(call: Callable[[], Any]) -> float:
-        timer.counting, start = True, time.process_time()
-        try:
-            call()
-        finally:
-            timer.counting = False
-        return time.process_time() - start
-
     try:
         for batch in batches:
             pipeline.submit(batch).result(timeout=120)
             stored += batch.accepted
             if stored / rate >= clock[0] + LOOP_INTERVAL_S:
                 clock[0] = stored / rate
-                _settle(storage)
-                enrich_cpu += timed(lambda: enricher.run_background_pass(now=now))
+                enrich_cpu += timer.time_pass(storage, lambda: enricher.run_background_pass(now=now))
                 passes += 1
         clock[0] += enricher.max_staleness_s
-        _settle(storage)
-        enrich_cpu += timed(lambda: enricher.run_once(now=now))  # flush: everything derived at the end
+        enrich_cpu += timer.time_pass(storage, lambda: enricher.run_once(now=now))  # flush: everything derived at the end
         derived = storage.query_rows("SELECT count() FROM llm_sessions FINAL")[0][0]
     finally:
         pipeline.stop()

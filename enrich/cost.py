@@ -54,7 +54,8 @@ _FAMILY = re.compile(r"claude-(?:[\d-]+-)?([a-z]+)")
 
 STANDARD_SPEEDS = frozenset({"", "normal", "standard", "default"})
 # Prices are remembered per distinct request (a re-derivation prices a session's requests
-# again; the first pricing of one is ~90 µs, a remembered one ~3 µs) and per model name,
+# again; the first pricing of one is ~3 µs from the coefficients below, ~70 µs where
+# genai-prices prices it, a remembered one ~0.1 µs) and per model name,
 # both bounded: ~490 bytes a request, and a long-running server sees a new request with
 # every api_request, a hostile client a new model name with every record.
 PRICE_CACHE_SIZE = 65_536
@@ -169,6 +170,8 @@ def _genai(ref: str, day: str, context: dict[str, str] | None, counts: tuple[int
                           price_context=context)
 
 
+# a range of total input: the base request probed there, its price, one more token's price by kind
+_Range = tuple[tuple[int, ...], Decimal, tuple[Decimal, ...]]
 _UNITS = ((1, 0, 0, 0, 0), (0, 1, 0, 0, 0), (0, 0, 1, 0, 0), (0, 0, 0, 1, 0), (0, 0, 0, 0, 1))
 
 
@@ -179,7 +182,7 @@ class _Rates:
     what one more token of each kind adds; None for a range that could not be probed."""
 
     starts: tuple[int, ...]
-    ranges: tuple[tuple[tuple[int, ...], Decimal, tuple[Decimal, ...]] | None, ...]
+    ranges: tuple[_Range | None, ...]
 
     def total(self, counts: tuple[int, ...]) -> Decimal | None:
         total_input = counts[0] + counts[2] + counts[3] + counts[4]
@@ -200,7 +203,7 @@ def _rates(ref: str, day: str, speed: str) -> _Rates | None:
         model_price = _genai(ref, day, context, (0, 0, 0, 0, 0)).model_price
         starts = tuple(sorted({tier.start for value in vars(model_price).values() if isinstance(value, TieredPrices)
                                for tier in value.tiers}))
-        ranges: list[tuple[tuple[int, ...], Decimal, tuple[Decimal, ...]] | None] = []
+        ranges: list[_Range | None] = []
         for index in range(len(starts) + 1):
             low = 0 if index == 0 else starts[index - 1] + 1  # the range's smallest total input
             high = starts[index] if index < len(starts) else None  # its largest (None: no end)
