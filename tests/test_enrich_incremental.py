@@ -289,3 +289,25 @@ def test_a_pass_batches_many_small_new_sessions_and_few_of_unknown_size(storage:
     unknown = Enricher(storage)
     unknown.mark_dirty(keys)
     assert loads(unknown, lambda: unknown.run_once(now=now)) == -(-120 // SEED_BATCH)
+
+
+def test_a_batch_loads_and_derives_with_the_collector_paused_and_resumes_it(storage: Storage) -> None:
+    """A load builds a tracked Event per row; the cyclic collector, run every few hundred
+    of them over a cache of many thousands, is paused for the batch and enabled after."""
+    import gc
+
+    rows = _event_rows(("fresh_tool",))
+    _insert(storage, rows)
+    enricher = Enricher(storage)
+    seen: list[bool] = []
+    original = enricher._query_events
+
+    def query_events(batch: set[tuple[str, str]], since: datetime) -> Any:
+        seen.append(gc.isenabled())
+        return original(batch, since)
+    enricher._query_events = query_events  # type: ignore[method-assign]
+    assert gc.isenabled()
+    enricher.run_once(now=_a_minute_after(rows))
+    assert seen and not any(seen)
+    assert gc.isenabled()
+    assert storage.query_rows("SELECT count() FROM llm_sessions FINAL")[0][0] > 0
