@@ -138,9 +138,9 @@ def _price(model: str, day: str, input_tokens: int, output_tokens: int, cache_re
     counts = (input_tokens, output_tokens, cache_read, cache_write - cache_write_1h, cache_write_1h)
     if 0 <= min(counts) and max(counts) <= EXACT_TOKENS_MAX:
         rates = _rates(ref, day, speed if context else "")
-        total = rates.total(counts) if rates is not None else None
-        if total is not None:
-            return Price(float(total), True, ref)
+        usd = rates.usd(counts) if rates is not None else None
+        if usd is not None:
+            return Price(usd, True, ref)
     try:
         total = _genai_total(ref, day, context, counts)
     except (LookupError, ValueError):
@@ -185,13 +185,61 @@ class _Rates:
     ranges: tuple[_Range | None, ...]
 
     def total(self, counts: tuple[int, ...]) -> Decimal | None:
-        total_input = counts[0] + counts[2] + counts[3] + counts[4]
-        found = self.ranges[sum(1 for start in self.starts if total_input > start)]
+        found = self.ranges[self._range_of(counts)]
         if found is None:
             return None
         base, price, slopes = found
         return price + sum((slope * (count - at) for slope, count, at in zip(slopes, counts, base, strict=True)),
                            Decimal(0))
+
+    def usd(self, counts: tuple[int, ...]) -> float | None:
+        """float(total(counts)), computed in integers: every coefficient times _scale is
+        a whole number, the sum is then exact, and dividing two ints rounds correctly, as
+        float() of the exact Decimal does, so the float is the same (~0.5 µs against ~1.8)."""
+        found = self._scaled[self._range_of(counts)]
+        if found is None:
+            return None
+        base, price, slopes = found
+        a, b, c, d, e = slopes
+        return (price + a * (counts[0] - base[0]) + b * (counts[1] - base[1]) + c * (counts[2] - base[2])
+                + d * (counts[3] - base[3]) + e * (counts[4] - base[4])) / self._scale
+
+    def _range_of(self, counts: tuple[int, ...]) -> int:
+        total_input = counts[0] + counts[2] + counts[3] + counts[4]
+        return sum(1 for start in self.starts if total_input > start)
+
+    @functools.cached_property
+    def _exponent(self) -> int:
+        """The fewest decimal places that write every coefficient (0 if one is not finite)."""
+        exponents = [value.as_tuple().exponent for found in self.ranges if found is not None
+                     for value in (found[1], *found[2])]
+        return max([0, *(-e for e in exponents if isinstance(e, int))])
+
+    @functools.cached_property
+    def _scale(self) -> int:
+        return 10 ** self._exponent
+
+    @functools.cached_property
+    def _scaled(self) -> tuple[tuple[tuple[int, ...], int, tuple[int, ...]] | None, ...]:
+        """The ranges' coefficients as whole multiples of 1/_scale, from their digits (no
+        Decimal context, so nothing rounds); None where one is not finite (total() then)."""
+        scaled: list[tuple[tuple[int, ...], int, tuple[int, ...]] | None] = []
+        for found in self.ranges:
+            if found is None:
+                scaled.append(None)
+                continue
+            whole: list[int] = []
+            for value in (found[1], *found[2]):
+                sign, digits, exponent = value.as_tuple()
+                if not isinstance(exponent, int):  # NaN or infinity
+                    break
+                magnitude = int("".join(map(str, digits)) or "0") * 10 ** (exponent + self._exponent)
+                whole.append(-magnitude if sign else magnitude)
+            else:
+                scaled.append((found[0], whole[0], tuple(whole[1:])))
+                continue
+            scaled.append(None)
+        return tuple(scaled)
 
 
 @functools.lru_cache(maxsize=RATES_CACHE_SIZE)
@@ -221,19 +269,30 @@ def _rates(ref: str, day: str, speed: str) -> _Rates | None:
                 continue
             low = found[0][0]
             check = (low + 1, 3, 0, 1, 0) if index < len(starts) else (low + 7, 11, 5, 3, 2)
-            if rates.total(check) != _genai_total(ref, day, context, check):
+            want = _genai_total(ref, day, context, check)
+            if rates.total(check) != want or rates.usd(check) not in (None, float(want)):
                 return None
         return rates
     except (LookupError, ValueError):
         return None
 
 
+DAY_US = 86_400 * 1_000_000
+
+
+@functools.lru_cache(maxsize=RATES_CACHE_SIZE)
+def _day(days: int) -> str:
+    """The UTC date ``days`` days after the epoch, as genai-prices is asked for it (cached:
+    strftime per request was ~1.7 µs, most of pricing a request seen before)."""
+    return datetime.fromtimestamp(days * 86_400, UTC).strftime("%Y-%m-%d")
+
+
 def computed_cost(event: Event) -> Price:
     """Price one api_request event. Never raises."""
-    day = datetime.fromtimestamp(event.timestamp / 1_000_000, UTC).strftime("%Y-%m-%d")
     cache_write = max(event.cache_creation_tokens, event.cache_creation_5m_tokens + event.cache_creation_1h_tokens)
     cache_write_1h = min(event.cache_creation_1h_tokens, cache_write)
     try:
+        day = _day(event.timestamp // DAY_US)
         return _price(event.model, day, event.input_tokens, event.output_tokens,
                       event.cache_read_tokens, cache_write, cache_write_1h, event.speed.strip().lower()[:32])
     except Exception:  # a price library bug must not stop enrichment

@@ -73,3 +73,18 @@ def test_the_tier_boundaries_are_priced_exactly_as_genai_prices() -> None:
                         assert got.usd == float(_genai_total(model, day, None, tuple(counts))), (model, day, counts)
                         boundaries += 1
     assert boundaries  # genai-prices has tiered (long-context) Anthropic prices to check
+
+
+def test_a_request_at_an_absurd_time_is_unpriced_not_an_error_that_stops_its_session() -> None:
+    """The day is found from the timestamp inside the guard: a hostile one past year 9999
+    (or before year 1) leaves the request unpriced instead of raising out of the derivation."""
+    from enrich.cost import computed_cost
+    from enrich.model import Event
+
+    for timestamp in (2**63 - 1, -(2**63), 10**18):
+        price = computed_cost(Event("org", "s", 1, "api_request", timestamp, model="claude-sonnet-4-5",
+                                    input_tokens=10, output_tokens=5))
+        assert not price.priced and price.unpriced_reason == "error"
+    ok = computed_cost(Event("org", "s", 1, "api_request", 1_780_000_000_000_000, model="claude-sonnet-4-5",
+                             input_tokens=10, output_tokens=5))
+    assert ok.priced and ok.usd == float(_genai_total("claude-sonnet-4-5", "2026-05-28", None, (10, 5, 0, 0, 0)))
