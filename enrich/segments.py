@@ -256,7 +256,17 @@ def _split_session(events: list[Event]) -> list[Fragment]:
         seq = event.sequence
         assert seq is not None
         chosen: Fragment | None = None
-        if seq > 0:
+        if seq > 0 and len(fragments) == 1:
+            # One process so far (nearly every session): the candidates below are it or
+            # none, found without the look-ups (same choice; ~1/3 of the sweep's time).
+            only = fragments[0]
+            last = only.last_seq
+            assert last is not None
+            if 0 < seq - last <= MAX_SEQUENCE_GAP or (
+                    seq in covering and not only.holds(seq)
+                    and event.timestamp - only.events[-1].timestamp <= MAX_SEQUENCE_GAP_US):
+                chosen = only
+        elif seq > 0:
             candidates: list[Fragment] = []
             for back in backs:
                 ending = by_last.get(seq - back)

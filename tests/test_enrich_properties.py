@@ -138,3 +138,51 @@ def test_incremental_enrichment_converges_through_storage(
         _insert_events(storage, chunk)
         enricher.run_once(now=now)
     assert derived_state(storage) == expected
+
+
+def _fragments_by_the_rule(events: list[Event]) -> list[list[int]]:
+    """_split_session's rule read directly, over every fragment for every event (quadratic):
+    an event joins the most recently active fragment that does not hold its number and that
+    it continues (up to MAX_SEQUENCE_GAP past its highest) or fills in (its number in
+    [first - MAX_SEQUENCE_GAP, last), within MAX_SEQUENCE_GAP_US of its last event);
+    sequence 0 always starts a process. Returns each fragment's event keys."""
+    from enrich.segments import MAX_SEQUENCE_GAP, MAX_SEQUENCE_GAP_US
+
+    fragments: list[list[Event]] = []
+    for event in events:
+        seq = event.sequence
+        assert seq is not None
+        candidates = []
+        if seq > 0:
+            for index, held in enumerate(fragments):
+                numbers = {e.sequence for e in held}
+                first, last = min(numbers), max(numbers)  # type: ignore[type-var]
+                continues = 0 < seq - last <= MAX_SEQUENCE_GAP  # type: ignore[operator]
+                fills = (first - MAX_SEQUENCE_GAP <= seq < last and seq not in numbers  # type: ignore[operator]
+                         and event.timestamp - held[-1].timestamp <= MAX_SEQUENCE_GAP_US)
+                if continues or fills:
+                    candidates.append((held[-1].timestamp, last, -index))
+        if candidates:
+            fragments[-max(candidates)[2]].append(event)
+        else:
+            fragments.append([event])
+    return [[e.event_key for e in held] for held in fragments]
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(0, 3), st.integers(-2, 4), st.integers(0, 900)), min_size=1, max_size=60))
+def test_a_session_splits_into_processes_as_its_rule_says(steps: list[tuple[int, int, int]]) -> None:
+    """The one-sweep split (and its one-process shortcut) against the rule it indexes:
+    a few processes' numbers interleaved, restarting, skipping and repeating, with record
+    times seconds to minutes apart."""
+    from enrich.segments import _split_session
+
+    counters = [0, 0, 0, 0]
+    events: list[Event] = []
+    timestamp = 1_780_000_000_000_000
+    for i, (process, step, seconds) in enumerate(steps):
+        counters[process] = 0 if step < 0 else counters[process] + step
+        timestamp += seconds * 1_000_000
+        events.append(Event("org", "s", i + 1, "user_prompt", timestamp, sequence=counters[process]))
+    got = [[e.event_key for e in fragment.events] for fragment in _split_session(events)]
+    assert got == _fragments_by_the_rule(events)
