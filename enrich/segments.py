@@ -258,7 +258,7 @@ def _split_session(events: list[Event]) -> list[Fragment]:
         chosen: Fragment | None = None
         if seq > 0 and len(fragments) == 1:
             # One process so far (nearly every session): the candidates below are it or
-            # none, found without the look-ups (same choice; ~1/3 of the sweep's time).
+            # none, found without the look-ups (same choice), and by_last is not kept.
             only = fragments[0]
             last = only.last_seq
             assert last is not None
@@ -283,11 +283,13 @@ def _split_session(events: list[Event]) -> list[Fragment]:
             elif candidates:
                 chosen = max(candidates, key=lambda f: (f.events[-1].timestamp, f.last_seq or 0, -f.index))
         if chosen is None:
+            if len(fragments) == 1:  # a second process: by_last starts being kept (not read before)
+                by_last[fragments[0].last_seq].append(fragments[0])  # type: ignore[index]
             chosen = Fragment(event.session_id, index=len(fragments))
             fragments.append(chosen)
         before, below = chosen.last_seq, chosen.first_seq
         chosen.add(event)
-        if before != chosen.last_seq:
+        if before != chosen.last_seq and len(fragments) > 1:
             if before is not None:
                 ending = by_last[before]
                 ending.remove(chosen)
@@ -295,7 +297,12 @@ def _split_session(events: list[Event]) -> list[Fragment]:
                     del by_last[before]
             by_last[seq].append(chosen)
         if before != chosen.last_seq or below != chosen.first_seq:
-            index(chosen)
+            if chosen._seqs is None and below == chosen.first_seq:
+                # grown at the top without a gap: index() would find no number to add (it
+                # adds only those below ``first``, unchanged), so only its range moves
+                covered[chosen.index] = (below - MAX_SEQUENCE_GAP, chosen.last_seq)  # type: ignore[operator]
+            else:
+                index(chosen)
     return fragments
 
 
