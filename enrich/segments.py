@@ -197,15 +197,26 @@ def dedupe(events: Iterable[Event]) -> list[Event]:
     Session first: the Enricher loads (and so allocates) a group's events session by
     session in time order, so this sort finds them nearly sorted already, and the passes
     after it walk memory in the order the events lie in."""
-    by_org: dict[str, dict[int, Event]] = defaultdict(dict)  # no tuple key per event
-    for event in events:
-        best = by_org[event.org_id]
-        current = best.get(event.event_key)
-        if current is None or (event.ingested_at, event.sort_key()) < (current.ingested_at, current.sort_key()):
-            best[event.event_key] = event
-    # (session_id, sort_key()), flattened: one tuple per event instead of two
-    return sorted((e for best in by_org.values() for e in best.values()),
-                  key=lambda e: (e.session_id, e.timestamp, -1 if e.sequence is None else e.sequence, e.event_key))
+    events = events if isinstance(events, list) else list(events)
+    if len(set(map(_EVENT_KEY, events))) != len(events):  # some EventKey twice (rare): keep the earliest
+        by_org: dict[str, dict[int, Event]] = defaultdict(dict)  # no tuple key per event
+        for event in events:
+            best = by_org[event.org_id]
+            current = best.get(event.event_key)
+            if current is None or (event.ingested_at, event.sort_key()) < (current.ingested_at, current.sort_key()):
+                best[event.event_key] = event
+        events = [e for best in by_org.values() for e in best.values()]
+    # (session_id, sort_key()), flattened: one tuple per event instead of two; built in C
+    # when no event is unsequenced (sort_key's -1 for None is then never needed)
+    if None in map(_SEQUENCE, events):
+        return sorted(events, key=lambda e: (e.session_id, e.timestamp, -1 if e.sequence is None else e.sequence,
+                                             e.event_key))
+    return sorted(events, key=_SEQUENCED_ORDER)
+
+
+_EVENT_KEY = attrgetter("event_key")
+_SEQUENCE = attrgetter("sequence")
+_SEQUENCED_ORDER = attrgetter("session_id", "timestamp", "sequence", "event_key")
 
 
 def _split_session(events: list[Event]) -> list[Fragment]:
@@ -300,7 +311,7 @@ def _split_session(events: list[Event]) -> list[Fragment]:
             if chosen._seqs is None and below == chosen.first_seq:
                 # grown at the top without a gap: index() would find no number to add (it
                 # adds only those below ``first``, unchanged), so only its range moves
-                covered[chosen.index] = (below - MAX_SEQUENCE_GAP, chosen.last_seq)  # type: ignore[operator]
+                covered[chosen.index] = (below - MAX_SEQUENCE_GAP, chosen.last_seq)  # type: ignore[operator, assignment]
             else:
                 index(chosen)
     return fragments

@@ -28,6 +28,8 @@ from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import groupby
+from operator import attrgetter
 from typing import Any, Protocol
 
 from enrich.derive import Prepared, derive, derive_prepared
@@ -580,11 +582,10 @@ class Enricher:
         fresh = keys - cached
         events: list[Event] = []
         if fresh:
-            by_session: dict[SessionKey, dict[int, Event]] = defaultdict(dict)
-            for event in self._query_events(fresh, EPOCH):
-                _keep_later(by_session[(event.org_id, event.session_id)], event)
+            by_session = _by_session(self._query_events(fresh, EPOCH))
             for key in sorted(fresh):
-                known = by_session.get(key, {})
+                known: dict[int, Event] = {}
+                _keep_later(known, by_session.get(key, ()))
                 self._remember(key, known)
                 events.extend(known.values())
         if cached:
@@ -592,12 +593,9 @@ class Enricher:
             held = {key: known for key, (known, _) in entries.items()}
             self._cached_events -= sum(len(known) for known in held.values())
             since_ms = min(newest for _, newest in entries.values())
-            newer: dict[SessionKey, list[Event]] = defaultdict(list)
-            for event in self._query_events(cached, _dt((since_ms + 1) * 1000)):
-                newer[(event.org_id, event.session_id)].append(event)
+            newer = _by_session(self._query_events(cached, _dt((since_ms + 1) * 1000)))
             for key, known in held.items():
-                for event in newer.get(key, ()):
-                    _keep_later(known, event)
+                _keep_later(known, newer.get(key, ()))
                 self._remember(key, known)
                 events.extend(known.values())
         return events
@@ -845,11 +843,34 @@ def layout_paused(events: list[Event]) -> Layout:
         return layout(events)
 
 
-def _keep_later(known: dict[int, Event], event: Event) -> None:
-    """One copy per EventKey: the later stored one, as ReplacingMergeTree's FINAL keeps."""
-    current = known.get(event.event_key)
-    if current is None or event.ingested_at >= current.ingested_at:
-        known[event.event_key] = event
+def _by_session(events: list[Event]) -> dict[SessionKey, list[Event]]:
+    """Loaded events by session: runs of one session at a time (the load returns them
+    session by session), any order accepted."""
+    found: dict[SessionKey, list[Event]] = {}
+    for key, run in groupby(events, key=_SESSION_KEY):
+        held = found.get(key)
+        if held is None:
+            found[key] = list(run)
+        else:
+            held.extend(run)
+    return found
+
+
+_SESSION_KEY = attrgetter("org_id", "session_id")
+_EVENT_KEY = attrgetter("event_key")
+
+
+def _keep_later(known: dict[int, Event], events: Sequence[Event]) -> None:
+    """Add ``events`` to ``known``, one copy per EventKey: the later stored one, as
+    ReplacingMergeTree's FINAL keeps. In one update when no key repeats (nearly always)."""
+    fresh = dict(zip(map(_EVENT_KEY, events), events, strict=True))
+    if len(fresh) == len(events) and known.keys().isdisjoint(fresh):
+        known.update(fresh)
+        return
+    for event in events:
+        current = known.get(event.event_key)
+        if current is None or event.ingested_at >= current.ingested_at:
+            known[event.event_key] = event
 
 
 def _now_us(now: datetime | None) -> int:
