@@ -39,6 +39,7 @@ from enrich.membership import Membership
 from enrich.model import Derived, Event, events_from_columns
 from enrich.segments import CHAIN_SKEW_US, CHAIN_WINDOW_US, Layout, dedupe, layout
 from storage.client import Storage
+from storage.params import tuples_param
 from storage.sql_files import load_query_compact
 from storage.tombstones import derived_key, write_tombstones
 
@@ -649,7 +650,7 @@ class Enricher:
                 grown.add(event.org_id)
             found: set[SessionKey] = {(e.org_id, e.parent_session_id) for e in new_events if e.parent_session_id}
             runs = sorted({(e.org_id, e.cli_run_id) for e in new_events if e.cli_run_id})
-            related = {**_keys(group), "runs": runs, "parent_ids": sorted({session for _, session in group}),
+            related = {**_keys(group), "runs": tuples_param(runs), "parent_ids": sorted({session for _, session in group}),
                        "run_ids": sorted({run for _, run in runs})}
             found |= {(org, session) for org, session in
                       self.storage.query_rows(load_query_compact("enrich_related_sessions"), related)}
@@ -702,7 +703,7 @@ class Enricher:
             **_keys(group),
             "low": _dt(min(p[3] for p in probes)),
             "high": _dt(max(p[4] for p in probes)),
-            "probes": sorted(windows),
+            "probes": tuples_param(sorted(windows)),
         }
         found: set[SessionKey] = set()
         for org, session, seq, user, ts in self.storage.query_rows(load_query_compact("enrich_sequence_neighbours"), params):
@@ -824,9 +825,10 @@ class Enricher:
 
 
 def _keys(keys: Iterable[SessionKey]) -> dict[str, Any]:
-    """The parameters naming (org, session) pairs in the enrich_*.sql queries."""
+    """The parameters naming (org, session) pairs in the enrich_*.sql queries (the pairs
+    bound as their text: storage/params.py)."""
     pairs = sorted(set(keys))
-    return {"keys": pairs, "orgs": sorted({org for org, _ in pairs})}
+    return {"keys": tuples_param(pairs), "orgs": sorted({org for org, _ in pairs})}
 
 
 def _extend_tables(into: dict[str, dict[str, list[Any]]], tables: Mapping[str, Mapping[str, Sequence[Any]]]) -> None:
