@@ -602,8 +602,12 @@ class Enricher:
         return events
 
     def _query_events(self, keys: set[SessionKey], since: datetime) -> list[Event]:
+        return events_from_columns(*self._load_columns(keys, since))
+
+    def _load_columns(self, keys: set[SessionKey], since: datetime) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:
+        """enrich_load_events.sql's result: its column names and columns."""
         result = self.storage.client.query(load_query_compact("enrich_load_events"), parameters={**_keys(keys), "since": since})
-        return events_from_columns(result.column_names, result.result_columns)
+        return result.column_names, result.result_columns
 
     def _remember(self, key: SessionKey, events: dict[int, Event]) -> None:
         self._arrived.pop(key, None)  # its size is the cache's now
