@@ -54,8 +54,8 @@ _FAMILY = re.compile(r"claude-(?:[\d-]+-)?([a-z]+)")
 
 STANDARD_SPEEDS = frozenset({"", "normal", "standard", "default"})
 # Prices are remembered per distinct request (a re-derivation prices a session's requests
-# again; the first pricing of one is ~3 µs from the coefficients below, ~70 µs where
-# genai-prices prices it, a remembered one ~0.1 µs) and per model name,
+# again; computed_cost of a new one is ~3.6 µs from the coefficients below, ~70 µs where
+# genai-prices prices it, of a remembered one ~0.6 µs) and per model name,
 # both bounded: ~490 bytes a request, and a long-running server sees a new request with
 # every api_request, a hostile client a new model name with every record.
 PRICE_CACHE_SIZE = 65_536
@@ -195,7 +195,7 @@ class _Rates:
     def usd(self, counts: tuple[int, ...]) -> float | None:
         """float(total(counts)), computed in integers: every coefficient times _scale is
         a whole number, the sum is then exact, and dividing two ints rounds correctly, as
-        float() of the exact Decimal does, so the float is the same (~0.5 µs against ~1.8)."""
+        float() of the exact Decimal does, so the float is the same (~0.7 µs against ~1.8)."""
         found = self._scaled[self._range_of(counts)]
         if found is None:
             return None
