@@ -445,12 +445,7 @@ class Enricher:
         pending = {(org, session) for org, org_sessions in by_org.items() for session in org_sessions}
         while pending:
             seeds = self._seed_batch(pending)
-            # The collector paused for the batch: its loads build up to BATCH_EVENTS tracked
-            # Events, which set off hundreds of young collections and several full ones over
-            # the cache (~15 % of a hot pass), and almost none of it is garbage; what is
-            # (fragments point at each other) goes at the next collection (enrich/gcpause.py).
-            with paused_gc():
-                self._derive_batch(seeds, pending, now_us, stats)
+            self._derive_batch(seeds, pending, now_us, stats)
             pending -= seeds
             self._write_derived_when_full(stats)
 
@@ -461,10 +456,17 @@ class Enricher:
         ``pending`` the sessions it covered."""
         started = time.perf_counter()
         try:
-            groups = self._expand_keys(seeds)
-            keys = {(org, session) for org, (group, _) in groups.items() for session in group}
-            marks = self._rederive_marks(keys)
-            existing = self._existing_keys(keys)
+            # The collector paused while the batch is read: its loads build up to
+            # BATCH_EVENTS tracked Events, which set off hundreds of young collections and
+            # several full ones over the cache (~15 % of a hot pass), and none of it is
+            # garbage. Not across the groups' derivations: each pauses it on its own
+            # (derive), and their cyclic garbage (fragments point at each other) then goes
+            # group by group instead of piling up over the batch (enrich/gcpause.py).
+            with paused_gc():
+                groups = self._expand_keys(seeds)
+                keys = {(org, session) for org, (group, _) in groups.items() for session in group}
+                marks = self._rederive_marks(keys)
+                existing = self._existing_keys(keys)
         except Exception:  # noqa: BLE001 - isolate: fall back to one org at a time
             for org in sorted({org for org, _ in seeds}):
                 org_seeds = {session for seed_org, session in seeds if seed_org == org}
@@ -517,9 +519,9 @@ class Enricher:
             seeds = {seed} | batch
             started = time.perf_counter()
             try:
-                with paused_gc():  # as for a batch (_derive_by_org)
+                with paused_gc():  # while the group is read, as for a batch (_derive_batch)
                     group, events = self._expand(org, seeds)
-                    result = self._derive_group(org, group, events, now_us)
+                result = self._derive_group(org, group, events, now_us)
             except Exception as error:  # noqa: BLE001 - isolate: any failure of one group
                 if len(seeds) > 1:
                     pending -= seeds | self._derive_singly(org, seeds, now_us, stats)

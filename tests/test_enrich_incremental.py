@@ -291,9 +291,10 @@ def test_a_pass_batches_many_small_new_sessions_and_few_of_unknown_size(storage:
     assert loads(unknown, lambda: unknown.run_once(now=now)) == -(-120 // SEED_BATCH)
 
 
-def test_a_batch_loads_and_derives_with_the_collector_paused_and_resumes_it(storage: Storage) -> None:
+def test_a_batch_is_read_with_the_collector_paused_and_resumes_it(storage: Storage) -> None:
     """A load builds a tracked Event per row; the cyclic collector, run every few hundred
-    of them over a cache of many thousands, is paused for the batch and enabled after."""
+    of them over a cache of many thousands, is paused while the batch is read and enabled
+    after (and between its groups' derivations, so their garbage goes group by group)."""
     import gc
 
     rows = _event_rows(("fresh_tool",))
@@ -306,8 +307,16 @@ def test_a_batch_loads_and_derives_with_the_collector_paused_and_resumes_it(stor
         seen.append(gc.isenabled())
         return original(batch, since)
     enricher._query_events = query_events  # type: ignore[method-assign]
+    deriving: list[bool] = []
+    derive_group = enricher._derive_group
+
+    def timed_derive_group(*args: Any, **kwargs: Any) -> Any:
+        deriving.append(gc.isenabled())
+        return derive_group(*args, **kwargs)
+    enricher._derive_group = timed_derive_group  # type: ignore[method-assign]
     assert gc.isenabled()
     enricher.run_once(now=_a_minute_after(rows))
     assert seen and not any(seen)
+    assert deriving and all(deriving)
     assert gc.isenabled()
     assert storage.query_rows("SELECT count() FROM llm_sessions FINAL")[0][0] > 0
