@@ -210,7 +210,7 @@ class _Rates:
 
     @functools.cached_property
     def _exponent(self) -> int:
-        """The fewest decimal places that write every coefficient (0 if one is not finite)."""
+        """The fewest decimal places that write every finite coefficient."""
         exponents = [value.as_tuple().exponent for found in self.ranges if found is not None
                      for value in (found[1], *found[2])]
         return max([0, *(-e for e in exponents if isinstance(e, int))])
@@ -225,21 +225,22 @@ class _Rates:
         Decimal context, so nothing rounds); None where one is not finite (total() then)."""
         scaled: list[tuple[tuple[int, ...], int, tuple[int, ...]] | None] = []
         for found in self.ranges:
-            if found is None:
+            values = () if found is None else (found[1], *found[2])
+            whole = [w for w in (_whole(value, self._exponent) for value in values) if w is not None]
+            if found is None or len(whole) != len(values):
                 scaled.append(None)
-                continue
-            whole: list[int] = []
-            for value in (found[1], *found[2]):
-                sign, digits, exponent = value.as_tuple()
-                if not isinstance(exponent, int):  # NaN or infinity
-                    break
-                magnitude = int("".join(map(str, digits)) or "0") * 10 ** (exponent + self._exponent)
-                whole.append(-magnitude if sign else magnitude)
             else:
                 scaled.append((found[0], whole[0], tuple(whole[1:])))
-                continue
-            scaled.append(None)
         return tuple(scaled)
+
+
+def _whole(value: Decimal, exponent: int) -> int | None:
+    """``value`` times 10**exponent as an int, from its digits (None if not finite)."""
+    sign, digits, places = value.as_tuple()
+    if not isinstance(places, int):  # NaN or infinity
+        return None
+    magnitude = int("".join(map(str, digits)) or "0") * 10 ** (places + exponent)
+    return -magnitude if sign else magnitude
 
 
 @functools.lru_cache(maxsize=RATES_CACHE_SIZE)
