@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from itertools import repeat
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 # Event names (events.EventName). Claude Code's own are unprefixed; the hook bridge's
 # carry the loomline. prefix (docs/hook-records.md); the metrics decoder adds one row per
@@ -466,22 +466,73 @@ _ATTRIBUTE_DEFAULTS: tuple[Any, ...] = tuple(
 def events_from_columns(column_names: Sequence[str], columns: Sequence[Sequence[Any]]) -> list[Event]:
     """What events_from_rows returns, from the columns of enrich_load_events.sql's result
     (clickhouse-connect reads columns; rows would be a transpose). Each raw-attribute column
-    is parsed in one comprehension (or skipped when every value is empty, as most are) and
-    the Events are built positionally by ``map``: no per-row loop over the attributes, no
-    keyword arguments."""
+    is parsed in one comprehension (or skipped when every value is empty, as most are), and
+    the Events are built by a constructor made for the load's shape (_maker): a column with
+    one value in every row (most of them: a field only some events have) is set from that
+    value, not read row by row."""
     names = tuple(column_names)
     if names != LOAD_COLUMN_ORDER:
         return events_from_rows(names, list(zip(*columns, strict=True)))
+    rows = len(columns[0]) if columns else 0
+    if not rows:
+        return []
     typed = len(TYPED_FIELD_ORDER)
-    parsed: list[Iterable[Any]] = []
+    sources: list[Sequence[Any] | _Same] = [_same_or(column) for column in columns[:typed]]
     for (_, (_, parse)), default, texts in zip(ATTRIBUTE_FIELDS.items(), _ATTRIBUTE_DEFAULTS,
                                               columns[typed:typed + len(ATTRIBUTE_FIELDS)], strict=True):
         if not any(texts):
-            parsed.append(repeat(default))
+            sources.append(_Same(default))
             continue
         values = []
         for text in texts:
             value = parse(str(text)) if text else None
             values.append(value if value not in (None, "") else default)
-        parsed.append(values)
-    return list(map(Event, *columns[:typed], *parsed, columns[-1]))
+        sources.append(values)
+    sources.append(_same_or(columns[-1]))
+    varying = tuple(i for i, source in enumerate(sources) if not isinstance(source, _Same))
+    make = _maker(varying)(*(source.value for source in sources if isinstance(source, _Same)))
+    if not varying:
+        return [make() for _ in range(rows)]
+    return list(map(make, *(cast(Sequence[Any], sources[i]) for i in varying)))
+
+
+class _Same:
+    """A column with one value in every row."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _same_or(column: Sequence[Any]) -> Sequence[Any] | _Same:
+    """_Same(value) when every row holds that one value, else the column. Only None, str,
+    int and bool values are shared: equal floats can differ (0.0 and -0.0), so a float
+    column is always read row by row. ``count`` compares in C, each value once; a column
+    whose first, middle and last values differ is not scanned at all."""
+    first = column[0]
+    if first is not None and type(first) not in (str, int, bool):
+        return column
+    if column[-1] != first or column[len(column) // 2] != first or column.count(first) != len(column):
+        return column
+    return _Same(first)
+
+
+@lru_cache(maxsize=256)
+def _maker(varying: tuple[int, ...]) -> Callable[..., Callable[..., Event]]:
+    """A factory of Event constructors for one shape of load: the returned function takes
+    the constant fields' values (in field order) and returns a constructor whose arguments
+    are the varying fields (positions ``varying`` of EVENT_FIELD_ORDER), each Event made
+    with every field set, as Event(...) would (Event has no __post_init__). Generated once
+    per shape from the field names, as dataclasses generates __init__."""
+    constants = [i for i in range(len(EVENT_FIELD_ORDER)) if i not in varying]
+    lines = [f"def factory({', '.join(f'c{i}' for i in constants)}):",
+             f"    def make({', '.join(f'v{i}' for i in varying)}):",
+             "        event = new(Event)"]
+    lines += [f"        event.{name} = {'v' if i in varying else 'c'}{i}" for i, name in enumerate(EVENT_FIELD_ORDER)]
+    lines += ["        return event", "    return make"]
+    namespace: dict[str, Any] = {"new": object.__new__, "Event": Event}
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own field names, no input
+    factory: Callable[..., Callable[..., Event]] = namespace["factory"]
+    return factory
+
