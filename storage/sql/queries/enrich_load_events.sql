@@ -1,9 +1,9 @@
 -- Every event of some sessions, as enrichment reads them: {keys} are (org, session) pairs,
 -- so one read serves several tenants, each session named with its own org ({orgs}: the
 -- pairs' orgs, for the primary key). The columns are
--- enrich/model.py LOAD_COLUMN_ORDER: Event's typed fields in order (events_from_rows builds
--- each Event from its row positionally: no dict per row), the raw attributes as text
--- (attr_<field>, ATTRIBUTE_FIELDS), then ingested_at.
+-- enrich/model.py LOAD_COLUMN_ORDER: Event's typed fields in order (events_from_columns
+-- builds the Events from the columns by position: no dict per row), the raw attributes as
+-- text (attr_<field>, ATTRIBUTE_FIELDS), then ingested_at.
 -- No FINAL: a record stored twice (exporter retry, before a merge) comes back twice and
 -- the Enricher keeps one copy per EventKey, the later stored (what FINAL keeps); FINAL
 -- here cost more CPU than the rest of an incremental read.
