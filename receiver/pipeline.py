@@ -6,16 +6,25 @@ of the batch is in ClickHouse (or fails with the storage error). When the queue 
 status (gRPC UNAVAILABLE, HTTP 503 + Retry-After), so memory stays bounded while storage
 is slow or down.
 
-One writer thread drains the queue. Every request's raw rows (``otel_*`` tables) are
-inserted as their own block carrying that request's deduplication token, whether the
-request was written alone or together with others, so an exporter retry of it adds no raw
-rows however it is grouped the second time. The ``events`` rows of whatever is waiting are
-coalesced into one insert (ClickHouse prefers few large inserts, and events are idempotent
-on every path: EventKey + ReplacingMergeTree).
+One writer thread drains the queue and writes whatever is waiting as one insert per table:
+ClickHouse's cost is mostly per insert and per part, so a few large inserts cost far less
+CPU than many small ones. Retries stay harmless:
+
+* raw rows (``otel_*`` tables): the ``stored_requests`` ledger (migration 0013) names every
+  request whose raw rows are stored, by its dedup token. A write skips the raw rows of the
+  requests it names (an exporter retry, however it is grouped the second time, or the same
+  request queued twice) and adds the rest to it right after their raw rows, before any of
+  them is acknowledged. A request written alone also keeps its own ClickHouse dedup token.
+* ``events`` rows are idempotent on every path (EventKey + ReplacingMergeTree).
+
+What the ledger cannot cover: a crash (or a storage failure) after a write's raw rows are
+stored and before the ledger has them. Nothing was acknowledged, so the exporters retry,
+and those requests' raw rows are stored twice (their events still once).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -26,7 +35,7 @@ from dataclasses import dataclass
 
 from receiver.batch import DecodedBatch
 from receiver.selfmetrics import ReceiverMetrics
-from receiver.store import store_batch
+from receiver.store import record_requests, store_batch, stored_requests
 from storage.client import Storage, StorageError
 
 log = logging.getLogger("loomline.receiver")
@@ -34,9 +43,9 @@ log = logging.getLogger("loomline.receiver")
 MAX_COALESCED_ROWS = 100_000
 # While it lingers, how often the writer looks whether requests are still on their way.
 ARRIVAL_POLL_SECONDS = 0.005
-# Tables whose rows from several requests go into one insert: idempotent by their own key,
-# so they need no per-request dedup token.
-MERGED_TABLES = frozenset({"events"})
+# Tables idempotent by their own key: a retried request's rows go in again (the table keeps
+# one copy), so they need no ledger.
+IDEMPOTENT_TABLES = frozenset({"events"})
 
 
 class Backpressure(RuntimeError):
@@ -177,7 +186,7 @@ class IngestPipeline:
     def _write(self, items: list[_Item]) -> None:
         if len(items) > 1:
             try:
-                self._store_merged(items)
+                self._store(items)
                 with self._lock:
                     self._pending_records -= sum(i.rows for i in items)
                 return
@@ -191,7 +200,7 @@ class IngestPipeline:
                 self._write([item])
             return
         try:
-            self._store(items[0].batch, items)
+            self._store(items)
         except StorageError as exc:
             log.warning("storage write failed (%d requests will be retried by their clients): %s", len(items), exc)
             for item in items:
@@ -205,25 +214,44 @@ class IngestPipeline:
             with self._lock:
                 self._pending_records -= sum(i.rows for i in items)
 
-    def _store_merged(self, items: list[_Item]) -> None:
-        """Insert several requests: raw tables request by request (each with its own dedup
-        token: a merged block would have none, and a retry of one of its requests would
-        add its raw rows again), then their events in one insert; complete the futures."""
+    def _store(self, items: list[_Item]) -> None:
+        """Insert the rows of ``items``, one insert per table, and complete their futures:
+        raw rows only of the requests the ledger does not name yet (then the ledger gets
+        them), events of every request (module docstring)."""
         started = time.perf_counter()
+        fresh = self._not_yet_stored(items)
         written = 0
-        for item in items:
-            written += store_batch(self.storage, item.batch, skip=MERGED_TABLES)
-        written += store_batch(self.storage, _merge([i.batch for i in items], only=MERGED_TABLES))
+        if fresh:
+            if len(fresh) == 1:
+                raw = fresh[0]  # with its own dedup token
+            else:
+                raw = _merge(fresh, only=_tables(fresh) - IDEMPOTENT_TABLES)
+                raw.dedup_token = _merged_token(fresh)
+            written += store_batch(self.storage, raw, skip=IDEMPOTENT_TABLES)
+            record_requests(self.storage, [b.dedup_token for b in fresh if b.dedup_token])
+        batches = [i.batch for i in items]
+        events = batches[0] if len(batches) == 1 else _merge(batches, only=IDEMPOTENT_TABLES)
+        written += store_batch(self.storage, events, skip=_tables([events]) - IDEMPOTENT_TABLES)
         self.metrics.observe_insert(time.perf_counter() - started)
-        self.metrics.inc("merged_requests_total", len(items))
+        if len(items) > 1:
+            self.metrics.inc("merged_requests_total", len(items))
+        if len(fresh) < len(items):
+            self.metrics.inc("requests_already_stored_total", len(items) - len(fresh))
         self._complete(items, written)
 
-    def _store(self, batch: DecodedBatch, items: list[_Item]) -> None:
-        """Insert ``batch`` (the rows of ``items``) and complete their futures on success."""
-        started = time.perf_counter()
-        written = store_batch(self.storage, batch)
-        self.metrics.observe_insert(time.perf_counter() - started)
-        self._complete(items, written)
+    def _not_yet_stored(self, items: list[_Item]) -> list[DecodedBatch]:
+        """The batches of ``items`` whose raw rows are to be written: not named by the
+        ledger, and each request once (a retry can be queued beside the original)."""
+        seen = stored_requests(self.storage, {i.batch.dedup_token for i in items if i.batch.dedup_token})
+        fresh = []
+        for item in items:
+            token = item.batch.dedup_token
+            if token:
+                if token in seen:
+                    continue
+                seen.add(token)
+            fresh.append(item.batch)
+        return fresh
 
     def _complete(self, items: list[_Item], written: int) -> None:
         sessions: set[tuple[str, str]] = set()
@@ -236,6 +264,19 @@ class IngestPipeline:
                 self.on_stored(sessions)
             except Exception:
                 log.exception("on_stored callback failed")
+
+
+def _tables(batches: list[DecodedBatch]) -> frozenset[str]:
+    return frozenset(table for batch in batches for table in batch.tables)
+
+
+def _merged_token(batches: list[DecodedBatch]) -> str:
+    """The dedup token of a merged block: its requests' tokens, hashed ("" when one has
+    none). A write retried whole (the same requests) then dedups in ClickHouse too."""
+    tokens = [b.dedup_token for b in batches]
+    if not all(tokens):
+        return ""
+    return "merged:" + hashlib.blake2b("\n".join(sorted(tokens)).encode(), digest_size=16).hexdigest()
 
 
 def _merge(batches: list[DecodedBatch], only: frozenset[str] | None = None) -> DecodedBatch:

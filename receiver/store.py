@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from receiver import decode_logs_fast
 from receiver.batch import DecodedBatch
-from storage.client import Storage
+from storage.client import Storage, StorageError
+from storage.sql_files import load_query
 
 # Raw tables first, then derived-from-raw: a failure part-way leaves nothing acknowledged,
 # and the exporter's retry re-inserts; raw blocks dedup on the request token, events on
@@ -31,3 +34,21 @@ def store_batch(storage: Storage, batch: DecodedBatch, skip: frozenset[str] = fr
         else:
             written += storage.insert_columns(table, columns, dedup_token=token)
     return written
+
+
+def stored_requests(storage: Storage, tokens: Collection[str]) -> set[str]:
+    """Which of these request tokens name requests whose raw rows are already stored (the
+    stored_requests ledger, migration 0013). Raises StorageError."""
+    if not tokens:
+        return set()
+    try:
+        rows = storage.query_rows(load_query("receiver_stored_requests"), {"tokens": sorted(set(tokens))})
+    except Exception as exc:
+        raise StorageError(f"reading stored_requests failed: {exc}") from exc
+    return {row[0] for row in rows}
+
+
+def record_requests(storage: Storage, tokens: Collection[str]) -> None:
+    """Add these request tokens to the ledger: their raw rows are stored. Raises StorageError."""
+    if tokens:
+        storage.insert_columns("stored_requests", {"Token": list(tokens)})

@@ -56,6 +56,8 @@ SHARDING_KEYS: dict[str, str] = {
     "deleted_threads": "cityHash64(org_id, thread_id)",
     "generated_titles": "cityHash64(org_id, thread_id)",
     "audit_log": "cityHash64(org_id, audit_id)",
+    # the receiver's ledger of stored requests (0013): a token's rows on one shard
+    "stored_requests": "cityHash64(Token)",
 }
 DEFAULT_SHARDING = "cityHash64(org_id, session_id)"
 

@@ -463,6 +463,71 @@ def test_retry_of_a_coalesced_request_adds_no_raw_rows(storage):
         pipeline.stop()
 
 
+def _coalesced(storage, bodies: list[bytes]) -> tuple[IngestPipeline, ReceiverCore]:
+    """A started pipeline that has written ``bodies`` as one coalesced write."""
+    pipeline = IngestPipeline(storage, linger_seconds=0.0)
+    core = ReceiverCore(pipeline, Limits(), store_timeout=60)
+    threads = [threading.Thread(target=core.export, args=("logs", body, "protobuf", None, "test")) for body in bodies]
+    for thread in threads:
+        thread.start()
+    _wait_for(lambda: pipeline._queue.qsize() == len(bodies), "all requests to be queued")
+    pipeline.start()
+    for thread in threads:
+        thread.join(60)
+    return pipeline, core
+
+
+def test_retry_after_a_restart_adds_no_raw_rows(storage):
+    """The ledger of stored requests is in storage: a receiver started later (or another
+    one over the same storage) knows a coalesced request is stored."""
+    bodies = [prompt(f"restart-{i}").SerializeToString() for i in range(3)]
+    first, core = _coalesced(storage, bodies)
+    first.stop()
+    assert core.metrics.get("merged_requests_total") == len(bodies)
+    rows = count(storage, "SELECT count() FROM otel_logs")
+    assert rows == len(bodies)
+    pipeline = IngestPipeline(storage, linger_seconds=0.0)
+    again = ReceiverCore(pipeline, Limits(), store_timeout=60)
+    pipeline.start()
+    try:
+        assert again.export("logs", bodies[1], "protobuf", None, "test").status is Status.OK
+    finally:
+        pipeline.stop()
+    assert count(storage, "SELECT count() FROM otel_logs") == rows
+    assert again.metrics.get("requests_already_stored_total") == 1
+
+
+def test_a_request_queued_twice_in_one_write_is_stored_once(storage):
+    body = prompt("queued-twice").SerializeToString()
+    pipeline, core = _coalesced(storage, [body, body, prompt("neighbour").SerializeToString()])
+    pipeline.stop()
+    assert count(storage, "SELECT count() FROM otel_logs") == 2
+    assert count(storage, "SELECT count() FROM events FINAL") == 2
+    assert core.metrics.get("requests_already_stored_total") == 1
+
+
+def test_events_failing_after_the_raw_rows_stored_adds_no_raw_rows(storage):
+    """The coalesced write stores the raw rows and the ledger, then the events insert
+    fails: the writer writes each request alone, and those find their raw rows stored."""
+    from storage.client import StorageError
+
+    failures = []
+
+    def fail_first_events_insert(table: str) -> None:
+        if table == "events" and not failures:
+            failures.append(table)
+            raise StorageError("injected: events insert failed")
+
+    storage.before_insert = fail_first_events_insert
+    bodies = [prompt(f"events-fail-{i}").SerializeToString() for i in range(3)]
+    pipeline, core = _coalesced(storage, bodies)
+    pipeline.stop()
+    assert failures == ["events"]
+    assert count(storage, "SELECT count() FROM otel_logs") == len(bodies)
+    assert count(storage, "SELECT count() FROM events FINAL") == len(bodies)
+    assert core.metrics.get("requests_already_stored_total") == len(bodies)
+
+
 # -- minor: cursors with absurd keys ---------------------------------------------------------
 
 def test_cursor_with_a_400_digit_key_is_422():

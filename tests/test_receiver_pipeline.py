@@ -51,10 +51,11 @@ def _stored_logs(storage) -> int:
 
 @pytest.mark.skipif(not SCENARIOS, reason="fixtures not found")
 def test_queued_requests_are_written_as_one_insert(storage) -> None:
-    """Their events in one insert; their raw rows one block per request (each keeps its
-    request's dedup token, so a retry of any of them adds no raw rows)."""
-    inserts, raw = InsertLog("events"), InsertLog("otel_logs")
-    storage.before_insert = lambda table: (inserts(table), raw(table))
+    """Their events in one insert, their raw rows in one, and their tokens in one insert
+    into the stored_requests ledger (so a retry of any of them adds no raw rows:
+    tests/test_receiver_hostile.py, section 10)."""
+    inserts, raw, ledger = InsertLog("events"), InsertLog("otel_logs"), InsertLog("stored_requests")
+    storage.before_insert = lambda table: (inserts(table), raw(table), ledger(table))
     pipeline = IngestPipeline(storage, linger_seconds=0.0)
     batches = _log_batches(5)
     futures = [pipeline.submit(b) for b in batches]  # queued before the writer runs
@@ -64,9 +65,9 @@ def test_queued_requests_are_written_as_one_insert(storage) -> None:
             future.result(timeout=30)
     finally:
         pipeline.stop()
-    assert inserts.inserts == 1
-    assert raw.inserts == len(batches)
+    assert (inserts.inserts, raw.inserts, ledger.inserts) == (1, 1, 1)
     assert _stored_logs(storage) == sum(b.row_count("otel_logs") for b in batches)
+    assert int(storage.command("SELECT count() FROM stored_requests")) == len(batches)
 
 
 @pytest.mark.skipif(not SCENARIOS, reason="fixtures not found")

@@ -1486,3 +1486,16 @@ ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrIsAsync St
 ALTER TABLE events_local ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrEvidence String MATERIALIZED Attributes['loomline.evidence'];
 
 ALTER TABLE events ON CLUSTER `loomline` ADD COLUMN IF NOT EXISTS AttrEvidence String MATERIALIZED Attributes['loomline.evidence'];
+
+-- 0013_stored_requests.sql
+CREATE TABLE IF NOT EXISTS stored_requests_local ON CLUSTER `loomline` (
+    Token     String,
+    StoredAt  DateTime DEFAULT now()
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/stored_requests_local', '{replica}')
+PARTITION BY toDate(StoredAt)
+ORDER BY Token
+TTL StoredAt + INTERVAL 1 DAY
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS stored_requests ON CLUSTER `loomline` AS stored_requests_local ENGINE = Distributed(`loomline`, currentDatabase(), stored_requests_local, cityHash64(Token));

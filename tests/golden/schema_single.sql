@@ -1482,3 +1482,15 @@ ALTER TABLE events ADD COLUMN IF NOT EXISTS AttrEstimatedCacheWriteUsd String MA
 ALTER TABLE events ADD COLUMN IF NOT EXISTS AttrIsAsync String MATERIALIZED Attributes['is_async'];
 
 ALTER TABLE events ADD COLUMN IF NOT EXISTS AttrEvidence String MATERIALIZED Attributes['loomline.evidence'];
+
+-- 0013_stored_requests.sql
+CREATE TABLE IF NOT EXISTS stored_requests
+(
+    Token     String,
+    StoredAt  DateTime DEFAULT now()
+)
+ENGINE = MergeTree
+PARTITION BY toDate(StoredAt)
+ORDER BY Token
+TTL StoredAt + INTERVAL 1 DAY
+SETTINGS ttl_only_drop_parts = 1;
