@@ -93,3 +93,14 @@ def test_decode_benchmark_smoke(tmp_path: Path) -> None:
     assert len(results["load_average_before"]) == 3
     assert "compiled decoder" in decode.summary_text(results)
     assert json.loads(Path(results["path"]).read_text())["benchmark"] == "decode"
+
+
+def test_insert_cost_benchmark_smoke() -> None:
+    """bench/insert_cost.py on a few requests: every table and size measured, a fit made."""
+    from bench.insert_cost import TABLES, run_benchmark
+
+    results = run_benchmark(sessions=6, requests=4, per=[1, 4])
+    assert {(r["table"], r["requests_per_insert"]) for r in results["runs"]} == {(t, n) for t in TABLES for n in (1, 4)}
+    for run in results["runs"]:
+        assert run["rows"] > 0 and run["cpu_ms_per_insert"] > 0
+    assert set(results["fixed"]) <= set(TABLES)
