@@ -430,20 +430,26 @@ def test_small_lane_is_free_while_the_large_lane_is_held(core, storage):
 
 # -- 10. retries of coalesced requests add no raw rows ---------------------------------------
 
-def test_retry_of_a_coalesced_request_adds_no_raw_rows(storage):
+def _coalesced(storage, bodies: list[bytes]) -> tuple[IngestPipeline, ReceiverCore]:
+    """A started pipeline that has written ``bodies`` as one coalesced write (every request
+    waits in the queue before the writer starts)."""
     pipeline = IngestPipeline(storage, linger_seconds=0.0)
     core = ReceiverCore(pipeline, Limits(), store_timeout=60)
-    requests = [r.SerializeToString() for signal, r in otlp_requests("resume_continue") if signal == "logs"]
-    requests += [prompt(f"coalesced-{i}").SerializeToString() for i in range(3)]
-    threads = [threading.Thread(target=core.export, args=("logs", body, "protobuf", None, "test")) for body in requests]
+    threads = [threading.Thread(target=core.export, args=("logs", body, "protobuf", None, "test")) for body in bodies]
     for thread in threads:
         thread.start()
-    # Every request waits in the queue before the writer starts: one coalesced write.
-    _wait_for(lambda: pipeline._queue.qsize() == len(requests), "all requests to be queued")
+    _wait_for(lambda: pipeline._queue.qsize() == len(bodies), "all requests to be queued")
     pipeline.start()
+    for thread in threads:
+        thread.join(60)
+    return pipeline, core
+
+
+def test_retry_of_a_coalesced_request_adds_no_raw_rows(storage):
+    requests = [r.SerializeToString() for signal, r in otlp_requests("resume_continue") if signal == "logs"]
+    requests += [prompt(f"coalesced-{i}").SerializeToString() for i in range(3)]
+    pipeline, core = _coalesced(storage, requests)
     try:
-        for thread in threads:
-            thread.join(60)
         assert core.metrics.get("merged_requests_total") == len(requests)
         rows = count(storage, "SELECT count() FROM otel_logs")
         events = count(storage, "SELECT count() FROM events FINAL")
@@ -461,20 +467,6 @@ def test_retry_of_a_coalesced_request_adds_no_raw_rows(storage):
         assert count(storage, "SELECT count() FROM events FINAL") == events + 1
     finally:
         pipeline.stop()
-
-
-def _coalesced(storage, bodies: list[bytes]) -> tuple[IngestPipeline, ReceiverCore]:
-    """A started pipeline that has written ``bodies`` as one coalesced write."""
-    pipeline = IngestPipeline(storage, linger_seconds=0.0)
-    core = ReceiverCore(pipeline, Limits(), store_timeout=60)
-    threads = [threading.Thread(target=core.export, args=("logs", body, "protobuf", None, "test")) for body in bodies]
-    for thread in threads:
-        thread.start()
-    _wait_for(lambda: pipeline._queue.qsize() == len(bodies), "all requests to be queued")
-    pipeline.start()
-    for thread in threads:
-        thread.join(60)
-    return pipeline, core
 
 
 def test_retry_after_a_restart_adds_no_raw_rows(storage):
