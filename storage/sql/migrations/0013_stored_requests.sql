@@ -3,8 +3,8 @@
 --
 -- Why: the writer inserts the raw rows of every request waiting for it as one block per
 -- table (receiver/pipeline.py). The cost in ClickHouse is mostly per insert and per part (each
--- part is files to create, then merges to rewrite it), so one insert of 8,000 rows costs
--- little more than one of 512 (docs/benchmarks.md). The deduplication of ClickHouse itself
+-- part is files to create, then merges to rewrite it): per row, an insert of 2,048 rows costs
+-- about 40 % of what inserts of 512 do (docs/benchmarks.md). The deduplication of ClickHouse itself
 -- names one inserted block, so it cannot tell that a retry of one request of a merged block is
 -- already stored; this table can. The writer reads it before each write and adds the
 -- tokens of the written requests right after their raw rows, before they are acknowledged.
