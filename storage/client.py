@@ -42,6 +42,15 @@ RAW_TABLE_TTL_COLUMNS = {
     "otel_metrics_summary": "toDateTime(TimeUnix)",
 }
 
+# The raw tables merge wider than ClickHouse's default (merge_selector_base 5): a row is
+# rewritten fewer times as its parts grow, for more parts per partition in between. They
+# take every record and are read by time range (Grafana, SQL), which more parts barely
+# slow; nothing in loomline reads them by session. 10 halved the embedded engine's merge
+# CPU per record in a sustained run; events and the derived tables, read by session on
+# every page, keep the default (docs/benchmarks.md, "Merges"). A server whose ClickHouse
+# predates the setting (24.11) keeps its default.
+RAW_MERGE_SELECTOR_BASE = 10.0
+MERGE_SELECTOR_SETTING = "merge_selector_base"
 
 # The embedded engine's (chDB's) configuration: small caches, few merges at once, vertical
 # merges; the file says why. A ClickHouse server is configured on its own side.
@@ -305,7 +314,25 @@ class Storage:
             done.append(name)
             log.info("applied migration %s", name)
         self.apply_retention(retention_days)
+        self.apply_raw_merge_policy()
         return done
+
+    def apply_raw_merge_policy(self) -> None:
+        """Set the raw tables' merge_selector_base (RAW_MERGE_SELECTOR_BASE), where the
+        engine knows the setting; where a table already has it, nothing is sent."""
+        known = self.query_rows("SELECT count() FROM system.merge_tree_settings WHERE name = {n:String}",
+                                {"n": MERGE_SELECTOR_SETTING})
+        if not known or not known[0][0]:
+            log.info("this ClickHouse has no %s: the raw tables keep its default merges", MERGE_SELECTOR_SETTING)
+            return
+        wanted = f"{MERGE_SELECTOR_SETTING} = {RAW_MERGE_SELECTOR_BASE:g}"
+        for table in RAW_TABLE_TTL_COLUMNS:
+            rows = self.query_rows(
+                "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+                {"db": self.database, "t": table + (LOCAL_SUFFIX if self.cluster else "")},
+            )
+            if rows and wanted not in rows[0][0]:
+                self.command(f"ALTER TABLE {self.mutation_target(table)} MODIFY SETTING {wanted}")
 
     def apply_retention(self, retention_days: int) -> None:
         """Set (or remove) the TTL on raw tables; 0 keeps everything."""

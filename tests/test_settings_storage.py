@@ -7,9 +7,17 @@ from xml.etree import ElementTree
 
 import pytest
 
+import storage.client as storage_client
 from loomline.cli import build_parser
 from settings import Settings, SettingsError
-from storage.client import EMBEDDED_ENGINE_CONFIG, StorageError, open_storage, parse_dsn
+from storage.client import (
+    EMBEDDED_ENGINE_CONFIG,
+    RAW_MERGE_SELECTOR_BASE,
+    RAW_TABLE_TTL_COLUMNS,
+    StorageError,
+    open_storage,
+    parse_dsn,
+)
 from tests.serve_process import ServeProcess
 
 
@@ -114,6 +122,34 @@ def test_retention_sets_and_removes_ttl(storage):
     assert "TTL TimestampTime + toIntervalDay(14)" in ddl
     storage.apply_retention(0)
     assert not storage._has_ttl("otel_logs")
+
+
+def _table_settings(storage, table):
+    ddl = storage.query_rows("SELECT create_table_query FROM system.tables WHERE database = {d:String} AND name = {t:String}",
+                             {"d": storage.database, "t": table})[0][0]
+    return ddl[ddl.rfind("SETTINGS"):]
+
+
+def test_raw_tables_merge_wider_and_the_tables_read_by_session_do_not(storage):
+    """migrate sets merge_selector_base on every raw table (fewer rewrites per row) and on
+    none of the tables loomline reads by session, which keep ClickHouse's default."""
+    for table in RAW_TABLE_TTL_COLUMNS:
+        assert f"merge_selector_base = {RAW_MERGE_SELECTOR_BASE:g}" in _table_settings(storage, table), table
+    for table in ("events", "llm_sessions", "session_segments", "threads", "stored_requests"):
+        assert "merge_selector_base" not in _table_settings(storage, table), table
+    before = {t: _table_settings(storage, t) for t in RAW_TABLE_TTL_COLUMNS}
+    storage.migrate()  # again: the setting is there, nothing changes
+    assert {t: _table_settings(storage, t) for t in RAW_TABLE_TTL_COLUMNS} == before
+
+
+def test_raw_merge_policy_is_skipped_where_the_engine_lacks_the_setting(storage, monkeypatch, caplog):
+    """A ClickHouse older than the setting: no ALTER it would refuse, the tables as they are."""
+    monkeypatch.setattr(storage_client, "MERGE_SELECTOR_SETTING", "merge_selector_base_of_a_later_clickhouse")
+    before = _table_settings(storage, "otel_logs")
+    with caplog.at_level("INFO", logger="loomline.storage"):
+        storage.apply_raw_merge_policy()
+    assert _table_settings(storage, "otel_logs") == before
+    assert "has no merge_selector_base_of_a_later_clickhouse" in caplog.text
 
 
 def test_serve_prints_ports_and_stops_cleanly_on_sigterm(tmp_path):
