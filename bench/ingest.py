@@ -314,6 +314,11 @@ def role_count(data_dir: Path) -> dict[str, Any]:
             out[table] = int(storage.client.command(f"SELECT count() FROM {storage.database}.{table}"))
         except Exception as exc:  # a table a migration did not create
             out[table] = f"error: {exc}"
+    # Active parts per table when the server stopped: what fewer merges leave for queries
+    # to read (embedded_engine.xml's merge settings trade one for the other).
+    out["active_parts"] = {table: int(n) for table, n in storage.client.query(
+        "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active GROUP BY table ORDER BY table",
+        parameters={"db": storage.database}).result_rows}
     return out
 
 
@@ -521,6 +526,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
         finally:
             server.stop()
         stored = _run_role(["count", str(server.data_dir)], timeout=300)
+        active_parts = stored.pop("active_parts", {})
         ceilings = _run_role(["ceilings", str(data), str(tmp_path / "ceiling-data")], timeout=3600)
 
     acked = client["acked"]
@@ -560,6 +566,7 @@ def run_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, days: int
                                "peak": round(rss_peak / 1024, 1), **rss_profile(rss_samples)},
             "stored_rows": stored,
             "stored_rows_verified": verified,
+            "active_parts": active_parts,
         },
         "ceilings": ceilings,
         "ratios": {
@@ -614,6 +621,7 @@ def run_latency_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, d
         finally:
             server.stop()
         stored = _run_role(["count", str(server.data_dir)], timeout=300)
+        active_parts = stored.pop("active_parts", {})
 
     def latency_ms(values: list[float]) -> dict[str, float | None]:
         return {"p50": round(percentile(values, 0.50) * 1000, 1), "p90": round(percentile(values, 0.90) * 1000, 1),
@@ -659,6 +667,7 @@ def run_latency_benchmark(sessions: int = 300, users: int = 50, orgs: int = 5, d
         "server_peak_rss_mib": round(rss_peak / 1024, 1),
         "stored_rows": stored,
         "stored_rows_verified": all(stored.get(RAW_TABLES[s]) == acked[s] for s in SERVICES),
+        "active_parts": active_parts,
         "targets": {"paced_p99_ms": 250},
     }
     if results_dir is not None:
@@ -684,6 +693,7 @@ def latency_summary_text(r: dict[str, Any]) -> str:
         f"client queueing p99 {p['dispatch_delay_ms']['p99']} ms, at most {p['max_in_flight']} in flight",
         f"  server CPU {p['server_cpu_seconds']} s ({p['server_cpu_utilisation']} cores); peak RSS "
         f"{r['server_peak_rss_mib']} MiB; stored rows verified: {r['stored_rows_verified']}",
+        "  active parts at the end: " + ", ".join(f"{t} {n}" for t, n in r.get("active_parts", {}).items()),
     ])
 
 
@@ -737,6 +747,7 @@ def summary_text(r: dict[str, Any]) -> str:
         f"  server CPU {lo['server_cpu_seconds']} s -> {lo['records_per_server_cpu_second']:,} records per CPU-second "
         f"(target 40,000); peak RSS {lo['server_rss_mib']['peak']} MiB; stored rows verified: {lo['stored_rows_verified']}",
         "  server CPU by thread: " + ", ".join(f"{n} {v} s" for n, v in lo["server_cpu_seconds_by_thread"].items()),
+        "  active parts at the end: " + ", ".join(f"{t} {n}" for t, n in lo.get("active_parts", {}).items()),
         f"  RSS per minute (MiB), median {lo['server_rss_mib']['median_per_minute']}, "
         f"peak {lo['server_rss_mib']['peak_per_minute']}" + "".join(
             f"; steady {n} {lo['server_rss_mib'][f'steady_{n}_first_half']} -> "
