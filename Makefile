@@ -4,7 +4,7 @@ SESSIONS ?= 1000
 CONCURRENCY ?= 16
 FLEET = --sessions $(SESSIONS) --users 200 --orgs 20 --days 30 --concurrency $(CONCURRENCY)
 
-.PHONY: bench bench-decode bench-ingest bench-ingest-http bench-memory bench-latency bench-query bench-hook bench-storage bench-insert-cost bench-import bench-pages bench-enrich bench-enrich-instructions bench-smoke
+.PHONY: bench bench-decode bench-ingest bench-ingest-http bench-memory bench-latency bench-query bench-hook bench-storage bench-insert-cost bench-parts-read bench-import bench-pages bench-enrich bench-enrich-instructions bench-smoke
 
 bench: bench-ingest bench-ingest-http bench-decode bench-query bench-hook bench-enrich
 
@@ -34,6 +34,10 @@ bench-latency:
 # ClickHouse's CPU per insert by the rows it carries (why the writer merges waiting requests)
 bench-insert-cost:
 	$(PYTHON) -m bench.insert_cost
+
+# what more parts per partition cost the queries that read them (the other side of fewer merges)
+bench-parts-read:
+	$(PYTHON) -m bench.parts_read
 
 # bytes on disk per million events (capacity arithmetic, docs/scale-out.md)
 bench-storage:

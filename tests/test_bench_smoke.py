@@ -26,6 +26,7 @@ def test_ingest_benchmark_smoke(tmp_path: Path) -> None:
     written = json.loads(Path(results["path"]).read_text())
     assert written["dataset"]["records_total"] == results["dataset"]["records_total"]
     assert "records/s" in summary_text(results)
+    assert lo["active_parts"].get("otel_logs", 0) >= 1 and "active parts" in summary_text(results)
     assert len(results["load_average"]["before"]) == 3 and len(results["load_average"]["end"]) == 3
 
 
@@ -104,3 +105,15 @@ def test_insert_cost_benchmark_smoke() -> None:
     for run in results["runs"]:
         assert run["rows"] > 0 and run["cpu_ms_per_insert"] > 0
     assert set(results["fixed"]) <= set(TABLES)
+
+
+def test_parts_read_benchmark_smoke() -> None:
+    """bench/parts_read.py on a few rows: each database holds the parts asked for, every query timed."""
+    from bench.parts_read import QUERIES, run_benchmark
+
+    results = run_benchmark(rows=4_000, parts=[1, 3], calls=2, rounds=1)
+    assert results["active_parts"] == {"1": {"events": 2, "otel_logs": 30}, "3": {"events": 6, "otel_logs": 90}}
+    assert set(results["queries"]) == set(QUERIES)
+    for figures in results["queries"].values():
+        assert set(figures["median_ms"]) == {"1", "3"} and all(v > 0 for v in figures["median_ms"].values())
+        assert figures["ratio"]["1"] == 1.0
