@@ -45,10 +45,10 @@ RAW_TABLE_TTL_COLUMNS = {
 # The raw tables merge wider than ClickHouse's default (merge_selector_base 5): a row is
 # rewritten fewer times as its parts grow, for more parts per partition in between. They
 # take every record and are read by time range (Grafana, SQL), which more parts barely
-# slow; nothing in loomline reads them by session. 10 halved the embedded engine's merge
-# CPU per record in a sustained run; events and the derived tables, read by session on
-# every page, keep the default (docs/benchmarks.md, "Merges"). A server whose ClickHouse
-# predates the setting (24.11) keeps its default.
+# slow; nothing in loomline reads them by session. 10 cut the embedded engine's merge CPU
+# per record by ~40 % in sustained runs; events and the derived tables, read by session on
+# every page, keep the default (docs/benchmarks.md, "Results, `228a17e`: the raw tables
+# merge wider"). A server whose ClickHouse predates the setting (24.11) keeps its default.
 RAW_MERGE_SELECTOR_BASE = 10.0
 MERGE_SELECTOR_SETTING = "merge_selector_base"
 
@@ -326,12 +326,13 @@ class Storage:
             log.info("this ClickHouse has no %s: the raw tables keep its default merges", MERGE_SELECTOR_SETTING)
             return
         wanted = f"{MERGE_SELECTOR_SETTING} = {RAW_MERGE_SELECTOR_BASE:g}"
+        already = re.compile(rf"\b{re.escape(wanted)}(?![\w.])")  # not "= 100" or "= 10.5"
         for table in RAW_TABLE_TTL_COLUMNS:
             rows = self.query_rows(
                 "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = {t:String}",
                 {"db": self.database, "t": table + (LOCAL_SUFFIX if self.cluster else "")},
             )
-            if rows and wanted not in rows[0][0]:
+            if rows and not already.search(rows[0][0]):
                 self.command(f"ALTER TABLE {self.mutation_target(table)} MODIFY SETTING {wanted}")
 
     def apply_retention(self, retention_days: int) -> None:

@@ -142,6 +142,15 @@ def test_raw_tables_merge_wider_and_the_tables_read_by_session_do_not(storage):
     assert {t: _table_settings(storage, t) for t in RAW_TABLE_TTL_COLUMNS} == before
 
 
+def test_raw_merge_policy_replaces_another_base(storage):
+    """A base set by hand (100, whose text starts with 10) goes back to loomline's, as the
+    retention TTL follows its setting."""
+    storage.command("ALTER TABLE otel_traces MODIFY SETTING merge_selector_base = 100")
+    assert "merge_selector_base = 100" in _table_settings(storage, "otel_traces")
+    storage.apply_raw_merge_policy()
+    assert _table_settings(storage, "otel_traces").endswith(f"merge_selector_base = {RAW_MERGE_SELECTOR_BASE:g}")
+
+
 def test_raw_merge_policy_is_skipped_where_the_engine_lacks_the_setting(storage, monkeypatch, caplog):
     """A ClickHouse older than the setting: no ALTER it would refuse, the tables as they are."""
     monkeypatch.setattr(storage_client, "MERGE_SELECTOR_SETTING", "merge_selector_base_of_a_later_clickhouse")
