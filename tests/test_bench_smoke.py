@@ -107,11 +107,19 @@ def test_insert_cost_benchmark_smoke() -> None:
     assert set(results["fixed"]) <= set(TABLES)
 
 
-def test_parts_read_benchmark_smoke() -> None:
-    """bench/parts_read.py on a few rows: each database holds the parts asked for, every query timed."""
-    from bench.parts_read import QUERIES, run_benchmark
+def test_parts_read_benchmark_smoke(tmp_path: Path) -> None:
+    """bench/parts_read.py on a few rows (its own process: chDB runs one engine per process,
+    and this one has the tests'): each database holds the parts asked for, every query timed."""
+    import subprocess
+    import sys
 
-    results = run_benchmark(rows=4_000, parts=[1, 3], calls=2, rounds=1)
+    from bench.parts_read import QUERIES
+
+    subprocess.run([sys.executable, "-m", "bench.parts_read", "--rows", "4000", "--parts", "1,3", "--calls", "2",
+                    "--results-dir", str(tmp_path)], check=True, capture_output=True, timeout=600,
+                   cwd=Path(__file__).resolve().parent.parent)
+    (written,) = tmp_path.glob("parts-read-*.json")
+    results = json.loads(written.read_text())
     assert results["active_parts"] == {"1": {"events": 2, "otel_logs": 30}, "3": {"events": 6, "otel_logs": 90}}
     assert set(results["queries"]) == set(QUERIES)
     for figures in results["queries"].values():
