@@ -52,3 +52,10 @@ def write_results(results_dir: Path, label: str, results: dict[str, Any]) -> Pat
     path = results_dir / f"{label}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     return path
+
+
+def active_parts(storage: Any) -> dict[str, int]:
+    """Active parts per table of ``storage``'s database (what merges have left for reads)."""
+    return {table: int(n) for table, n in storage.query_rows(
+        "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active GROUP BY table ORDER BY table",
+        {"db": storage.database})}

@@ -36,7 +36,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_model, git_commit, load_average, percentile, write_results
+from bench.common import (
+    active_parts,
+    cpu_model,
+    git_commit,
+    load_average,
+    percentile,
+    write_results,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
@@ -315,10 +322,8 @@ def role_count(data_dir: Path) -> dict[str, Any]:
         except Exception as exc:  # a table a migration did not create
             out[table] = f"error: {exc}"
     # Active parts per table when the server stopped: what fewer merges leave for queries
-    # to read (embedded_engine.xml's merge settings trade one for the other).
-    out["active_parts"] = {table: int(n) for table, n in storage.client.query(
-        "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active GROUP BY table ORDER BY table",
-        parameters={"db": storage.database}).result_rows}
+    # to read (storage/client.py's RAW_MERGE_SELECTOR_BASE trades one for the other).
+    out["active_parts"] = active_parts(storage)
     return out
 
 

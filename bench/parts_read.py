@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO_ROOT, cpu_model, git_commit, load_average, write_results
+from bench.common import REPO_ROOT, active_parts, cpu_model, git_commit, load_average, write_results
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 SESSIONS = 20_000
@@ -63,9 +63,7 @@ def _fill(storage: Any, parts: int, rows: int) -> dict[str, int]:
             values = {"orgs": ORGS, "sessions": SESSIONS, "month": month, "offset": (month * parts + b) * per, "count": per}
             storage.command(_EVENTS, values)
             storage.command(_LOGS, values)
-    return {t: int(n) for t, n in storage.query_rows(
-        "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active GROUP BY table",
-        {"db": storage.database}) if t in ("events", "otel_logs")}
+    return {t: n for t, n in active_parts(storage).items() if t in ("events", "otel_logs")}
 
 
 def run_benchmark(rows: int, parts: list[int], calls: int, rounds: int = 3) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -327,28 +327,31 @@ class Storage:
             return
         wanted = f"{MERGE_SELECTOR_SETTING} = {RAW_MERGE_SELECTOR_BASE:g}"
         already = re.compile(rf"\b{re.escape(wanted)}(?![\w.])")  # not "= 100" or "= 10.5"
-        for table in RAW_TABLE_TTL_COLUMNS:
-            rows = self.query_rows(
-                "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-                {"db": self.database, "t": table + (LOCAL_SUFFIX if self.cluster else "")},
-            )
-            if rows and not already.search(rows[0][0]):
+        for table, ddl in self._create_table_queries(RAW_TABLE_TTL_COLUMNS).items():
+            if not already.search(ddl):
                 self.command(f"ALTER TABLE {self.mutation_target(table)} MODIFY SETTING {wanted}")
 
     def apply_retention(self, retention_days: int) -> None:
         """Set (or remove) the TTL on raw tables; 0 keeps everything."""
+        ddls = {} if retention_days > 0 else self._create_table_queries(RAW_TABLE_TTL_COLUMNS)
         for table, column in RAW_TABLE_TTL_COLUMNS.items():
             if retention_days > 0:
                 self.command(f"ALTER TABLE {self.mutation_target(table)} MODIFY TTL {column} + toIntervalDay({int(retention_days)})")
-            elif self._has_ttl(table):
+            elif " TTL " in ddls.get(table, ""):
                 self.command(f"ALTER TABLE {self.mutation_target(table)} REMOVE TTL")
 
     def _has_ttl(self, table: str) -> bool:
+        return " TTL " in self._create_table_queries([table]).get(table, "")
+
+    def _create_table_queries(self, tables: Iterable[str]) -> dict[str, str]:
+        """The CREATE statement of each of ``tables`` that exists (on a cluster, of its local
+        table on this node), by table name: one query for all of them."""
+        suffix = LOCAL_SUFFIX if self.cluster else ""
         rows = self.query_rows(
-            "SELECT create_table_query FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-            {"db": self.database, "t": table + (LOCAL_SUFFIX if self.cluster else "")},
+            "SELECT name, create_table_query FROM system.tables WHERE database = {db:String} AND name IN {names:Array(String)}",
+            {"db": self.database, "names": [table + suffix for table in tables]},
         )
-        return bool(rows) and " TTL " in rows[0][0]
+        return {name.removesuffix(suffix): ddl for name, ddl in rows}
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Block until a trivial query succeeds (a server may still be starting)."""

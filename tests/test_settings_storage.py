@@ -125,8 +125,7 @@ def test_retention_sets_and_removes_ttl(storage):
 
 
 def _table_settings(storage, table):
-    ddl = storage.query_rows("SELECT create_table_query FROM system.tables WHERE database = {d:String} AND name = {t:String}",
-                             {"d": storage.database, "t": table})[0][0]
+    ddl = storage._create_table_queries([table])[table]
     return ddl[ddl.rfind("SETTINGS"):]
 
 
